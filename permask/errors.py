@@ -1,0 +1,51 @@
+"""Error types. Each kind of failure has its own class; `run.py` catches `PermaskError`
+once and prints `str(err)` as one line, exit code 2."""
+
+from __future__ import annotations
+
+
+class PermaskError(Exception):
+    """Base of every expected failure. Formats as `permask: FILE: KEY: PROBLEM[ (fix: ...)]`."""
+
+    def __init__(self, problem: str, *, file: str | None = None, key: str | None = None,
+                 fix: str | None = None):
+        self.problem = problem
+        self.file = None if file is None else str(file)
+        self.key = key
+        self.fix = fix
+        super().__init__(self.format())
+
+    def format(self) -> str:
+        parts = [p for p in (self.file, f"key '{self.key}'" if self.key else None) if p]
+        text = ": ".join(parts + [self.problem])
+        if self.fix:
+            text += f" (fix: {self.fix})"
+        return " ".join(text.split())  # always one line
+
+
+class InputFileError(PermaskError):
+    """The input file is missing, unreadable, not an NPZ, or truncated."""
+
+
+class InputFormatError(PermaskError):
+    """A key is missing or has the wrong shape, dtype or values."""
+
+
+class UnsafePickleError(PermaskError):
+    """A pickled entry references something other than plain data."""
+
+
+class InstanceError(PermaskError):
+    """An instance id is unknown, or instance files are inconsistent."""
+
+
+class QueryError(PermaskError):
+    """Query points cannot be built or are invalid."""
+
+
+class TrackerError(PermaskError):
+    """A tracker cannot be built or failed."""
+
+
+class OutputError(PermaskError):
+    """An output location cannot be written."""

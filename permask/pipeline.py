@@ -1,0 +1,161 @@
+"""One run: load once -> per instance (queries -> track -> record) -> combine -> report."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import hydra.utils
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+from tqdm.auto import tqdm
+
+from permask import instances as inst
+from permask import metrics as met
+from permask import record
+from permask.data import Queries, Scene, TrackResult
+from permask.errors import InstanceError
+from permask.io import ensure_writable_dir, save_json, save_npz
+from permask.queries import build_queries
+from permask.scene import load_scene
+from permask.synthetic import DemoParams, demo_scene_path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class InstanceOutcome:
+    instance_id: str
+    queries: Queries
+    result: TrackResult
+    metrics: dict[str, float]
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+@dataclass
+class RunReport:
+    output_dir: Path
+    base_name: str
+    tracker: str
+    outcomes: dict[str, InstanceOutcome]
+    skipped: dict[str, str]
+    files: dict[str, Path]
+    overall: dict[str, float]
+
+
+def input_path(cfg: DictConfig) -> Path:
+    """The recording to run on: `input.npz`, or the cached built-in demo scene."""
+    if cfg.input.npz:
+        return Path(hydra.utils.to_absolute_path(cfg.input.npz))
+    demo = OmegaConf.to_container(cfg.input.demo, resolve=True)
+    cache_dir = demo.pop("cache_dir")
+    return demo_scene_path(DemoParams(**demo), cache_dir=cache_dir)
+
+
+def load_input(cfg: DictConfig) -> Scene:
+    path = input_path(cfg)
+    return load_scene(path, cfg.input.mask_key, temporal_stride=cfg.temporal_stride,
+                      spatial_downsample=cfg.spatial_downsample)
+
+
+def select_instances(scene: Scene, wanted: list[str]) -> list[str]:
+    """The instances to run, in natural order; unknown ids are an error naming the known ones."""
+    if not wanted:
+        return scene.instance_ids
+    unknown = [w for w in wanted if w not in scene.masks]
+    if unknown:
+        raise InstanceError(f"unknown instance(s) {unknown}; the file has {scene.instance_ids}",
+                            file=scene.source, key="instances")
+    return inst.sort_instance_ids(list(dict.fromkeys(wanted)))
+
+
+def run(cfg: DictConfig, output_dir: str | Path) -> RunReport:
+    out = ensure_writable_dir(output_dir)
+    scene = load_input(cfg)
+    ids = select_instances(scene, list(cfg.instances))
+    base = cfg.base_name
+    instance_dir = out / "instances"
+    if cfg.split.reuse_dir:
+        reuse = Path(hydra.utils.to_absolute_path(cfg.split.reuse_dir))
+        masks = inst.read_instance_masks(reuse, base=base, expected_fingerprint=scene.fingerprint)
+        scene.masks.update({k: v for k, v in masks.items() if k in scene.masks})
+    else:
+        inst.split_scene(scene, instance_dir, base, instance_ids=ids,
+                         self_contained=cfg.split.self_contained)
+    tracker = hydra.utils.instantiate(cfg.tracker)  # once per process, reused for every instance
+    config_text = OmegaConf.to_yaml(cfg, resolve=True)
+    rec_ids = record.RecordingIds.for_scene(scene, base)
+    context = (record.prepare_scene_context(scene, max_points_per_view=cfg.record.max_points_per_view,
+                                            log_video=cfg.record.log_video)
+               if cfg.record.enabled else None)  # encoded once, shared by every recording
+    outcomes: dict[str, InstanceOutcome] = {}
+    skipped: dict[str, str] = {}
+    for instance_id in tqdm(ids, desc=f"{tracker.name} per mask", unit="instance",
+                            disable=not cfg.progress):
+        if inst.is_empty(scene.masks[instance_id]):
+            skipped[instance_id] = "mask is empty in every frame"
+            log.warning("skipping %s: its mask is empty in every frame", instance_id)
+            continue
+        queries = build_queries(scene, instance_id, cfg.query)
+        if len(queries) == 0:
+            skipped[instance_id] = "no query point survived (mask, depth, erosion)"
+            log.warning("skipping %s: no query point survived the mask/depth filters", instance_id)
+            continue
+        files = {"queries": save_npz(instance_dir / f"{base}_{instance_id}_query.npz",
+                                     **query_arrays(queries, config_text))}
+        result = tracker.track(scene, queries)
+        figures = instance_metrics(scene, queries, result, list(cfg.metrics.thresholds))
+        stem = f"{base}_{tracker.name}_{instance_id}"
+        files["tracked"] = save_npz(out / f"{stem}_tracked.npz",
+                                    **tracked_arrays(scene, queries, result, tracker.name, config_text))
+        if cfg.record.enabled:
+            files["rrd"] = record.write_instance_recording(
+                out / f"{stem}.rrd", scene, queries, result, base=base, tracker=tracker.name,
+                ids=rec_ids, context=context)
+        outcomes[instance_id] = InstanceOutcome(instance_id, queries, result, figures, files)
+    files = {}
+    if cfg.record.enabled and outcomes:
+        per_instance = {k: (o.queries, o.result) for k, o in outcomes.items()}
+        files["combined_rrd"] = record.write_combined_recording(
+            out / f"{base}_{tracker.name}_combined.rrd", scene, {tracker.name: per_instance},
+            base=base, ids=rec_ids, context=context)
+        files["view_script"] = record.write_view_script(
+            out / f"view_{base}_{tracker.name}_combined.sh", [o.files["rrd"] for o in outcomes.values()])
+    per_instance_figures = {k: o.metrics for k, o in outcomes.items()}
+    overall = met.overall(per_instance_figures)
+    files["metrics"] = save_json(out / "metrics.json", {
+        "base_name": base, "tracker": tracker.name, "input": scene.source,
+        "input_fingerprint": scene.fingerprint, "instances": per_instance_figures,
+        "overall": overall, "skipped": skipped})
+    return RunReport(out, base, tracker.name, outcomes, skipped, files, overall)
+
+
+def instance_metrics(scene: Scene, queries: Queries, result: TrackResult,
+                     thresholds: list[float]) -> dict[str, float]:
+    figures = met.summary_figures(result.tracks, result.visible)
+    if scene.ground_truth is not None:
+        gt = met.true_tracks(scene.ground_truth, queries, scene.num_frames)
+        if gt is not None:
+            gt_vis = met.true_visibility(scene, queries.instance_id, gt)
+            figures.update(met.gt_metrics(result.tracks, result.visible, gt, gt_vis,
+                                          queries.frame, thresholds))
+    return figures
+
+
+def query_arrays(queries: Queries, config_text: str) -> dict[str, np.ndarray]:
+    return {"query_points": queries.points.astype(np.float32), "query_view": queries.view,
+            "query_pixel": queries.pixel, "query_frame": queries.frame,
+            "instance_id": np.array(queries.instance_id), "config": np.array(config_text)}
+
+
+def tracked_arrays(scene: Scene, queries: Queries, result: TrackResult, tracker: str,
+                   config_text: str) -> dict[str, np.ndarray]:
+    arrays = {"tracks_3d": result.tracks.astype(np.float32), "visibility": result.visible,
+              "query_points": queries.points.astype(np.float32), "query_view": queries.view,
+              "query_pixel": queries.pixel, "instance_id": np.array(queries.instance_id),
+              "tracker": np.array(tracker), "frame_indices": scene.frame_indices,
+              "camera_ids": np.array(scene.camera_ids), "config": np.array(config_text)}
+    if result.scores is not None:
+        arrays["scores"] = result.scores.astype(np.float32)
+    return arrays

@@ -1,0 +1,1 @@
+"""Trackers: built once per process from the `tracker` config group, reused for every instance."""

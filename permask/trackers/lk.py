@@ -1,0 +1,250 @@
+"""Multi-view 3D tracking with OpenCV's pyramidal Lucas-Kanade.
+
+Per step t-1 -> t and per view:
+1. chained LK from frame t-1 with a forward-backward check;
+2. optionally refined against the frame the track was seeded in ("anchor"), with the chained
+   estimate as initial flow, accepted only near the chained estimate (removes drift);
+3. lifted to 3D with depth read robustly around the tracked pixel (sparse depth has holes):
+   the valid depth nearest the expected depth, accepted within a tolerance, else the view lost it;
+4. optionally gated by the instance's (dilated) mask in that view.
+The views' 3D estimates are fused with outlier rejection (median with >=3 views, else the estimate
+nearest the previous position). With `rigid_prior`, a robust rigid fit of the instance's points
+from t-1 to t drops fused outliers and carries points no view measured (occluded, left the view).
+A view that lost a point is re-seeded where the current 3D position projects, if its depth there
+agrees (the point is visible again in that view).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from permask.data import Queries, Scene, TrackResult
+from permask.geometry import in_image, project, unproject
+from permask.scene import mask_at_depth_resolution
+from permask.trackers.base import apply_query_convention
+from permask.trackers.rigid import fit_rigid_robust
+
+
+class LKTracker:
+    def __init__(self, name: str = "lk", win_size: int = 15, max_level: int = 3,
+                 fb_threshold: float = 1.0, anchor: bool = True, anchor_max_px: float = 2.0,
+                 depth_window: int = 2, depth_tolerance: float = 0.04,
+                 depth_tolerance_rel: float = 0.03, fuse_tolerance: float = 0.03,
+                 use_masks: bool = True, mask_dilate_px: int = 1, rigid_prior: bool = True,
+                 rigid_outlier_tolerance: float = 0.06, min_rigid_points: int = 6):
+        self.name = name
+        self.lk_params = dict(winSize=(win_size, win_size), maxLevel=max_level,
+                              criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01))
+        self.fb_threshold = fb_threshold
+        self.anchor = anchor
+        self.anchor_max_px = anchor_max_px
+        self.depth_window = depth_window
+        self.depth_tolerance = depth_tolerance
+        self.depth_tolerance_rel = depth_tolerance_rel
+        self.fuse_tolerance = fuse_tolerance
+        self.use_masks = use_masks
+        self.mask_dilate_px = mask_dilate_px
+        self.rigid_prior = rigid_prior
+        self.rigid_outlier_tolerance = rigid_outlier_tolerance
+        self.min_rigid_points = min_rigid_points
+
+    # ------------------------------------------------------------------ main loop
+    def track(self, scene: Scene, queries: Queries) -> TrackResult:
+        T, N, V = scene.num_frames, len(queries), scene.num_views
+        tracks = np.full((T, N, 3), np.nan)
+        visible = np.zeros((T, N), bool)
+        scores = np.zeros((T, N), np.float32)
+        if N == 0:
+            return TrackResult(tracks.astype(np.float32), visible, scores)
+        masks = self._instance_masks(scene, queries.instance_id) if self.use_masks else None
+        gray = scene.gray() if masks is None else masked_video(scene.gray(), masks)
+        state = _ViewTracks(V, N)
+        qframe = queries.frame
+        for t in range(int(qframe.min()), T):
+            started = qframe < t
+            if started.any():
+                self._step(scene, gray, masks, state, tracks, visible, scores, t, started)
+            new = qframe == t
+            tracks[t, new] = queries.points[new, 1:]
+            visible[t, new] = True
+            scores[t, new] = 1.0
+            self._seed(scene, masks, state, tracks[t], t, qframe <= t)
+        result = TrackResult(tracks.astype(np.float32), visible, scores)
+        return apply_query_convention(result, qframe)
+
+    def _step(self, scene, gray, masks, state, tracks, visible, scores, t, started):
+        V, N = state.pos.shape[:2]
+        estimates = np.full((V, N, 3), np.nan)
+        for v in range(V):
+            idx = np.nonzero(started & state.active(v))[0]
+            if len(idx) == 0:
+                continue
+            uv, ok = self._flow(gray[v], t, state, v, idx)
+            K, E = scene.intrs[v, t], scene.extrs[v, t]
+            _, z_expected = project(tracks[t - 1, idx], K, E)
+            z, ok_depth = self._read_depth(scene.depths[v, t], uv, z_expected)
+            ok &= ok_depth & in_image(uv, *scene.image_size)
+            if masks is not None:
+                ok &= _lookup(masks[v, t], uv)
+            estimates[v, idx[ok]] = unproject(uv[ok], z[ok], K, E)
+            state.pos[v, idx] = np.where(ok[:, None], uv, np.nan)
+        fused, inlier = fuse_views(estimates, tracks[t - 1], self.fuse_tolerance)
+        state.pos[~inlier & ~np.isnan(estimates[..., 0])] = np.nan  # outlier views lose the point
+        measured = started & ~np.isnan(fused[:, 0])
+        carried = tracks[t - 1].copy()
+        if self.rigid_prior:
+            pose = fit_rigid_robust(tracks[t - 1, measured], fused[measured], self.min_rigid_points)
+            if pose is not None:
+                predicted = tracks[t - 1] @ pose[:3, :3].T + pose[:3, 3]
+                off = np.linalg.norm(fused - predicted, axis=1) > self.rigid_outlier_tolerance
+                state.pos[:, measured & off] = np.nan
+                measured &= ~off
+                carried = predicted
+        tracks[t, started] = np.where(measured[started, None], fused[started], carried[started])
+        visible[t] = measured
+        measuring_views = (~np.isnan(estimates[..., 0])).sum(0)
+        scores[t] = np.where(measured, inlier.sum(0) / np.maximum(measuring_views, 1), 0.0)
+
+    def _seed(self, scene, masks, state, positions, t, eligible):
+        """Start 2D tracks in every view where the point at `positions` [N,3] is visible at t."""
+        H, W = scene.image_size
+        for v in range(state.pos.shape[0]):
+            idx = np.nonzero(eligible & ~state.active(v) & ~np.isnan(positions[:, 0]))[0]
+            if len(idx) == 0:
+                continue
+            uv, z_expected = project(positions[idx], scene.intrs[v, t], scene.extrs[v, t])
+            ok = in_image(uv, H, W) & (z_expected > 0)
+            _, ok_depth = self._read_depth(scene.depths[v, t], uv, z_expected)
+            ok &= ok_depth
+            if masks is not None:
+                ok &= _lookup(masks[v, t], uv)
+            state.start(v, idx[ok], uv[ok], t)
+
+    # ------------------------------------------------------------------ pieces
+    def _flow(self, gray_view, t, state, v, idx):
+        """Chained LK t-1 -> t with forward-backward check, refined against the anchor frame.
+        Returns uv [M,2] and ok [M]."""
+        p0 = state.pos[v, idx].astype(np.float32)
+        prev, cur = gray_view[t - 1], gray_view[t]
+        p1, st, _ = cv2.calcOpticalFlowPyrLK(prev, cur, p0, None, **self.lk_params)
+        p0b, stb, _ = cv2.calcOpticalFlowPyrLK(cur, prev, p1, None, **self.lk_params)
+        ok = (st[:, 0] == 1) & (stb[:, 0] == 1) & (np.linalg.norm(p0b - p0, axis=1) < self.fb_threshold)
+        if self.anchor:
+            ref_t = state.ref_frame[v, idx]
+            for r in np.unique(ref_t[ok & (ref_t < t - 1)]):
+                sel = np.nonzero(ok & (ref_t == r))[0]
+                ref_pts = state.ref_pos[v, idx[sel]].astype(np.float32)
+                init = p1[sel].copy()
+                pa, sta, _ = cv2.calcOpticalFlowPyrLK(gray_view[r], cur, ref_pts, init,
+                                                      flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
+                                                      **self.lk_params)
+                agree = (sta[:, 0] == 1) & (np.linalg.norm(pa - p1[sel], axis=1) < self.anchor_max_px)
+                p1[sel[agree]] = pa[agree]
+        return p1.astype(np.float64), ok
+
+    def _read_depth(self, depth, uv, z_expected):
+        """Robust depth read at uv [M,2]: the nearest pixel's depth where it is valid and agrees
+        with the expected z [M]; else (a hole, or an edge) the valid depth in a (2r+1)^2 window
+        nearest the expected z. Returns (z [M], ok [M]): ok where the chosen depth lies within the
+        tolerance."""
+        H, W = depth.shape
+        r = self.depth_window
+        du, dv = np.meshgrid(np.arange(-r, r + 1), np.arange(-r, r + 1))
+        order = np.argsort(du.ravel() ** 2 + dv.ravel() ** 2, kind="stable")  # centre first
+        with np.errstate(invalid="ignore"):
+            ui = np.rint(np.nan_to_num(uv[:, 0], nan=-1e6)).astype(np.int64)[:, None] + du.ravel()[order]
+            vi = np.rint(np.nan_to_num(uv[:, 1], nan=-1e6)).astype(np.int64)[:, None] + dv.ravel()[order]
+        inside = (ui >= 0) & (ui < W) & (vi >= 0) & (vi < H)
+        values = depth[np.clip(vi, 0, H - 1), np.clip(ui, 0, W - 1)].astype(np.float64)
+        values[~inside | ~(values > 0)] = np.nan
+        tol = self.depth_tolerance + self.depth_tolerance_rel * np.abs(z_expected)
+        diff = np.abs(values - z_expected[:, None])
+        agrees = diff < tol[:, None]  # NaN compares False
+        centre_ok = agrees[:, 0]
+        diff[np.isnan(diff)] = np.inf
+        best = np.where(centre_ok, 0, np.argmin(diff, axis=1))
+        rows = np.arange(len(uv))
+        return values[rows, best], agrees[rows, best]
+
+    def _instance_masks(self, scene: Scene, instance_id: str) -> np.ndarray:
+        """[V,T,H,W] bool instance mask at depth resolution, dilated for tolerance at borders."""
+        H, W = scene.image_size
+        m = scene.masks[instance_id]
+        kernel = np.ones((2 * self.mask_dilate_px + 1,) * 2, np.uint8)
+        out = np.zeros((m.shape[0], m.shape[1], H, W), bool)
+        for v in range(m.shape[0]):
+            for t in range(m.shape[1]):
+                md = mask_at_depth_resolution(m[v, t], H, W).astype(np.uint8)
+                out[v, t] = cv2.dilate(md, kernel).astype(bool) if self.mask_dilate_px else md
+        return out
+
+
+class _ViewTracks:
+    """Per view and point: the current 2D position (NaN: not tracked in that view) and the frame
+    and pixel the 2D track was seeded at (its anchor)."""
+
+    def __init__(self, num_views: int, num_points: int):
+        self.pos = np.full((num_views, num_points, 2), np.nan)
+        self.ref_frame = np.full((num_views, num_points), -1, np.int64)
+        self.ref_pos = np.full((num_views, num_points, 2), np.nan)
+
+    def active(self, v: int) -> np.ndarray:
+        return ~np.isnan(self.pos[v, :, 0])
+
+    def start(self, v: int, idx: np.ndarray, uv: np.ndarray, t: int) -> None:
+        self.pos[v, idx] = uv
+        self.ref_pos[v, idx] = uv
+        self.ref_frame[v, idx] = t
+
+
+def masked_video(gray: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """[V,T,H,W] uint8 video with everything outside the instance's (dilated) mask [V,T,H,W]
+    set to the mask's mean grey, so LK windows at the object's border are driven by the object's
+    own texture and silhouette, not by the static background or an occluder."""
+    out = gray.copy()
+    inside = masks.sum(axis=(2, 3))
+    mean = np.where(inside > 0, (gray * masks).sum(axis=(2, 3)) / np.maximum(inside, 1), 128)
+    outside = ~masks
+    out[outside] = np.broadcast_to(mean[:, :, None, None], gray.shape)[outside].astype(np.uint8)
+    return out
+
+
+def _lookup(mask: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """mask [H,W] bool at the nearest pixel of uv [M,2]; False outside or for NaN."""
+    H, W = mask.shape
+    ok = in_image(uv, H, W)
+    out = np.zeros(len(uv), bool)
+    ui = np.rint(uv[ok, 0]).astype(np.int64)
+    vi = np.rint(uv[ok, 1]).astype(np.int64)
+    out[ok] = mask[vi, ui]
+    return out
+
+
+def fuse_views(estimates: np.ndarray, previous: np.ndarray, tolerance: float
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Fuse per-view 3D estimates [V,N,3] (NaN: none) into [N,3] with outlier rejection.
+
+    The reference is the per-axis median where >=3 views measured, else the estimate nearest the
+    previous position [N,3]; views within `tolerance` metres of it are inliers [V,N] and averaged.
+    """
+    valid = ~np.isnan(estimates[..., 0])
+    count = valid.sum(0)
+    V, N = valid.shape
+    ref = np.full((N, 3), np.nan)
+    many = count >= 3
+    if many.any():
+        ref[many] = np.nanmedian(estimates[:, many], axis=0)
+    few = (count > 0) & ~many
+    if few.any():
+        prev = np.where(np.isnan(previous[few]), 0.0, previous[few])
+        d = np.linalg.norm(estimates[:, few] - prev[None], axis=-1)
+        d[np.isnan(d)] = np.inf
+        ref[few] = estimates[np.argmin(d, axis=0), np.nonzero(few)[0]]
+    with np.errstate(invalid="ignore"):
+        inlier = np.linalg.norm(estimates - ref[None], axis=-1) < tolerance
+    weights = inlier[..., None].astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fused = np.nansum(np.where(inlier[..., None], estimates, 0.0), axis=0) / weights.sum(0)
+    fused[inlier.sum(0) == 0] = np.nan
+    return fused, inlier
