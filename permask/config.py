@@ -131,7 +131,7 @@ def register_configs() -> None:
     """Register the schemas; YAML files name them in their defaults lists."""
     cs = ConfigStore.instance()
     cs.store(name="permask_schema", node=PermaskConfig)
-    cs.store(group="tracker", name="static_schema", node=StaticTrackerConfig)
-    cs.store(group="tracker", name="lk_schema", node=LKTrackerConfig)
-    cs.store(group="depth", name="depth_schema", node=DepthConfig)
-    cs.store(group="query", name="query_schema", node=QueryConfig)
+    cs.store(group="schema/tracker", name="static", node=StaticTrackerConfig)
+    cs.store(group="schema/tracker", name="lk", node=LKTrackerConfig)
+    cs.store(group="schema/depth", name="depth", node=DepthConfig)
+    cs.store(group="schema/query", name="query", node=QueryConfig)

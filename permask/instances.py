@@ -203,8 +203,9 @@ def read_instance_masks(paths_or_dir: str | Path | Iterable[str | Path], base: s
 
 
 def _instance_files(paths_or_dir: Any, base: str | None) -> list[Path]:
-    """Candidate files: a list as given, or a folder's instance NPZs (those with an
-    `instance_id` key, named `{base}_{that id}.npz` when base is given)."""
+    """Candidate files: a list as given, or a folder's instance NPZs (those holding an
+    `instance_id` and a `masks/<id>` member, named `{base}_{that id}.npz` when base is given;
+    query files beside them are skipped)."""
     if not isinstance(paths_or_dir, (str, os.PathLike)):
         return [Path(p) for p in paths_or_dir]
     folder = Path(paths_or_dir)
@@ -213,10 +214,15 @@ def _instance_files(paths_or_dir: Any, base: str | None) -> list[Path]:
     if not folder.is_dir():
         raise InstanceError("instance folder not found", file=str(folder))
     pattern = f"{glob.escape(base)}_*.npz" if base else "*.npz"
-    files = [p for p in sorted(folder.glob(pattern)) if "instance_id" in npz_keys(p)]
+    files = [p for p in sorted(folder.glob(pattern)) if _is_instance_file(npz_keys(p))]
     if base is None:
         return files
     return [p for p in files if p.name == instance_file_name(base, _stored_id(p))]
+
+
+def _is_instance_file(keys: Iterable[str]) -> bool:
+    keys = list(keys)
+    return "instance_id" in keys and any(k.startswith(INSTANCE_MASK_KEY + "/") for k in keys)
 
 
 def _stored_id(path: Path) -> str:

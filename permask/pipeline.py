@@ -73,14 +73,13 @@ def select_instances(scene: Scene, wanted: list[str]) -> list[str]:
 def run(cfg: DictConfig, output_dir: str | Path) -> RunReport:
     out = ensure_writable_dir(output_dir)
     scene = load_input(cfg)
-    ids = select_instances(scene, list(cfg.instances))
     base = cfg.base_name
     instance_dir = out / "instances"
-    if cfg.split.reuse_dir:
+    if cfg.split.reuse_dir:  # the old --skip-split --instances-dir: the instances of that split
         reuse = Path(hydra.utils.to_absolute_path(cfg.split.reuse_dir))
-        masks = inst.read_instance_masks(reuse, base=base, expected_fingerprint=scene.fingerprint)
-        scene.masks.update({k: v for k, v in masks.items() if k in scene.masks})
-    else:
+        scene.masks = inst.read_instance_masks(reuse, scene=scene)
+    ids = select_instances(scene, list(cfg.instances))
+    if not cfg.split.reuse_dir:
         inst.split_scene(scene, instance_dir, base, instance_ids=ids,
                          self_contained=cfg.split.self_contained)
     tracker = hydra.utils.instantiate(cfg.tracker)  # once per process, reused for every instance

@@ -77,13 +77,16 @@ def lift_mask_pixels(scene: Scene, instance_id: str, view: int, frame: int, cfg:
 
 
 def depth_edges(depth: np.ndarray, cfg: QueryConfig) -> np.ndarray:
-    """[H,W] bool: pixels whose 3x3 neighbourhood spans a depth jump (> edge_threshold * z),
-    counting holes (0) as jumps so points never sit next to missing measurements."""
+    """[H,W] bool: pixels whose valid 3x3 neighbours span a depth jump (> edge_threshold * z).
+
+    Holes (0) are ignored rather than counted as jumps, so sparse sensor depth keeps its
+    measured pixels; a hole itself is never a candidate anyway.
+    """
     kernel = np.ones((3, 3), np.uint8)
     d = depth.astype(np.float32)
-    holes_far = np.where(d > 0, d, np.float32(1e6))
-    local_max = cv2.dilate(holes_far, kernel)
-    local_min = cv2.erode(holes_far, kernel)
+    valid = d > 0
+    local_max = cv2.dilate(np.where(valid, d, np.float32(0)), kernel)
+    local_min = cv2.erode(np.where(valid, d, np.float32(np.inf)), kernel)
     with np.errstate(invalid="ignore"):
         return (local_max - local_min) > cfg.edge_threshold * np.maximum(d, 1e-6)
 

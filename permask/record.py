@@ -482,7 +482,9 @@ def make_blueprint(scene: Scene, instance_ids: Sequence[str] = (), trackers: Seq
     shows the camera's image, the masks over it and, for a single tracker (else the colours are
     ambiguous), the 3D tracks projected through the pinhole. Contents use wildcards, not instance
     ids, so one blueprint serves a per-instance file, the combined file and several per-instance
-    files opened together; `instance_ids` only names the 3D view of a single-instance file.
+    files opened together (the viewer keeps one blueprint per application id: the last file's).
+    `instance_ids` is accepted for symmetry and not used, for that reason: nothing in the layout
+    may depend on which instances one file holds.
     """
     if context is None:
         context = prepare_scene_context(scene, max_points_per_view=500, log_video=False)
@@ -496,8 +498,6 @@ def make_blueprint(scene: Scene, instance_ids: Sequence[str] = (), trackers: Seq
         if tracker is not None and len(trackers) > 1:
             contents += ["- /world/tracks/**", f"+ /{tracker_path(tracker)}/**"]
         name = "3D" if tracker is None else f"3D: {tracker}"
-        if len(instance_ids) == 1:
-            name += f" ({instance_ids[0]})"
         views3d.append(rrb.Spatial3DView(origin="world", contents=contents, name=name,
                                          eye_controls=controls, background=[24, 24, 28]))
     contents2d = ["+ $origin/**"] + (["+ /world/tracks/**"] if len(trackers) <= 1 else [])

@@ -301,3 +301,19 @@ def test_disabled_rerun_is_a_clear_error(tiny, tmp_path, monkeypatch):
         record.write_instance_recording(tmp_path / "x.rrd", scene, *per_instance["instance_1"],
                                         base="demo", tracker="lk")
     assert not list(tmp_path.iterdir())
+
+
+def test_moving_cameras_are_logged_per_frame(tmp_path):
+    scene, per_instance = make_record_scene(V=2, T=4, seed=3)
+    extrs = np.array(scene.extrs)
+    extrs[:, :, 2, 3] += np.linspace(0, 0.1, scene.num_frames)[None]  # dolly along the optical axis
+    intrs = np.array(scene.intrs)
+    intrs[:, :, 0, 0] *= np.linspace(1, 1.1, scene.num_frames)[None]  # zoom
+    scene.extrs, scene.intrs = extrs, intrs
+    scene.depths[:, :, ::2] = 0  # sparse depth
+    path = record.write_combined_recording(tmp_path / "moving.rrd", scene, per_instance,
+                                           tracker="lk", base="moving")
+    summary = record.summarize(path)
+    for cam in scene.camera_ids:
+        assert summary.rows[record.camera_path(cam)] == 2 * scene.num_frames  # transform + K
+        assert summary.static[record.camera_path(cam)] == 1  # resolution, axes

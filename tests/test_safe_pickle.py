@@ -178,6 +178,17 @@ def test_numpy1_style_pickle_loads(tmp_path, protocol):
     _assert_same(load_npz_safely(path)["sam2_masks"], value)
 
 
+def test_protocol5_frombuffer_pickle_loads(tmp_path):
+    """Protocol-5 pickles rebuild arrays through `numpy._core.numeric._frombuffer`."""
+    value = {"m": np.arange(12, dtype=np.float32).reshape(3, 4), "ids": ["a", "b"]}
+    box = np.empty((), dtype=object)
+    box[()] = value
+    data = pickle.dumps(box, protocol=5)
+    assert b"_frombuffer" in data
+    path = _write_npz_members(tmp_path / "p5.npz", {"x.npy": _object_npy(data)})
+    _assert_same(load_npz_safely(path)["x"], value)
+
+
 def test_codecs_encode_only_latin1(tmp_path):
     payload = b"c_codecs\nencode\n(Vabc\nVrot13\ntR."
     path = _write_npz_members(tmp_path / "codec.npz", {"k.npy": _object_npy(payload)})
