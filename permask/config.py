@@ -101,7 +101,7 @@ class SplitConfig:
 class RecordConfig:
     enabled: bool = True
     log_video: bool = True
-    max_points_per_view: int = 20000
+    max_points_per_view: int = 5000  # depth-cloud points per view and frame in recordings
 
 
 @dataclass
