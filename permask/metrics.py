@@ -29,8 +29,9 @@ def evaluation_mask(num_frames: int, query_frames: np.ndarray) -> np.ndarray:
 
 def gt_metrics(pred_tracks: np.ndarray, pred_visible: np.ndarray, gt_tracks: np.ndarray,
                gt_visible: np.ndarray, query_frames: np.ndarray,
-               thresholds=DEFAULT_THRESHOLDS) -> dict[str, float]:
-    """Ground-truth metrics for one instance. Tracks [T,N,3] metres, visibility [T,N] bool."""
+               thresholds=DEFAULT_THRESHOLDS, unit: str = "m") -> dict[str, float]:
+    """Ground-truth metrics for one instance. Tracks [T,N,D] (D=3 metres, or D=2 pixels with
+    unit="px" and pixel thresholds), visibility [T,N] bool."""
     T = pred_tracks.shape[0]
     evaluated = evaluation_mask(T, query_frames)
     gt_vis = gt_visible & evaluated
@@ -46,7 +47,7 @@ def gt_metrics(pred_tracks: np.ndarray, pred_visible: np.ndarray, gt_tracks: np.
         fp = (pred_vis & (~gt_visible | ~within) & evaluated).sum()
         pts = within[gt_vis].mean() if n_gt_vis else np.nan
         jac = tp / (n_gt_vis + fp) if (n_gt_vis + fp) else np.nan
-        key = f"{round(d * 100):g}cm"
+        key = f"{round(d * 100):g}cm" if unit == "m" else f"{d:g}{unit}"
         out[f"pts_within_{key}"] = float(pts)
         out[f"jaccard_{key}"] = float(jac)
         within_all.append(pts)
@@ -55,7 +56,8 @@ def gt_metrics(pred_tracks: np.ndarray, pred_visible: np.ndarray, gt_tracks: np.
     out["AJ"] = float(np.mean(jaccard_all))
     out["OA"] = float((pred_visible == gt_visible)[evaluated].mean()) if evaluated.any() else np.nan
     finite = error[gt_vis]
-    out["median_error_cm"] = float(np.median(finite) * 100) if finite.size else np.nan
+    median = float(np.median(finite)) if finite.size else np.nan
+    out["median_error_cm" if unit == "m" else f"median_error_{unit}"] = median * 100 if unit == "m" else median
     out["survival"] = survival(error, gt_vis, evaluated, max(thresholds))
     return out
 

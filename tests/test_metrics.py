@@ -81,3 +81,13 @@ def test_survival_never_lost_is_one():
 def test_overall_weights_by_points():
     o = overall({"a": {"points": 1, "AJ": 1.0}, "b": {"points": 3, "AJ": 0.0}})
     assert o["points"] == 4 and o["AJ"] == pytest.approx(0.25)
+
+
+def test_pixel_units():
+    gt = line_tracks(T=3, N=1, speed=1.0)[..., :2]  # 1 px per frame
+    pred = np.repeat(gt[:1], 3, axis=0)
+    vis = np.ones((3, 1), bool)
+    m = gt_metrics(pred, vis, gt, vis, np.zeros(1, int), (1, 2, 4), unit="px")
+    # errors 1 px and 2 px: within 1 px (strict) none; within 2 px one of two; within 4 px both
+    assert m["pts_within_2px"] == 0.5 and m["pts_within_4px"] == 1.0
+    assert m["median_error_px"] == 1.5

@@ -69,7 +69,11 @@ class LKTracker:
             tracks[t, new] = queries.points[new, 1:]
             visible[t, new] = True
             scores[t, new] = 1.0
-            self._seed(scene, masks, state, tracks[t], t, qframe <= t)
+            seen = self._seed(scene, masks, state, tracks[t], t, qframe <= t)
+            if masks is not None:  # a carried point found again inside its mask, at its depth
+                regained = seen & ~visible[t] & (qframe < t)
+                visible[t] |= regained
+                scores[t, regained] = 0.5
         result = TrackResult(tracks.astype(np.float32), visible, scores)
         return apply_query_convention(result, qframe)
 
@@ -107,8 +111,10 @@ class LKTracker:
         scores[t] = np.where(measured, inlier.sum(0) / np.maximum(measuring_views, 1), 0.0)
 
     def _seed(self, scene, masks, state, positions, t, eligible):
-        """Start 2D tracks in every view where the point at `positions` [N,3] is visible at t."""
+        """Start 2D tracks in every view where the point at `positions` [N,3] is visible at t
+        (in the image, depth agrees, inside the mask). Returns [N] bool: started in some view."""
         H, W = scene.image_size
+        seen = np.zeros(len(positions), bool)
         for v in range(state.pos.shape[0]):
             idx = np.nonzero(eligible & ~state.active(v) & ~np.isnan(positions[:, 0]))[0]
             if len(idx) == 0:
@@ -120,6 +126,8 @@ class LKTracker:
             if masks is not None:
                 ok &= _lookup(masks[v, t], uv)
             state.start(v, idx[ok], uv[ok], t)
+            seen[idx[ok]] = True
+        return seen
 
     # ------------------------------------------------------------------ pieces
     def _flow(self, gray_view, t, state, v, idx):
