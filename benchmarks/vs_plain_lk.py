@@ -15,7 +15,8 @@ import argparse
 import cv2
 import numpy as np
 
-from permask.config import LKTrackerConfig, QueryConfig
+from permask.config import QueryConfig
+from permask.trackers.config import LKTrackerConfig
 from permask.data import Queries, Scene
 from permask.geometry import project, unproject
 from permask.metrics import gt_metrics, true_tracks, true_visibility

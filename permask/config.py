@@ -12,20 +12,16 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from permask.depth.config import register_depth_schemas
+from permask.synthetic import DemoParams
+from permask.trackers.config import register_tracker_schemas
+
 
 @dataclass
-class DemoConfig:
-    """The built-in demo scene, used when `input.npz` is not set."""
+class DemoConfig(DemoParams):
+    """The built-in demo scene, used when `input.npz` is not set (fields: see DemoParams)."""
 
-    num_views: int = 4
-    num_frames: int = 40
-    height: int = 192
-    width: int = 256
-    num_objects: int = 3
-    seed: int = 0
-    depth_density: float = 1.0
-    mask_scale: int = 1
-    cache_dir: Optional[str] = None
+    cache_dir: Optional[str] = None  # default: $PERMASK_CACHE_DIR or ~/.cache/permask
 
 
 @dataclass
@@ -53,45 +49,6 @@ class QueryConfig:
 
 
 @dataclass
-class TrackerConfig:
-    _target_: str = MISSING
-    name: str = MISSING
-
-
-@dataclass
-class StaticTrackerConfig(TrackerConfig):
-    _target_: str = "permask.trackers.static.StaticTracker"
-    name: str = "static"
-
-
-@dataclass
-class LKTrackerConfig(TrackerConfig):
-    """Multi-view pyramidal Lucas-Kanade tracker (permask/trackers/lk.py)."""
-
-    _target_: str = "permask.trackers.lk.LKTracker"
-    name: str = "lk"
-    win_size: int = 15  # pixels
-    max_level: int = 3  # pyramid levels above the base
-    fb_threshold: float = 1.0  # pixels, forward-backward error limit
-    anchor: bool = True  # refine each step against the seed frame (less drift)
-    anchor_max_px: float = 2.0  # accept the anchored estimate within this of the chained one
-    depth_window: int = 2  # radius (px) of the robust depth read
-    depth_tolerance: float = 0.04  # metres (+ depth_tolerance_rel * z) for depth consistency
-    depth_tolerance_rel: float = 0.03
-    fuse_tolerance: float = 0.03  # metres; a view's 3D estimate further than this is an outlier
-    use_masks: bool = True  # a view sees a point only inside its (dilated) instance mask
-    mask_dilate_px: int = 1
-    rigid_prior: bool = True  # carry occluded points with the instance's robust rigid motion
-    rigid_outlier_tolerance: float = 0.06  # metres; fused points this far off the rigid fit are dropped
-    min_rigid_points: int = 6
-
-
-@dataclass
-class DepthConfig:
-    name: str = "gt"
-
-
-@dataclass
 class SplitConfig:
     reuse_dir: Optional[str] = None  # reuse instance files of an earlier run (old --skip-split)
     self_contained: bool = False  # instance files also carry the video
@@ -113,7 +70,7 @@ class MetricsConfig:
 class PermaskConfig:
     input: InputConfig = field(default_factory=InputConfig)
     tracker: Any = MISSING
-    depth: DepthConfig = field(default_factory=DepthConfig)
+    depth: Any = MISSING
     query: QueryConfig = field(default_factory=QueryConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
     record: RecordConfig = field(default_factory=RecordConfig)
@@ -131,7 +88,6 @@ def register_configs() -> None:
     """Register the schemas; YAML files name them in their defaults lists."""
     cs = ConfigStore.instance()
     cs.store(name="permask_schema", node=PermaskConfig)
-    cs.store(group="schema/tracker", name="static", node=StaticTrackerConfig)
-    cs.store(group="schema/tracker", name="lk", node=LKTrackerConfig)
-    cs.store(group="schema/depth", name="depth", node=DepthConfig)
+    register_tracker_schemas(cs)
+    register_depth_schemas(cs)
     cs.store(group="schema/query", name="query", node=QueryConfig)

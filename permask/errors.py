@@ -23,6 +23,10 @@ class PermaskError(Exception):
         return " ".join(text.split())  # always one line
 
 
+class ConfigError(PermaskError):
+    """A config value is out of its valid range (types and key names are Hydra's job)."""
+
+
 class InputFileError(PermaskError):
     """The input file is missing, unreadable, not an NPZ, or truncated."""
 

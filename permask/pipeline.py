@@ -15,7 +15,7 @@ from permask import instances as inst
 from permask import metrics as met
 from permask import record
 from permask.data import Queries, Scene, TrackResult
-from permask.errors import InstanceError
+from permask.errors import ConfigError, InstanceError
 from permask.io import ensure_writable_dir, save_json, save_npz
 from permask.queries import build_queries
 from permask.scene import load_scene
@@ -50,13 +50,19 @@ def input_path(cfg: DictConfig) -> Path:
         return Path(hydra.utils.to_absolute_path(cfg.input.npz))
     demo = OmegaConf.to_container(cfg.input.demo, resolve=True)
     cache_dir = demo.pop("cache_dir")
-    return demo_scene_path(DemoParams(**demo), cache_dir=cache_dir)
+    try:
+        params = DemoParams(**demo)
+    except ValueError as err:
+        raise ConfigError(str(err), key="input.demo") from None
+    return demo_scene_path(params, cache_dir=cache_dir)
 
 
 def load_input(cfg: DictConfig) -> Scene:
+    """The scene every stage sees: loaded once, with the configured depth source applied."""
     path = input_path(cfg)
-    return load_scene(path, cfg.input.mask_key, temporal_stride=cfg.temporal_stride,
-                      spatial_downsample=cfg.spatial_downsample)
+    scene = load_scene(path, cfg.input.mask_key, temporal_stride=cfg.temporal_stride,
+                       spatial_downsample=cfg.spatial_downsample)
+    return hydra.utils.instantiate(cfg.depth).apply(scene)
 
 
 def select_instances(scene: Scene, wanted: list[str]) -> list[str]:

@@ -58,7 +58,7 @@ _PALETTE = np.array([
 ])
 
 
-@dataclass(frozen=True)
+@dataclass
 class DemoParams:
     """Parameters of the demo scene.
 

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from permask.config import LKTrackerConfig, QueryConfig
+from permask.config import QueryConfig
+from permask.trackers.config import LKTrackerConfig
 from permask.data import Queries
 from permask.metrics import gt_metrics, true_tracks, true_visibility
 from permask.queries import build_queries
