@@ -2,7 +2,7 @@
 
 Accepted forms (see DESIGN.md, "Input NPZ"):
 - rgbs `[V,T,3,H,W]` or `[V,T,H,W,3]` (uint8; float in [0,1] or [0,255] converted);
-- depths `[V,T,1,H,W]` or `[V,T,H,W]` metres (NaN / inf / negative -> 0 = invalid);
+- depths `[V,T,1,H,W]` or `[V,T,H,W]` metres (NaN / inf -> 0 = invalid; negative is an error);
 - intrs `[V,T,3,3]` or `[V,3,3]`;
 - extrs `[V,T,3,4]`, `[V,3,4]`, `[V,T,4,4]`, `[V,4,4]` world-to-camera;
 - camera_ids `[V]` (unicode array, object array or pickled list), optional;
@@ -30,7 +30,7 @@ import numpy as np
 
 from .data import GroundTruth, Scene
 from .errors import InputFormatError
-from .instances import sort_instance_ids
+from .instances import natural_key, sort_instance_ids
 from .safe_pickle import load_npz_safely
 
 DEFAULT_MASK_KEY = "sam2_masks"
@@ -229,7 +229,7 @@ def _check_vt(key: str, shape: tuple[int, ...], V: int, T: int | None, ctx: _Ctx
 
 
 def _read_depths(value: Any, ctx: _Ctx) -> np.ndarray:
-    """depths -> [V,T,H,W] float32 metres, invalid (NaN/inf/negative) -> 0."""
+    """depths -> [V,T,H,W] float32 metres, invalid (NaN/inf) -> 0; negative values refused."""
     a = _numeric(value, "depths", ctx, "iuf")
     if a.ndim == 5 and a.shape[2] == 1:
         a = a[:, :, 0]
@@ -238,9 +238,13 @@ def _read_depths(value: Any, ctx: _Ctx) -> np.ndarray:
     if min(a.shape) == 0:
         raise _shape_error("depths", "[V,T,H,W] with no empty axis", a, ctx)
     d = a.astype(np.float32)
-    d[~np.isfinite(d) | (d < 0)] = 0.0
+    negative = int((d < 0).sum())
+    if negative:
+        raise ctx.error("depths", f"{negative} negative depth value(s); depth is z in metres",
+                        fix="mark missing depth as 0 or NaN")
+    d[~np.isfinite(d)] = 0.0
     if not (d > 0).any():
-        raise ctx.error("depths", "no valid depth anywhere (all 0, NaN, inf or negative)")
+        raise ctx.error("depths", "no valid depth anywhere (all 0, NaN or inf)")
     return d
 
 
@@ -355,8 +359,22 @@ def _read_masks(arrays: dict[str, Any], mask_key: str, vthw: tuple[int, int, int
     masks = {iid: _instance_mask(m, key, V, T, ctx) for iid, (key, m) in raw.items()}
     if require and not masks:
         raise ctx.error(mask_key, "holds no mask instance")
+    _check_distinct_ids(list(masks), mask_key, ctx)
     _check_mask_resolution(masks, raw, mask_key, (H, W), ctx)
+    if require and all(not m.any() for m in masks.values()):
+        raise ctx.error(mask_key, f"every instance mask is empty in every frame ({list(masks)})")
     return {iid: masks[iid] for iid in sort_instance_ids(masks)}
+
+
+def _check_distinct_ids(ids: list[str], mask_key: str, ctx: _Ctx) -> None:
+    """Ids that sort to the same natural key (instance_1, instance_01) would collide in file
+    names and order: refuse them."""
+    seen: dict[tuple, str] = {}
+    for iid in ids:
+        other = seen.setdefault(natural_key(iid)[:-1], iid)  # without the plain-string tiebreak
+        if other != iid:
+            raise ctx.error(mask_key, f"instance ids {other!r} and {iid!r} are the same after "
+                                      "natural sorting", fix="rename one of them")
 
 
 def _mask_entries(arrays: dict[str, Any], mask_key: str, V: int,
