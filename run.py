@@ -1,8 +1,11 @@
 """permask entry point: `python run.py [overrides]`, `python run.py -m tracker=static,lk`.
 
-All logic lives in the `permask` package; this file only hands Hydra's config to it.
+All logic lives in the `permask` package; this file only hands Hydra's config to it and turns
+expected failures into one line on stderr (exit 2) and interruptions into a resume hint (exit 130).
 """
 
+import shlex
+import signal
 import sys
 
 import hydra
@@ -15,19 +18,49 @@ from permask.errors import PermaskError
 register_configs()
 
 
+def _sigterm_as_interrupt(signum, frame):
+    raise KeyboardInterrupt  # unwinds like Ctrl-C: temporary files removed, resume hint printed
+
+
+def _resume_command(output_dir) -> str:
+    overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("output_dir=")]
+    return shlex.join(["python", "run.py", *overrides, f"output_dir={output_dir}"])
+
+
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float | None:
-    from permask.pipeline import run
+    from permask.pipeline import Interrupted, run
     from permask.report import print_report
 
+    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     try:
         report = run(cfg, HydraConfig.get().runtime.output_dir)
     except PermaskError as err:
         print(f"permask: error: {err}", file=sys.stderr)
         sys.exit(2)
+    except Interrupted as stop:
+        print(f"permask: interrupted; finished {len(stop.finished)} instance(s) {stop.finished} "
+              f"in {stop.output_dir}. Resume with: {_resume_command(stop.output_dir)}",
+              file=sys.stderr)
+        sys.exit(130)
     print_report(report)
     return report.overall.get("AJ")
 
 
+def _check_output_dir_early(argv: list[str]) -> None:
+    """Hydra creates the run folder before any of our code runs; an explicit output_dir that
+    cannot be written would fail there with a traceback-like message. Say it in one line."""
+    from permask.io import ensure_writable_dir
+
+    for arg in argv:
+        if arg.startswith("output_dir=") and "$" not in arg:
+            try:
+                ensure_writable_dir(arg.split("=", 1)[1])
+            except PermaskError as err:
+                print(f"permask: error: {err}", file=sys.stderr)
+                sys.exit(2)
+
+
 if __name__ == "__main__":
+    _check_output_dir_early(sys.argv[1:])
     main()

@@ -82,6 +82,7 @@ class PermaskConfig:
     spatial_downsample: int = 1
     instances: list[str] = field(default_factory=list)  # empty: every instance
     progress: bool = True
+    on_existing: str = "resume"  # output_dir already holds a run: resume | overwrite | error
 
 
 def register_configs() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,14 +64,22 @@ def _json_default(obj):
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-def ensure_writable_dir(path: str | Path) -> Path:
-    """Create `path` if needed and prove it is writable before any expensive work."""
+MIN_FREE_BYTES = 64 * 2**20
+
+
+def ensure_writable_dir(path: str | Path, min_free_bytes: int = MIN_FREE_BYTES) -> Path:
+    """Create `path` if needed and prove it is writable, with some free space, before any
+    expensive work."""
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path, prefix=".permask-write-test-"):
             pass
+        free = shutil.disk_usage(path).free
     except OSError as err:
         raise OutputError(f"cannot write here: {err.strerror or err}", file=str(path),
                           key="output_dir", fix="choose a writable output_dir=...") from None
+    if free < min_free_bytes:
+        raise OutputError(f"only {free / 2**20:.0f} MiB free on this disk", file=str(path),
+                          key="output_dir", fix="free some space or choose another output_dir")
     return path

@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from permask import instances as inst
 from permask import metrics as met
-from permask import record
+from permask import record, resume
 from permask.data import Queries, Scene, TrackResult
 from permask.errors import ConfigError, InstanceError
 from permask.io import ensure_writable_dir, save_json, save_npz
@@ -42,6 +42,16 @@ class RunReport:
     skipped: dict[str, str]
     files: dict[str, Path]
     overall: dict[str, float]
+    reused: list[str] = field(default_factory=list)
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM during a run: which instances were finished, where to resume."""
+
+    def __init__(self, finished: list[str], output_dir: Path):
+        self.finished = finished
+        self.output_dir = output_dir
+        super().__init__(f"interrupted after {len(finished)} finished instance(s)")
 
 
 def input_path(cfg: DictConfig) -> Path:
@@ -79,6 +89,8 @@ def select_instances(scene: Scene, wanted: list[str]) -> list[str]:
 def run(cfg: DictConfig, output_dir: str | Path) -> RunReport:
     out = ensure_writable_dir(output_dir)
     scene = load_input(cfg)
+    resume.check_existing_output(out, scene.fingerprint, cfg.on_existing)
+    resume.remove_stale_temporaries(out)
     base = cfg.base_name
     instance_dir = out / "instances"
     if cfg.split.reuse_dir:  # the old --skip-split --instances-dir: the instances of that split
@@ -96,29 +108,47 @@ def run(cfg: DictConfig, output_dir: str | Path) -> RunReport:
                if cfg.record.enabled else None)  # encoded once, shared by every recording
     outcomes: dict[str, InstanceOutcome] = {}
     skipped: dict[str, str] = {}
-    for instance_id in tqdm(ids, desc=f"{tracker.name} per mask", unit="instance",
-                            disable=not cfg.progress):
-        if inst.is_empty(scene.masks[instance_id]):
-            skipped[instance_id] = "mask is empty in every frame"
-            log.warning("skipping %s: its mask is empty in every frame", instance_id)
-            continue
-        queries = build_queries(scene, instance_id, cfg.query)
-        if len(queries) == 0:
-            skipped[instance_id] = "no query point survived (mask, depth, erosion)"
-            log.warning("skipping %s: no query point survived the mask/depth filters", instance_id)
-            continue
-        files = {"queries": save_npz(instance_dir / f"{base}_{instance_id}_query.npz",
-                                     **query_arrays(queries, config_text))}
-        result = tracker.track(scene, queries)
-        figures = instance_metrics(scene, queries, result, list(cfg.metrics.thresholds))
-        stem = f"{base}_{tracker.name}_{instance_id}"
-        files["tracked"] = save_npz(out / f"{stem}_tracked.npz",
-                                    **tracked_arrays(scene, queries, result, tracker.name, config_text))
-        if cfg.record.enabled:
-            files["rrd"] = record.write_instance_recording(
-                out / f"{stem}.rrd", scene, queries, result, base=base, tracker=tracker.name,
-                ids=rec_ids, context=context)
-        outcomes[instance_id] = InstanceOutcome(instance_id, queries, result, figures, files)
+    reused: list[str] = []
+    try:
+        for instance_id in tqdm(ids, desc=f"{tracker.name} per mask", unit="instance",
+                                disable=not cfg.progress):
+            if inst.is_empty(scene.masks[instance_id]):
+                skipped[instance_id] = "mask is empty in every frame"
+                log.warning("skipping %s: its mask is empty in every frame", instance_id)
+                continue
+            stem = f"{base}_{tracker.name}_{instance_id}"
+            files = {"queries": instance_dir / f"{base}_{instance_id}_query.npz",
+                     "tracked": out / f"{stem}_tracked.npz"}
+            if cfg.record.enabled:
+                files["rrd"] = out / f"{stem}.rrd"
+            fingerprint = resume.instance_fingerprint(cfg, scene, instance_id)
+            earlier = resume.load_finished(files["tracked"], fingerprint,
+                                           [p for k, p in files.items() if k != "tracked"])
+            if earlier is not None:
+                queries, result = earlier
+                reused.append(instance_id)
+            else:
+                queries = build_queries(scene, instance_id, cfg.query)
+                if len(queries) == 0:
+                    skipped[instance_id] = "no query point survived (mask, depth, erosion)"
+                    log.warning("skipping %s: no query point survived the mask/depth filters",
+                                instance_id)
+                    continue
+                save_npz(files["queries"], **query_arrays(queries, config_text))
+                result = tracker.track(scene, queries)
+                if cfg.record.enabled:
+                    record.write_instance_recording(files["rrd"], scene, queries, result, base=base,
+                                                    tracker=tracker.name, ids=rec_ids,
+                                                    context=context)
+                # written last: its fingerprint marks the instance finished
+                save_npz(files["tracked"], fingerprint=np.array(fingerprint),
+                         **tracked_arrays(scene, queries, result, tracker.name, config_text))
+            figures = instance_metrics(scene, queries, result, list(cfg.metrics.thresholds))
+            outcomes[instance_id] = InstanceOutcome(instance_id, queries, result, figures, files)
+    except KeyboardInterrupt:
+        raise Interrupted(list(outcomes), out) from None
+    if reused:
+        log.info("reused %d finished instance(s) from an earlier run: %s", len(reused), reused)
     files = {}
     if cfg.record.enabled and outcomes:
         per_instance = {k: (o.queries, o.result) for k, o in outcomes.items()}
@@ -133,7 +163,7 @@ def run(cfg: DictConfig, output_dir: str | Path) -> RunReport:
         "base_name": base, "tracker": tracker.name, "input": scene.source,
         "input_fingerprint": scene.fingerprint, "instances": per_instance_figures,
         "overall": overall, "skipped": skipped})
-    return RunReport(out, base, tracker.name, outcomes, skipped, files, overall)
+    return RunReport(out, base, tracker.name, outcomes, skipped, files, overall, reused)
 
 
 def instance_metrics(scene: Scene, queries: Queries, result: TrackResult,

@@ -34,6 +34,9 @@ def print_report(report: RunReport, console: Console | None = None) -> None:
     for instance_id, why in report.skipped.items():
         table.add_row(instance_id, f"skipped: {why}", *[""] * (len(COLUMNS) - 1), style="yellow")
     console.print(table)
+    if report.reused:
+        console.print(f"reused {len(report.reused)} finished instance(s) of an earlier run in this "
+                      f"folder: {', '.join(report.reused)}")
     console.print(f"outputs in [bold]{report.output_dir}[/bold]:")
     for name, path in report.files.items():
         console.print(f"  {name:14s} {path}")
