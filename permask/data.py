@@ -81,8 +81,13 @@ class Scene:
     def gray(self) -> np.ndarray:
         """[V,T,H,W] uint8 grayscale video, computed once and cached on the scene."""
         if self._gray is None:
-            weights = np.array([0.299, 0.587, 0.114], np.float32)
-            self._gray = np.clip(self.rgbs @ weights + 0.5, 0, 255).astype(np.uint8)
+            import cv2  # frame by frame: no float copy of the whole video
+
+            V, T, H, W, _ = self.rgbs.shape
+            self._gray = np.empty((V, T, H, W), np.uint8)
+            for v in range(V):
+                for t in range(T):
+                    cv2.cvtColor(self.rgbs[v, t], cv2.COLOR_RGB2GRAY, dst=self._gray[v, t])
         return self._gray
 
 

@@ -52,24 +52,28 @@ def load_scene(path: str | Path, mask_key: str = DEFAULT_MASK_KEY, *, temporal_s
     arrays = load_npz_safely(path)
     return scene_from_arrays(arrays, str(path), mask_key, temporal_stride=temporal_stride,
                              spatial_downsample=spatial_downsample, require_masks=require_masks,
-                             fingerprint=file_fingerprint(path))
+                             fingerprint=file_fingerprint(path), consume=True)
 
 
 def scene_from_arrays(arrays: dict[str, Any], source: str, mask_key: str = DEFAULT_MASK_KEY, *,
                       temporal_stride: int = 1, spatial_downsample: int = 1,
-                      require_masks: bool = True, fingerprint: str = "") -> Scene:
+                      require_masks: bool = True, fingerprint: str = "",
+                      consume: bool = False) -> Scene:
     """Validate an in-memory `key -> array` dict (as `load_npz_safely` returns) into a `Scene`.
 
     source names the data in error messages. The result may share memory with `arrays`.
+    consume: drop the raw video and depth from `arrays` as they are converted, so a channel-first
+    file never holds two copies of the video at once.
     """
-    ctx = _Ctx(str(source))
+    ctx = _Ctx(str(source), list(arrays))
     stride = _positive_int(temporal_stride, "temporal_stride", ctx)
     down = _positive_int(spatial_downsample, "spatial_downsample", ctx)
     _check_required(arrays, ctx)
 
-    depths = _read_depths(arrays["depths"], ctx)
+    take = arrays.pop if consume else arrays.__getitem__
+    depths = _read_depths(take("depths"), ctx)
     V, T, H, W = depths.shape
-    rgbs = _read_rgbs(arrays["rgbs"], (V, T, H, W), ctx)
+    rgbs = _read_rgbs(take("rgbs"), (V, T, H, W), ctx)
     intrs = _read_intrinsics(arrays["intrs"], V, T, ctx)
     extrs = _read_extrinsics(arrays["extrs"], V, T, ctx)
     camera_ids = _read_camera_ids(arrays.get("camera_ids"), V, ctx)
@@ -175,8 +179,9 @@ def mask_at_depth_resolution(mask: np.ndarray, height: int, width: int) -> np.nd
 class _Ctx:
     """Carries the source name so every error names the file."""
 
-    def __init__(self, source: str):
+    def __init__(self, source: str, keys: list[str] | None = None):
         self.source = source
+        self.keys = keys or []  # every key of the file, for messages (arrays may be consumed)
 
     def error(self, key: str | None, problem: str, fix: str | None = None) -> InputFormatError:
         return InputFormatError(problem, file=self.source, key=key, fix=fix)
@@ -188,7 +193,7 @@ def _positive_int(value: Any, name: str, ctx: _Ctx) -> int:
     return int(value)
 
 
-def _key_summary(arrays: dict[str, Any]) -> str:
+def _key_summary(arrays: dict[str, Any] | list[str]) -> str:
     """Top-level key names, collapsing `a/b` members to `a/*`."""
     names: list[str] = []
     for key in arrays:
@@ -237,7 +242,7 @@ def _read_depths(value: Any, ctx: _Ctx) -> np.ndarray:
         raise _shape_error("depths", "[V,T,1,H,W] or [V,T,H,W]", a, ctx)
     if min(a.shape) == 0:
         raise _shape_error("depths", "[V,T,H,W] with no empty axis", a, ctx)
-    d = a.astype(np.float32)
+    d = a.astype(np.float32, copy=False)  # the freshly read array: no second copy
     negative = int((d < 0).sum())
     if negative:
         raise ctx.error("depths", f"{negative} negative depth value(s); depth is z in metres",
@@ -355,7 +360,7 @@ def _read_masks(arrays: dict[str, Any], mask_key: str, vthw: tuple[int, int, int
             return {}
         candidates = [k for k in arrays if "mask" in k.lower() and "/" not in k]
         fix = f"set input.mask_key to one of {candidates}" if candidates else None
-        raise ctx.error(mask_key, f"mask key not found (keys present: {_key_summary(arrays)})", fix)
+        raise ctx.error(mask_key, f"mask key not found (keys present: {_key_summary(ctx.keys)})", fix)
     masks = {iid: _instance_mask(m, key, V, T, ctx) for iid, (key, m) in raw.items()}
     if require and not masks:
         raise ctx.error(mask_key, "holds no mask instance")
