@@ -44,6 +44,8 @@ class Scene:
     frame_indices: [T] original frame index of each frame (after temporal stride).
     source: path of the file it came from ("<demo>" for the built-in scene).
     fingerprint: content hash of the source file (hex), "" if unknown.
+    depth_measured: [V,T,H,W] bool, True where `depths` holds a measurement from the file, False
+        where a depth estimator filled or predicted it; None: every valid depth is measured.
     """
 
     rgbs: np.ndarray
@@ -59,6 +61,7 @@ class Scene:
     ground_truth: GroundTruth | None = None
     source: str = ""
     fingerprint: str = ""
+    depth_measured: np.ndarray | None = None
     _gray: np.ndarray | None = field(default=None, repr=False)
 
     @property

@@ -53,3 +53,7 @@ class TrackerError(PermaskError):
 
 class OutputError(PermaskError):
     """An output location cannot be written."""
+
+
+class DepthError(PermaskError):
+    """A depth estimator cannot be built (model code or weights missing) or failed."""

@@ -14,9 +14,11 @@ from tqdm.auto import tqdm
 from permask import instances as inst
 from permask import metrics as met
 from permask import record, resume
+from permask import tables
 from permask.data import Queries, Scene, TrackResult
 from permask.errors import ConfigError, InstanceError
 from permask.io import ensure_writable_dir, save_json, save_npz
+from permask.depth.constant import tracks_2d
 from permask.queries import build_queries
 from permask.scene import load_scene
 from permask.synthetic import DemoParams, demo_scene_path
@@ -69,10 +71,13 @@ def input_path(cfg: DictConfig) -> Path:
 
 def load_input(cfg: DictConfig) -> Scene:
     """The scene every stage sees: loaded once, with the configured depth source applied."""
-    path = input_path(cfg)
-    scene = load_scene(path, cfg.input.mask_key, temporal_stride=cfg.temporal_stride,
-                       spatial_downsample=cfg.spatial_downsample)
-    return hydra.utils.instantiate(cfg.depth).apply(scene)
+    depth = hydra.utils.instantiate(cfg.depth)
+    scene = load_scene(input_path(cfg), cfg.input.mask_key, temporal_stride=cfg.temporal_stride,
+                       spatial_downsample=cfg.spatial_downsample,
+                       require_depth=depth.needs_file_depth)
+    scene = depth.apply(scene)
+    scene.depth_source, scene.depth_metric = depth.name, bool(depth.metric)
+    return scene
 
 
 def select_instances(scene: Scene, wanted: list[str]) -> list[str]:
@@ -88,6 +93,9 @@ def select_instances(scene: Scene, wanted: list[str]) -> list[str]:
 
 def run(cfg: DictConfig, output_dir: str | Path) -> RunReport:
     out = ensure_writable_dir(output_dir)
+    tracker = hydra.utils.instantiate(cfg.tracker)  # once per process, reused for every instance
+    if hasattr(tracker, "load"):  # learned models: fail on missing code/weights before any work
+        tracker.load()
     scene = load_input(cfg)
     resume.check_existing_output(out, scene.fingerprint, cfg.on_existing)
     resume.remove_stale_temporaries(out)
@@ -100,7 +108,6 @@ def run(cfg: DictConfig, output_dir: str | Path) -> RunReport:
     if not cfg.split.reuse_dir:
         inst.split_scene(scene, instance_dir, base, instance_ids=ids,
                          self_contained=cfg.split.self_contained)
-    tracker = hydra.utils.instantiate(cfg.tracker)  # once per process, reused for every instance
     config_text = OmegaConf.to_yaml(cfg, resolve=True)
     rec_ids = record.RecordingIds.for_scene(scene, base)
     context = (record.prepare_scene_context(scene, max_points_per_view=cfg.record.max_points_per_view,
@@ -161,20 +168,34 @@ def run(cfg: DictConfig, output_dir: str | Path) -> RunReport:
     overall = met.overall(per_instance_figures)
     files["metrics"] = save_json(out / "metrics.json", {
         "base_name": base, "tracker": tracker.name, "input": scene.source,
-        "input_fingerprint": scene.fingerprint, "instances": per_instance_figures,
+        "input_fingerprint": scene.fingerprint,
+        "depth": {"name": scene.depth_source, "metric": scene.depth_metric},
+        "instances": per_instance_figures,
         "overall": overall, "skipped": skipped})
+    files["metrics_table"] = tables.write_run_table(
+        out / "metrics.md", per_instance_figures, overall, title=f"{base}: tracker {tracker.name}",
+        skipped=skipped)
     return RunReport(out, base, tracker.name, outcomes, skipped, files, overall, reused)
 
 
 def instance_metrics(scene: Scene, queries: Queries, result: TrackResult,
                      thresholds: list[float]) -> dict[str, float]:
+    """Figures of one instance: summary, GT-free (always), ground truth (where the file has it),
+    and `per_frame` curves ({name: [T] list}, frame values under "frame") for comparisons."""
     figures = met.summary_figures(result.tracks, result.visible)
-    if scene.ground_truth is not None:
+    gt_free = met.gt_free_metrics(scene, queries.instance_id, result.tracks, result.visible,
+                                  queries.points)
+    figures.update(gt_free.figures)
+    per_frame = {"frame": [int(f) for f in record.frame_values(scene)], **gt_free.per_frame}
+    if scene.ground_truth is not None and scene.depth_metric:  # 3D truth needs metric depth
         gt = met.true_tracks(scene.ground_truth, queries, scene.num_frames)
         if gt is not None:
             gt_vis = met.true_visibility(scene, queries.instance_id, gt)
             figures.update(met.gt_metrics(result.tracks, result.visible, gt, gt_vis,
                                           queries.frame, thresholds))
+            per_frame.update(met.gt_per_frame(result.tracks, result.visible, gt, gt_vis,
+                                              queries.frame, thresholds))
+    figures["per_frame"] = per_frame
     return figures
 
 
@@ -190,7 +211,9 @@ def tracked_arrays(scene: Scene, queries: Queries, result: TrackResult, tracker:
               "query_points": queries.points.astype(np.float32), "query_view": queries.view,
               "query_pixel": queries.pixel, "instance_id": np.array(queries.instance_id),
               "tracker": np.array(tracker), "frame_indices": scene.frame_indices,
-              "camera_ids": np.array(scene.camera_ids), "config": np.array(config_text)}
+              "camera_ids": np.array(scene.camera_ids), "config": np.array(config_text),
+              "depth_metric": np.array(scene.depth_metric),
+              "tracks_2d": tracks_2d(scene, result.tracks, queries.view).astype(np.float32)}
     if result.scores is not None:
         arrays["scores"] = result.scores.astype(np.float32)
     return arrays

@@ -42,7 +42,8 @@ QUERY_KEY = "query_points"
 
 
 def load_scene(path: str | Path, mask_key: str = DEFAULT_MASK_KEY, *, temporal_stride: int = 1,
-               spatial_downsample: int = 1, require_masks: bool = True) -> Scene:
+               spatial_downsample: int = 1, require_masks: bool = True,
+               require_depth: bool = True) -> Scene:
     """Read an input NPZ (without executing pickles) and validate it into a `Scene`.
 
     temporal_stride s keeps frames 0, s, 2s, ...; spatial_downsample d keeps every d-th pixel
@@ -52,26 +53,32 @@ def load_scene(path: str | Path, mask_key: str = DEFAULT_MASK_KEY, *, temporal_s
     arrays = load_npz_safely(path)
     return scene_from_arrays(arrays, str(path), mask_key, temporal_stride=temporal_stride,
                              spatial_downsample=spatial_downsample, require_masks=require_masks,
-                             fingerprint=file_fingerprint(path), consume=True)
+                             fingerprint=file_fingerprint(path), consume=True,
+                             require_depth=require_depth)
 
 
 def scene_from_arrays(arrays: dict[str, Any], source: str, mask_key: str = DEFAULT_MASK_KEY, *,
                       temporal_stride: int = 1, spatial_downsample: int = 1,
                       require_masks: bool = True, fingerprint: str = "",
-                      consume: bool = False) -> Scene:
+                      consume: bool = False, require_depth: bool = True) -> Scene:
     """Validate an in-memory `key -> array` dict (as `load_npz_safely` returns) into a `Scene`.
 
     source names the data in error messages. The result may share memory with `arrays`.
     consume: drop the raw video and depth from `arrays` as they are converted, so a channel-first
     file never holds two copies of the video at once.
+    require_depth: False for depth sources that make their own (`depth=constant`, learned
+    models): `depths` may then be missing (zeros are used) or hold no valid value.
     """
     ctx = _Ctx(str(source), list(arrays))
     stride = _positive_int(temporal_stride, "temporal_stride", ctx)
     down = _positive_int(spatial_downsample, "spatial_downsample", ctx)
-    _check_required(arrays, ctx)
+    _check_required(arrays, ctx, require_depth)
 
     take = arrays.pop if consume else arrays.__getitem__
-    depths = _read_depths(take("depths"), ctx)
+    if "depths" in arrays:
+        depths = _read_depths(take("depths"), ctx, require_valid=require_depth)
+    else:
+        depths = np.zeros(_video_vthw(arrays["rgbs"], ctx), np.float32)
     V, T, H, W = depths.shape
     rgbs = _read_rgbs(take("rgbs"), (V, T, H, W), ctx)
     intrs = _read_intrinsics(arrays["intrs"], V, T, ctx)
@@ -86,7 +93,7 @@ def scene_from_arrays(arrays: dict[str, Any], source: str, mask_key: str = DEFAU
     mask_hw = next(iter(masks.values())).shape[2:] if masks else None
     crop = _crop_sizes((H, W), mask_hw, down, ctx)
     depths = _resample(depths, stride, down, crop.image)
-    if not (depths > 0).any():
+    if require_depth and not (depths > 0).any():
         raise ctx.error("depths", f"no valid depth left after spatial_downsample={down}",
                         fix="use a smaller input.spatial_downsample")
     return Scene(
@@ -203,11 +210,13 @@ def _key_summary(arrays: dict[str, Any] | list[str]) -> str:
     return ", ".join(names) if names else "(none)"
 
 
-def _check_required(arrays: dict[str, Any], ctx: _Ctx) -> None:
-    missing = [k for k in REQUIRED_KEYS if k not in arrays]
+def _check_required(arrays: dict[str, Any], ctx: _Ctx, require_depth: bool = True) -> None:
+    missing = [k for k in REQUIRED_KEYS if k not in arrays and (require_depth or k != "depths")]
     if missing:
+        fix = ("for a video without depth use depth=constant or a learned depth source"
+               if missing == ["depths"] else None)
         raise ctx.error(missing[0], f"missing required key(s) {', '.join(missing)} "
-                                    f"(keys present: {_key_summary(arrays)})")
+                                    f"(keys present: {_key_summary(arrays)})", fix)
 
 
 def _numeric(value: Any, key: str, ctx: _Ctx, kinds: str = "biuf") -> np.ndarray:
@@ -233,7 +242,17 @@ def _check_vt(key: str, shape: tuple[int, ...], V: int, T: int | None, ctx: _Ctx
         raise ctx.error(key, f"has T={shape[1]} frames but depths has T={T}")
 
 
-def _read_depths(value: Any, ctx: _Ctx) -> np.ndarray:
+def _video_vthw(value: Any, ctx: _Ctx) -> tuple[int, int, int, int]:
+    """(V, T, H, W) of rgbs [V,T,3,H,W] or [V,T,H,W,3], for a file without depth."""
+    a = _numeric(value, "rgbs", ctx, "iuf")
+    if a.ndim == 5 and a.shape[-1] == 3:
+        return a.shape[0], a.shape[1], a.shape[2], a.shape[3]
+    if a.ndim == 5 and a.shape[2] == 3:
+        return a.shape[0], a.shape[1], a.shape[3], a.shape[4]
+    raise _shape_error("rgbs", "[V,T,3,H,W] or [V,T,H,W,3]", a, ctx)
+
+
+def _read_depths(value: Any, ctx: _Ctx, require_valid: bool = True) -> np.ndarray:
     """depths -> [V,T,H,W] float32 metres, invalid (NaN/inf) -> 0; negative values refused."""
     a = _numeric(value, "depths", ctx, "iuf")
     if a.ndim == 5 and a.shape[2] == 1:
@@ -248,7 +267,7 @@ def _read_depths(value: Any, ctx: _Ctx) -> np.ndarray:
         raise ctx.error("depths", f"{negative} negative depth value(s); depth is z in metres",
                         fix="mark missing depth as 0 or NaN")
     d[~np.isfinite(d)] = 0.0
-    if not (d > 0).any():
+    if require_valid and not (d > 0).any():
         raise ctx.error("depths", "no valid depth anywhere (all 0, NaN or inf)")
     return d
 

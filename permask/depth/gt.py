@@ -8,6 +8,9 @@ from permask.data import Scene
 class GroundTruthDepth:
     """The recording's depth unchanged (0 = no measurement)."""
 
+    metric = True
+    needs_file_depth = True
+
     def __init__(self, name: str = "gt"):
         self.name = name
 

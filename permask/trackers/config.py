@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import List, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
@@ -42,7 +43,109 @@ class LKTrackerConfig(TrackerConfig):
     min_rigid_points: int = 6
 
 
+# ---------------------------------------------------------------- learned trackers (torch)
+# Pinned upstream revisions (what docs/learned_trackers.md tells you to clone). torch.hub downloads
+# `owner/repo:<commit>` when `hub_repo` is not set, which needs network.
+MVTRACKER_UPSTREAM = "ethz-vlg/mvtracker:ceea8ad2af77ed9b44148ef8e9eeba4ea3c3f072"
+COTRACKER_UPSTREAM = "facebookresearch/co-tracker:20d1b6cced2f98ab68be5ad211d1cb4a5fad25f2"
+SPATRACKER_UPSTREAM = "henry123-boy/SpaTrackerV2:69cad6e0c832d02afda2f89245ae8915e1d5422c"
+
+
+@dataclass
+class LearnedTrackerConfig(TrackerConfig):
+    """Settings every learned tracker has (permask/trackers/hub.py)."""
+
+    upstream: str = MISSING  # torch.hub spec owner/repo:<commit>, used when hub_repo is null
+    entry: str = MISSING  # hubconf entry point (or class) that builds the predictor
+    hub_repo: Optional[str] = None  # local clone of the upstream repo: no code download
+    checkpoint: Optional[str] = None  # local weights; null: the entry point downloads them
+    device: str = "auto"  # auto (cuda if available, else cpu) | cuda | cuda:N | cpu
+    precision: str = "fp32"  # fp32 | fp16 | bf16 (autocast around the forward pass)
+    max_points_per_batch: int = 0  # queries per model call (memory); 0: all of an instance at once
+
+
+@dataclass
+class MVTrackerConfig(LearnedTrackerConfig):
+    """MVTracker, multi-view 3D (permask/trackers/mvtracker.py)."""
+
+    _target_: str = "permask.trackers.mvtracker.MVTrackerTracker"
+    name: str = "mvtracker"
+    upstream: str = MVTRACKER_UPSTREAM
+    entry: str = "mvtracker"  # or mvtracker_cleandepth
+    # [H, W] the model sees (multiples of 16); null: the scene size rounded down to multiples of 16
+    input_size: Optional[List[int]] = field(default_factory=lambda: [384, 512])
+    support_grid_size: int = 4  # support points per view side, lifted from depth at t=0
+    visibility_threshold: float = 0.5
+    window_len: int = 12  # the model's sliding window (clips are padded so it runs)
+    rgb_scale: float = 255.0  # colours go in as 0..rgb_scale (the model divides by 255)
+    scene_scale: float = 1.0  # the model sees world' = scene_scale * world + scene_translation
+    scene_translation: List[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
+
+
+@dataclass
+class LiftedTrackerConfig(LearnedTrackerConfig):
+    """Per-view trackers lifted to 3D with depth and fused across views (cotracker.py)."""
+
+    views: str = "visible"  # visible: every view that sees the query at its frame | source
+    use_masks: bool = True  # a view measures a point only inside the instance's (dilated) mask
+    mask_dilate_px: int = 1
+    depth_window: int = 2  # radius (px) of the robust depth read
+    depth_tolerance: float = 0.04  # metres (+ depth_tolerance_rel * z) for depth consistency
+    depth_tolerance_rel: float = 0.03
+    fuse_tolerance: float = 0.03  # metres; a view's 3D estimate further than this is an outlier
+    rigid_prior: bool = True  # carry unmeasured points with the instance's robust rigid motion
+    rigid_outlier_tolerance: float = 0.06
+    min_rigid_points: int = 6
+
+
+@dataclass
+class CoTracker3OfflineConfig(LiftedTrackerConfig):
+    """CoTracker3 offline (whole clip at once), 2D per view, lifted to 3D."""
+
+    _target_: str = "permask.trackers.cotracker.CoTrackerTracker"
+    name: str = "cotracker3_offline"
+    upstream: str = COTRACKER_UPSTREAM
+    entry: str = "cotracker3_offline"
+    online: bool = False
+    backward_tracking: bool = False  # upstream option; frames before a query are dropped anyway
+    add_support_grid: bool = True  # online only (offline adds it by itself)
+
+
+@dataclass
+class CoTracker3OnlineConfig(CoTracker3OfflineConfig):
+    """CoTracker3 online (sliding windows of 16 frames, step 8; less memory on long clips)."""
+
+    name: str = "cotracker3_online"
+    entry: str = "cotracker3_online"
+    online: bool = True
+
+
+@dataclass
+class SpatialTrackerV2Config(LiftedTrackerConfig):
+    """SpatialTrackerV2, monocular 3D per view, fused across views (spatialtracker.py).
+    hub_repo (a clone) is required; checkpoint: a local Yuxihenry/SpatialTrackerV2-Offline folder."""
+
+    _target_: str = "permask.trackers.spatialtracker.SpatialTrackerV2Tracker"
+    name: str = "spatialtrackerv2"
+    upstream: str = SPATRACKER_UPSTREAM
+    entry: str = "Predictor"  # class in models.SpaTrackV2.models.predictor
+    precision: str = "bf16"  # upstream's inference script runs under bf16 autocast
+    vo_points: int = 756  # model.spatrack.track_num: support points
+    iters_track: int = 4
+    camera_poses: str = "input"  # input: our calibrated poses (fixed_cam) | predicted: the model's
+    fixed_cam: bool = True  # only read with camera_poses=predicted
+    query_no_BA: bool = True
+    stage: int = 1
+    replace_ratio: float = 0.2
+    depth_validity: bool = True  # pass depth > 0 as the depth-reliability mask (unc_metric)
+    visibility_threshold: float = 0.5
+
+
 def register_tracker_schemas(cs: ConfigStore) -> None:
     """Schemas under `schema/tracker/<name>`; conf/tracker/<name>.yaml extends them."""
     cs.store(group="schema/tracker", name="static", node=StaticTrackerConfig)
     cs.store(group="schema/tracker", name="lk", node=LKTrackerConfig)
+    cs.store(group="schema/tracker", name="mvtracker", node=MVTrackerConfig)
+    cs.store(group="schema/tracker", name="cotracker3_offline", node=CoTracker3OfflineConfig)
+    cs.store(group="schema/tracker", name="cotracker3_online", node=CoTracker3OnlineConfig)
+    cs.store(group="schema/tracker", name="spatialtrackerv2", node=SpatialTrackerV2Config)

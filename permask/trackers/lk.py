@@ -21,9 +21,12 @@ import numpy as np
 
 from permask.data import Queries, Scene, TrackResult
 from permask.geometry import in_image, project, unproject
-from permask.scene import mask_at_depth_resolution
 from permask.trackers.base import apply_query_convention
+from permask.trackers.lifting import fuse_views, instance_masks, read_depth_robust
+from permask.trackers.lifting import lookup_mask as _lookup
 from permask.trackers.rigid import fit_rigid_robust
+
+__all__ = ["LKTracker", "fuse_views", "masked_video"]
 
 
 class LKTracker:
@@ -152,40 +155,13 @@ class LKTracker:
         return p1.astype(np.float64), ok
 
     def _read_depth(self, depth, uv, z_expected):
-        """Robust depth read at uv [M,2]: the nearest pixel's depth where it is valid and agrees
-        with the expected z [M]; else (a hole, or an edge) the valid depth in a (2r+1)^2 window
-        nearest the expected z. Returns (z [M], ok [M]): ok where the chosen depth lies within the
-        tolerance."""
-        H, W = depth.shape
-        r = self.depth_window
-        du, dv = np.meshgrid(np.arange(-r, r + 1), np.arange(-r, r + 1))
-        order = np.argsort(du.ravel() ** 2 + dv.ravel() ** 2, kind="stable")  # centre first
-        with np.errstate(invalid="ignore"):
-            ui = np.rint(np.nan_to_num(uv[:, 0], nan=-1e6)).astype(np.int64)[:, None] + du.ravel()[order]
-            vi = np.rint(np.nan_to_num(uv[:, 1], nan=-1e6)).astype(np.int64)[:, None] + dv.ravel()[order]
-        inside = (ui >= 0) & (ui < W) & (vi >= 0) & (vi < H)
-        values = depth[np.clip(vi, 0, H - 1), np.clip(ui, 0, W - 1)].astype(np.float64)
-        values[~inside | ~(values > 0)] = np.nan
-        tol = self.depth_tolerance + self.depth_tolerance_rel * np.abs(z_expected)
-        diff = np.abs(values - z_expected[:, None])
-        agrees = diff < tol[:, None]  # NaN compares False
-        centre_ok = agrees[:, 0]
-        diff[np.isnan(diff)] = np.inf
-        best = np.where(centre_ok, 0, np.argmin(diff, axis=1))
-        rows = np.arange(len(uv))
-        return values[rows, best], agrees[rows, best]
+        """Robust depth read at uv [M,2] (see `lifting.read_depth_robust`): (z [M], ok [M])."""
+        return read_depth_robust(depth, uv, z_expected, self.depth_window, self.depth_tolerance,
+                                 self.depth_tolerance_rel)
 
     def _instance_masks(self, scene: Scene, instance_id: str) -> np.ndarray:
         """[V,T,H,W] bool instance mask at depth resolution, dilated for tolerance at borders."""
-        H, W = scene.image_size
-        m = scene.masks[instance_id]
-        kernel = np.ones((2 * self.mask_dilate_px + 1,) * 2, np.uint8)
-        out = np.zeros((m.shape[0], m.shape[1], H, W), bool)
-        for v in range(m.shape[0]):
-            for t in range(m.shape[1]):
-                md = mask_at_depth_resolution(m[v, t], H, W).astype(np.uint8)
-                out[v, t] = cv2.dilate(md, kernel).astype(bool) if self.mask_dilate_px else md
-        return out
+        return instance_masks(scene, instance_id, self.mask_dilate_px)
 
 
 class _ViewTracks:
@@ -216,43 +192,3 @@ def masked_video(gray: np.ndarray, masks: np.ndarray) -> np.ndarray:
     outside = ~masks
     out[outside] = np.broadcast_to(mean[:, :, None, None], gray.shape)[outside].astype(np.uint8)
     return out
-
-
-def _lookup(mask: np.ndarray, uv: np.ndarray) -> np.ndarray:
-    """mask [H,W] bool at the nearest pixel of uv [M,2]; False outside or for NaN."""
-    H, W = mask.shape
-    ok = in_image(uv, H, W)
-    out = np.zeros(len(uv), bool)
-    ui = np.rint(uv[ok, 0]).astype(np.int64)
-    vi = np.rint(uv[ok, 1]).astype(np.int64)
-    out[ok] = mask[vi, ui]
-    return out
-
-
-def fuse_views(estimates: np.ndarray, previous: np.ndarray, tolerance: float
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """Fuse per-view 3D estimates [V,N,3] (NaN: none) into [N,3] with outlier rejection.
-
-    The reference is the per-axis median where >=3 views measured, else the estimate nearest the
-    previous position [N,3]; views within `tolerance` metres of it are inliers [V,N] and averaged.
-    """
-    valid = ~np.isnan(estimates[..., 0])
-    count = valid.sum(0)
-    V, N = valid.shape
-    ref = np.full((N, 3), np.nan)
-    many = count >= 3
-    if many.any():
-        ref[many] = np.nanmedian(estimates[:, many], axis=0)
-    few = (count > 0) & ~many
-    if few.any():
-        prev = np.where(np.isnan(previous[few]), 0.0, previous[few])
-        d = np.linalg.norm(estimates[:, few] - prev[None], axis=-1)
-        d[np.isnan(d)] = np.inf
-        ref[few] = estimates[np.argmin(d, axis=0), np.nonzero(few)[0]]
-    with np.errstate(invalid="ignore"):
-        inlier = np.linalg.norm(estimates - ref[None], axis=-1) < tolerance
-    weights = inlier[..., None].astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        fused = np.nansum(np.where(inlier[..., None], estimates, 0.0), axis=0) / weights.sum(0)
-    fused[inlier.sum(0) == 0] = np.nan
-    return fused, inlier

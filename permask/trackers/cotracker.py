@@ -1,0 +1,176 @@
+"""`tracker=cotracker3_offline` / `tracker=cotracker3_online`: CoTracker3 (facebookresearch/
+co-tracker), a learned 2D point tracker, run per view and lifted to 3D with depth.
+
+Per instance:
+1. each query is projected into every view at its own frame; a view runs it where the
+   projection is in the image, in front of the camera, the depth there agrees with the query
+   (robust read) and (with `use_masks`) lies in the instance's mask (`views: source` keeps only the
+   view the query was lifted from);
+2. per view, one CoTracker call (or one per batch of `max_points_per_batch` queries) on that view's
+   video with that instance's queries only;
+3. frame by frame, each view's 2D position (where CoTracker calls it visible) is lifted with the
+   depth read robustly around it (sparse depth has holes; the depth nearest the expected one
+   within a window, see `lifting.read_depth_robust`), optionally gated by the mask, and the views
+   are fused with outlier rejection; with `rigid_prior`, points no view measures are carried by
+   the instance's robust rigid motion (as in `lk`).
+
+Upstream conventions this adapter relies on (checked against the public code; sources and
+commits in docs/learned_trackers.md):
+- `hubconf.py` entries `cotracker3_offline(*, pretrained=True, **kwargs)` and
+  `cotracker3_online(...)` build `CoTrackerPredictor(checkpoint=None, window_len=60, v2=False)` /
+  `CoTrackerOnlinePredictor(checkpoint=None, window_len=16, v2=False)` and, with pretrained, load
+  `facebook/cotracker3` `scaled_offline.pth` / `scaled_online.pth` with
+  `predictor.model.load_state_dict(state_dict)` (strict). Extra kwargs are ignored upstream, so
+  the window length is fixed by the checkpoint (issue #144: the online model needs 16).
+- Offline `forward(video, queries=None, segm_mask=None, grid_size=0, grid_query_frame=0,
+  backward_tracking=False)`: video [B,T,3,H,W] float in 0..255 (the model computes
+  `2 * (video / 255) - 1`), queries [B,N,3] = (t, x, y) pixels of the input video; it resizes
+  to the model resolution (384x512) itself and scales back; adds a 6x6 support grid when given
+  queries; returns (tracks [B,T,N,2] (x, y) pixels, visibility [B,T,N] bool (> 0.9)), with each
+  query's own frame overwritten by the query.
+- Online `forward(video_chunk, is_first_step=False, queries=None, grid_size=5,
+  grid_query_frame=0, add_support_grid=False)`: `is_first_step=True` resets the model state
+  (`init_video_online_processing`) and stores the queries, returning (None, None); then chunks
+  `video[:, i : i + 2 * step]` for i in range(0, T - step, step) with `step = window_len // 2`
+  return the tracks of all frames so far; visibility is vis * confidence > 0.6. A clip of at
+  most `step` frames needs one chunk (the loop above would run none), done here.
+
+Before a query's frame the result is NaN / invisible (`apply_query_convention`); at its frame it is
+the query point itself. Instances never share a call.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from permask.data import Queries, Scene, TrackResult
+from permask.errors import ConfigError
+from permask.trackers.config import COTRACKER_UPSTREAM
+from permask.trackers.hub import HubTracker, UpstreamSource
+from permask.trackers.lifting import fuse_over_time, instance_masks, lift_pixels, query_views
+
+UPSTREAM = COTRACKER_UPSTREAM
+_REPO = "https://github.com/facebookresearch/co-tracker"
+_WEIGHTS = "https://huggingface.co/facebook/cotracker3/resolve/main/"
+OFFLINE_SOURCE = UpstreamSource(_REPO, _WEIGHTS + "scaled_offline.pth", "scaled_offline.pth")
+ONLINE_SOURCE = UpstreamSource(_REPO, _WEIGHTS + "scaled_online.pth", "scaled_online.pth")
+VIEW_MODES = ("visible", "source")
+
+
+class LiftedTracker(HubTracker):
+    """A per-view tracker lifted to 3D: view selection, per-view calls, lifting and fusion.
+    Subclasses implement `_track_view(scene, view, queries_txy [M,3])` -> per-view results."""
+
+    def __init__(self, name, upstream, entry, hub_repo=None, checkpoint=None, device="auto",
+                 precision="fp32", max_points_per_batch=0, views="visible", use_masks=True,
+                 mask_dilate_px=1, depth_window=2, depth_tolerance=0.04, depth_tolerance_rel=0.03,
+                 fuse_tolerance=0.03, rigid_prior=True, rigid_outlier_tolerance=0.06,
+                 min_rigid_points=6):
+        super().__init__(name, upstream, entry, hub_repo, checkpoint, device, precision,
+                         max_points_per_batch)
+        self.views = views
+        self.use_masks = use_masks
+        self.mask_dilate_px = int(mask_dilate_px)
+        self.depth_window = int(depth_window)
+        self.depth_tolerance = float(depth_tolerance)
+        self.depth_tolerance_rel = float(depth_tolerance_rel)
+        self.fuse_tolerance = float(fuse_tolerance)
+        self.rigid_prior = rigid_prior
+        self.rigid_outlier_tolerance = float(rigid_outlier_tolerance)
+        self.min_rigid_points = int(min_rigid_points)
+
+    def _select_views(self, scene: Scene, queries: Queries, masks):
+        if self.views not in VIEW_MODES:
+            raise ConfigError(f"unknown view selection '{self.views}'", key="tracker.views",
+                              fix="tracker.views=visible or source")
+        return query_views(scene, queries, masks, self.depth_window, self.depth_tolerance,
+                           self.depth_tolerance_rel, source_only=self.views == "source")
+
+
+class CoTrackerTracker(LiftedTracker):
+    """CoTracker3 offline or online, lifted to 3D (see the module docstring)."""
+
+    def __init__(self, name: str = "cotracker3_offline", upstream: str = UPSTREAM,
+                 entry: str = "cotracker3_offline", hub_repo: str | None = None,
+                 checkpoint: str | None = None, device: str = "auto", precision: str = "fp32",
+                 max_points_per_batch: int = 0, online: bool = False,
+                 backward_tracking: bool = False, add_support_grid: bool = True,
+                 views: str = "visible", use_masks: bool = True, mask_dilate_px: int = 1,
+                 depth_window: int = 2, depth_tolerance: float = 0.04,
+                 depth_tolerance_rel: float = 0.03, fuse_tolerance: float = 0.03,
+                 rigid_prior: bool = True, rigid_outlier_tolerance: float = 0.06,
+                 min_rigid_points: int = 6):
+        super().__init__(name, upstream, entry, hub_repo, checkpoint, device, precision,
+                         max_points_per_batch, views, use_masks, mask_dilate_px, depth_window,
+                         depth_tolerance, depth_tolerance_rel, fuse_tolerance, rigid_prior,
+                         rigid_outlier_tolerance, min_rigid_points)
+        self.online = online
+        self.backward_tracking = backward_tracking
+        self.add_support_grid = add_support_grid
+        self.source = ONLINE_SOURCE if online else OFFLINE_SOURCE
+
+    def track(self, scene: Scene, queries: Queries) -> TrackResult:
+        T, N = scene.num_frames, len(queries)
+        if N == 0:
+            return fuse_over_time(T, queries, None, self.fuse_tolerance)
+        self.load()
+        masks = (instance_masks(scene, queries.instance_id, self.mask_dilate_px)
+                 if self.use_masks else None)
+        pixels, ok = self._select_views(scene, queries, masks)
+        tracks_2d = np.full((scene.num_views, T, N, 2), np.nan)  # NaN: not tracked / not visible
+        for v in range(scene.num_views):
+            idx = np.nonzero(ok[v])[0]
+            if len(idx) == 0:
+                continue
+            txy = np.concatenate([queries.frame[idx, None].astype(np.float64), pixels[v, idx]], 1)
+            uv, vis = self._track_view(scene, v, txy)
+            uv[~vis] = np.nan
+            tracks_2d[v][:, idx] = uv
+
+        def estimate(t, previous, started):
+            out = np.full((scene.num_views, N, 3), np.nan)
+            for v in range(scene.num_views):
+                sel = np.nonzero(started & ~np.isnan(tracks_2d[v, t, :, 0]))[0]
+                if len(sel):
+                    out[v, sel] = lift_pixels(scene, v, t, tracks_2d[v, t, sel], previous[sel],
+                                              masks, self.depth_window, self.depth_tolerance,
+                                              self.depth_tolerance_rel)
+            return out
+
+        return fuse_over_time(T, queries, estimate, self.fuse_tolerance, self.rigid_prior,
+                              self.min_rigid_points, self.rigid_outlier_tolerance)
+
+    def _track_view(self, scene: Scene, view: int, txy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """CoTracker on one view for queries [M,3] (t, u, v): tracks [T,M,2], visible [T,M]."""
+        import torch
+
+        T = scene.num_frames
+        video = torch.from_numpy(np.ascontiguousarray(scene.rgbs[view])).to(self.device)
+        video = video.permute(0, 3, 1, 2)[None].float()  # [1,T,3,H,W], 0..255
+        uv = np.full((T, len(txy), 2), np.nan)
+        vis = np.zeros((T, len(txy)), bool)
+        for part in self.batches(len(txy)):
+            q = torch.as_tensor(txy[part], dtype=torch.float32, device=self.device)[None]
+            with self.inference():
+                tracks, visible = self._online(video, q) if self.online else self._model(
+                    video, queries=q, backward_tracking=self.backward_tracking)
+            tracks = tracks[0].float().cpu().numpy()
+            visible = visible[0].cpu().numpy()
+            visible = visible[..., 0] if visible.ndim == 3 else visible
+            n = min(T, len(tracks))
+            uv[:n, part] = tracks[:n]
+            vis[:n, part] = visible[:n].astype(bool)
+        return uv, vis
+
+    def _online(self, video, queries):
+        """The upstream online loop: reset with the queries, then chunks of 2*step frames."""
+        model = self._model
+        T = video.shape[1]
+        model(video_chunk=video[:, :1], is_first_step=True, queries=queries,
+              add_support_grid=self.add_support_grid)
+        step = int(model.step)
+        tracks = visible = None
+        for start in range(0, max(T - step, 1), step):
+            tracks, visible = model(video_chunk=video[:, start:start + 2 * step],
+                                    add_support_grid=self.add_support_grid)
+        return tracks, visible

@@ -1,0 +1,278 @@
+"""Loading the learned trackers' upstream code and weights, once per tracker object.
+
+Where the code comes from:
+- `hub_repo` set: a local clone, `torch.hub.load(hub_repo, entry, source="local")` (no network);
+- else the pinned `upstream` spec `owner/repo:<commit>` through torch.hub's GitHub download
+  (`skip_validation=True`: torch.hub's validation only accepts branch and tag names or their head
+  commits, not an older pinned commit; the zipball of any commit downloads fine).
+
+Where the weights come from:
+- `checkpoint` set: the entry point is called with `pretrained=False` and the local file is loaded
+  into the predictor's network (`predictor.model`, where both upstream predictors keep it);
+- else the entry point's own download (`pretrained=True`), which needs network.
+
+Nothing is imported from torch at module import time, so `import permask` works without torch.
+Everything that can fail here (missing clone, missing file, no network, a missing upstream
+dependency, a checkpoint that does not fit) raises `TrackerError` with one line that says what to
+download, from where, and which config key to set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from permask.errors import ConfigError, TrackerError
+
+PRECISIONS = ("fp32", "fp16", "bf16")
+
+
+@dataclass(frozen=True)
+class UpstreamSource:
+    """Where a tracker's code and weights live upstream (for messages and docs).
+
+    repo_url: git URL of the code; weights: URL of the checkpoint file (or `hf:owner/name` for a
+    Hugging Face repo snapshot); weights_name: the file or folder name to store it under.
+    """
+
+    repo_url: str
+    weights: str
+    weights_name: str
+
+    def fetch_commands(self, ref: str) -> str:
+        """Shell commands that put the code and weights on disk (run where there is network)."""
+        clone = f"git clone {self.repo_url} /path/to/clone && git -C /path/to/clone checkout {ref}"
+        if self.weights.startswith("hf:"):
+            get = (f"huggingface-cli download {self.weights[3:]} "
+                   f"--local-dir /path/to/{self.weights_name}")
+        else:
+            get = f"wget {self.weights} -O /path/to/{self.weights_name}"
+        return f"{clone}; {get}"
+
+    def fix(self, ref: str) -> str:
+        return (f"{self.fetch_commands(ref)}; then set tracker.hub_repo=/path/to/clone "
+                f"tracker.checkpoint=/path/to/{self.weights_name}")
+
+
+def split_upstream(upstream: str) -> tuple[str, str]:
+    """'owner/repo:ref' -> ('owner/repo', 'ref'); a missing ref is a config error (unpinned)."""
+    repo, _, ref = upstream.partition(":")
+    if not ref or repo.count("/") != 1:
+        raise ConfigError(f"'{upstream}' is not pinned as owner/repo:<commit or tag>",
+                          key="tracker.upstream", fix="e.g. tracker.upstream=owner/repo:<commit>")
+    return repo, ref
+
+
+def import_torch():
+    """torch, or a TrackerError saying how to install it."""
+    try:
+        return importlib.import_module("torch")
+    except ImportError:
+        raise TrackerError("the learned trackers need PyTorch, which is not installed",
+                           key="tracker", fix="pip install 'torch>=2.1' (CUDA build on a GPU "
+                           "machine), or use tracker=lk") from None
+
+
+def resolve_device(device: str):
+    """'auto' -> cuda if available else cpu; 'cuda'/'cuda:N'/'cpu' as given (checked)."""
+    torch = import_torch()
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"unknown device '{device}'", key="tracker.device",
+                          fix="tracker.device=auto, cuda, cuda:N or cpu") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise TrackerError("tracker.device asks for CUDA but no CUDA device is available",
+                           key="tracker.device", fix="tracker.device=auto (or cpu)")
+    return dev
+
+
+def check_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise ConfigError(f"unknown precision '{precision}'", key="tracker.precision",
+                          fix="tracker.precision=fp32, fp16 or bf16")
+    return precision
+
+
+def autocast(device, precision: str):
+    """Mixed-precision context for the forward pass (weights stay fp32, as upstream demos do)."""
+    torch = import_torch()
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.float16 if precision == "fp16" else torch.bfloat16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def query_batches(num_points: int, max_points_per_batch: int) -> list[slice]:
+    """Consecutive slices of at most `max_points_per_batch` queries (0 or less: one batch)."""
+    if num_points == 0:
+        return []
+    step = num_points if max_points_per_batch <= 0 else int(max_points_per_batch)
+    return [slice(i, min(i + step, num_points)) for i in range(0, num_points, step)]
+
+
+def check_clone(hub_repo: str, marker: str, source: UpstreamSource, ref: str) -> Path:
+    """The clone directory, checked to hold `marker` (a file every copy of the upstream has)."""
+    path = Path(os.path.expanduser(str(hub_repo))).resolve()
+    if not (path / marker).is_file():
+        what = "does not exist" if not path.exists() else f"has no {marker}"
+        raise TrackerError(f"{path} {what}", key="tracker.hub_repo", fix=source.fix(ref))
+    return path
+
+
+def check_checkpoint(checkpoint: str, source: UpstreamSource, ref: str, directory: bool = False
+                     ) -> Path:
+    path = Path(os.path.expanduser(str(checkpoint))).resolve()
+    if not (path.is_dir() if directory else path.is_file()):
+        raise TrackerError(f"checkpoint {path} does not exist", key="tracker.checkpoint",
+                           fix=source.fix(ref))
+    return path
+
+
+def load_hub_entry(upstream: str, entry: str, hub_repo: str | None, checkpoint: str | None,
+                   source: UpstreamSource, entry_kwargs: dict[str, Any] | None = None,
+                   allow_missing_keys: bool = False):
+    """Build the predictor of `entry` from a local clone or the pinned upstream, then load the
+    local checkpoint into it (or let the entry point download its default weights)."""
+    torch = import_torch()
+    _, ref = split_upstream(upstream)
+    ckpt = check_checkpoint(checkpoint, source, ref) if checkpoint else None
+    kwargs = dict(entry_kwargs or {})
+    kwargs["pretrained"] = ckpt is None
+    if hub_repo:
+        path = check_clone(hub_repo, "hubconf.py", source, ref)
+        where, call = str(path), dict(source="local")
+    else:
+        where, call = upstream, dict(source="github", trust_repo=True, skip_validation=True)
+    try:
+        model = torch.hub.load(where, entry, **call, **kwargs)
+    except Exception as err:  # noqa: BLE001 - any failure here is "code or weights missing"
+        raise hub_error(err, where, entry, ckpt is None, source, ref) from None
+    if hub_repo and where not in sys.path:
+        # torch.hub puts the clone on sys.path only while building; upstream code that imports
+        # more of its own modules later (inside forward) still finds them
+        sys.path.append(where)
+    if ckpt is not None:
+        apply_checkpoint(getattr(model, "model", model), ckpt, source, ref, allow_missing_keys)
+    return model
+
+
+def hub_error(err: Exception, where: str, entry: str, downloading_weights: bool,
+              source: UpstreamSource, ref: str) -> TrackerError:
+    reason = " ".join(f"{type(err).__name__}: {err}".split())[:300]
+    if isinstance(err, ModuleNotFoundError) and err.name:
+        return TrackerError(f"upstream code at {where} needs the Python module '{err.name}' "
+                            f"({reason})", key="tracker.hub_repo",
+                            fix=f"pip install the upstream requirements (e.g. pip install {err.name})")
+    text = str(err).lower()
+    if isinstance(err, RuntimeError) and "missing dependencies" in text:
+        return TrackerError(f"upstream code at {where} needs more packages ({reason})",
+                            key="tracker.hub_repo", fix="pip install the upstream requirements")
+    if isinstance(err, RuntimeError) and "cannot find callable" in text:
+        return TrackerError(f"{where} has no entry point '{entry}' ({reason})",
+                            key="tracker.entry", fix=source.fix(ref))
+    key = "tracker.checkpoint" if downloading_weights else "tracker.hub_repo"
+    what = "code or weights" if downloading_weights else "code"
+    return TrackerError(f"cannot load {what} of '{entry}' from {where} ({reason})", key=key,
+                        fix=source.fix(ref))
+
+
+def load_state_dict_file(path: Path) -> dict:
+    """The model state dict inside a checkpoint file: unwraps {'state_dict': ...} / {'model': ...}
+    and strips a 'module.' or 'model.' prefix carried by every key (DataParallel / wrapper)."""
+    torch = import_torch()
+    try:
+        raw = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001
+        raise TrackerError(f"cannot read checkpoint {path} ({type(err).__name__}: "
+                           f"{' '.join(str(err).split())[:200]})", key="tracker.checkpoint",
+                           fix="point tracker.checkpoint at the upstream .pth file") from None
+    sd = raw
+    if isinstance(sd, dict):
+        for key in ("state_dict", "model"):
+            if isinstance(sd.get(key), dict):
+                sd = sd[key]
+                break
+    if not isinstance(sd, dict) or not sd:
+        raise TrackerError(f"checkpoint {path} holds no state dict", key="tracker.checkpoint",
+                           fix="point tracker.checkpoint at the upstream .pth file")
+    for prefix in ("module.", "model."):
+        if all(isinstance(k, str) and k.startswith(prefix) for k in sd):
+            sd = {k[len(prefix):]: v for k, v in sd.items()}
+    return sd
+
+
+def apply_checkpoint(module, path: Path, source: UpstreamSource, ref: str,
+                     allow_missing_keys: bool = False) -> None:
+    """Load the checkpoint into `module`; unexpected keys (and missing ones unless allowed) are a
+    TrackerError naming a few of them: the file belongs to another model or version."""
+    sd = load_state_dict_file(path)
+    missing, unexpected = module.load_state_dict(sd, strict=False)
+    bad = list(unexpected) + ([] if allow_missing_keys else list(missing))
+    if bad:
+        raise TrackerError(f"checkpoint {path} does not fit the model ({len(unexpected)} unexpected, "
+                           f"{len(missing)} missing keys, e.g. {bad[:3]})", key="tracker.checkpoint",
+                           fix=f"use the checkpoint that matches {source.repo_url}@{ref}: "
+                           f"{source.weights}")
+
+
+class HubTracker:
+    """Common part of the learned trackers: settings, the model loaded once (lazily, on the first
+    `track` call or an explicit `load()`), device, precision and query batching.
+
+    Loading is lazy so that a missing model surfaces as a `TrackerError` from `track` (run.py
+    prints it as one line) rather than from inside Hydra's instantiate.
+    """
+
+    source: UpstreamSource
+
+    def __init__(self, name: str, upstream: str, entry: str, hub_repo: str | None = None,
+                 checkpoint: str | None = None, device: str = "auto", precision: str = "fp32",
+                 max_points_per_batch: int = 0):
+        self.name = name
+        self.upstream = upstream
+        self.entry = entry
+        self.hub_repo = hub_repo or None
+        self.checkpoint = checkpoint or None
+        self.device_setting = device
+        self.precision = precision
+        self.max_points_per_batch = int(max_points_per_batch)
+        self._model = None
+        self.device = None
+
+    def load(self):
+        """The upstream predictor, built on first use and reused for every instance."""
+        if self._model is None:
+            check_precision(self.precision)
+            if self.max_points_per_batch < 0:
+                raise ConfigError("must be >= 0 (0: no limit)", key="tracker.max_points_per_batch")
+            device = resolve_device(self.device_setting)
+            model = self._build(device)
+            model.eval()
+            model.to(device)  # some upstream `to` return None: keep our reference
+            self.device, self._model = device, model
+        return self._model
+
+    def _build(self, device):
+        return load_hub_entry(self.upstream, self.entry, self.hub_repo, self.checkpoint,
+                              self.source, self._entry_kwargs(device))
+
+    def _entry_kwargs(self, device) -> dict[str, Any]:
+        return {}
+
+    def batches(self, num_points: int) -> list[slice]:
+        return query_batches(num_points, self.max_points_per_batch)
+
+    @contextlib.contextmanager
+    def inference(self) -> Iterator[None]:
+        """no_grad + the configured autocast around an upstream forward pass."""
+        torch = import_torch()
+        with torch.no_grad(), autocast(self.device, self.precision):
+            yield

@@ -1,0 +1,214 @@
+"""From image measurements to fused world tracks; shared by `lk` and the learned trackers.
+
+- `read_depth_robust`: depth at a tracked pixel when sparse depth has holes and edges;
+- `instance_masks` / `lookup_mask`: the instance's (dilated) mask at depth resolution;
+- `query_views`: in which views each query is visible at its own frame (in the image, in front,
+  depth agrees, inside the mask): where a per-view tracker is run for it;
+- `lift_pixels`: one view's 2D positions -> world points with the robust depth read;
+- `fuse_views`: per-view 3D estimates -> one position per point, with outlier rejection;
+- `fuse_over_time`: the frame loop that turns per-view estimates into a `TrackResult` following
+  the one convention (NaN / invisible before each query's frame, the query itself at its frame).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from permask.data import Queries, Scene, TrackResult
+from permask.geometry import in_image, project, unproject
+from permask.scene import mask_at_depth_resolution
+from permask.trackers.base import apply_query_convention
+from permask.trackers.rigid import fit_rigid_robust
+
+
+def read_depth_robust(depth: np.ndarray, uv: np.ndarray, z_expected: np.ndarray, window: int,
+                      tolerance: float, tolerance_rel: float) -> tuple[np.ndarray, np.ndarray]:
+    """Robust depth read at uv [M,2] in depth [H,W] (0 = no measurement).
+
+    The nearest pixel's depth where it is valid and agrees with the expected z [M]; else (a hole,
+    or an edge) the valid depth in a (2*window+1)^2 neighbourhood nearest the expected z.
+    Returns (z [M], ok [M]): ok where the chosen depth lies within
+    `tolerance + tolerance_rel * |z_expected|` of the expected z. NaN pixels are never ok.
+    """
+    H, W = depth.shape
+    r = int(window)
+    du, dv = np.meshgrid(np.arange(-r, r + 1), np.arange(-r, r + 1))
+    order = np.argsort(du.ravel() ** 2 + dv.ravel() ** 2, kind="stable")  # centre first
+    uv = np.asarray(uv, np.float64).reshape(-1, 2)
+    z_expected = np.asarray(z_expected, np.float64).reshape(-1)
+    with np.errstate(invalid="ignore"):
+        ui = np.rint(np.nan_to_num(uv[:, 0], nan=-1e6)).astype(np.int64)[:, None] + du.ravel()[order]
+        vi = np.rint(np.nan_to_num(uv[:, 1], nan=-1e6)).astype(np.int64)[:, None] + dv.ravel()[order]
+    inside = (ui >= 0) & (ui < W) & (vi >= 0) & (vi < H)
+    values = depth[np.clip(vi, 0, H - 1), np.clip(ui, 0, W - 1)].astype(np.float64)
+    values[~inside | ~(values > 0)] = np.nan
+    tol = tolerance + tolerance_rel * np.abs(z_expected)
+    diff = np.abs(values - z_expected[:, None])
+    with np.errstate(invalid="ignore"):
+        agrees = diff < tol[:, None]  # NaN compares False
+    centre_ok = agrees[:, 0]
+    diff[np.isnan(diff)] = np.inf
+    best = np.where(centre_ok, 0, np.argmin(diff, axis=1))
+    rows = np.arange(len(uv))
+    return values[rows, best], agrees[rows, best]
+
+
+def lookup_mask(mask: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """mask [H,W] bool at the nearest pixel of uv [M,2]; False outside or for NaN."""
+    H, W = mask.shape
+    ok = in_image(uv, H, W)
+    out = np.zeros(len(uv), bool)
+    ui = np.rint(uv[ok, 0]).astype(np.int64)
+    vi = np.rint(uv[ok, 1]).astype(np.int64)
+    out[ok] = mask[vi, ui]
+    return out
+
+
+def instance_masks(scene: Scene, instance_id: str, dilate_px: int) -> np.ndarray:
+    """[V,T,H,W] bool instance mask at depth resolution, dilated by `dilate_px` for tolerance at
+    borders."""
+    H, W = scene.image_size
+    m = scene.masks[instance_id]
+    kernel = np.ones((2 * dilate_px + 1,) * 2, np.uint8)
+    out = np.zeros((m.shape[0], m.shape[1], H, W), bool)
+    for v in range(m.shape[0]):
+        for t in range(m.shape[1]):
+            md = mask_at_depth_resolution(m[v, t], H, W).astype(np.uint8)
+            out[v, t] = cv2.dilate(md, kernel).astype(bool) if dilate_px else md
+    return out
+
+
+def fuse_views(estimates: np.ndarray, previous: np.ndarray, tolerance: float
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Fuse per-view 3D estimates [V,N,3] (NaN: none) into [N,3] with outlier rejection.
+
+    The reference is the per-axis median where >=3 views measured, else the estimate nearest the
+    previous position [N,3]; views within `tolerance` metres of it are inliers [V,N] and averaged.
+    """
+    valid = ~np.isnan(estimates[..., 0])
+    count = valid.sum(0)
+    V, N = valid.shape
+    ref = np.full((N, 3), np.nan)
+    many = count >= 3
+    if many.any():
+        ref[many] = np.nanmedian(estimates[:, many], axis=0)
+    few = (count > 0) & ~many
+    if few.any():
+        prev = np.where(np.isnan(previous[few]), 0.0, previous[few])
+        d = np.linalg.norm(estimates[:, few] - prev[None], axis=-1)
+        d[np.isnan(d)] = np.inf
+        ref[few] = estimates[np.argmin(d, axis=0), np.nonzero(few)[0]]
+    with np.errstate(invalid="ignore"):
+        inlier = np.linalg.norm(estimates - ref[None], axis=-1) < tolerance
+    weights = inlier[..., None].astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fused = np.nansum(np.where(inlier[..., None], estimates, 0.0), axis=0) / weights.sum(0)
+    fused[inlier.sum(0) == 0] = np.nan
+    return fused, inlier
+
+
+def query_views(scene: Scene, queries: Queries, masks: np.ndarray | None, window: int,
+                tolerance: float, tolerance_rel: float, source_only: bool = False
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Where each query is visible at its own frame: (pixels [V,N,2] (u,v), ok [V,N] bool).
+
+    A view sees a query when its projection lies in the image, in front of the camera, the depth
+    there agrees with the query's camera z (robust read), and (with masks [V,T,H,W]) inside the
+    instance's mask. With `source_only`, only the view the query was lifted from is considered.
+    """
+    V, N = scene.num_views, len(queries)
+    H, W = scene.image_size
+    pixels = np.full((V, N, 2), np.nan)
+    ok = np.zeros((V, N), bool)
+    frames = queries.frame
+    for v in range(V):
+        for t in np.unique(frames):
+            idx = np.nonzero(frames == t)[0]
+            if source_only:
+                idx = idx[queries.view[idx] == v]
+            if len(idx) == 0:
+                continue
+            uv, z = project(queries.points[idx, 1:], scene.intrs[v, t], scene.extrs[v, t])
+            good = in_image(uv, H, W) & (z > 0)
+            _, agrees = read_depth_robust(scene.depths[v, t], uv, z, window, tolerance, tolerance_rel)
+            good &= agrees
+            if masks is not None:
+                good &= lookup_mask(masks[v, t], uv)
+            pixels[v, idx] = uv
+            ok[v, idx] = good
+    pixels[~ok] = np.nan
+    return pixels, ok
+
+
+def lift_pixels(scene: Scene, view: int, frame: int, uv: np.ndarray, previous: np.ndarray,
+                masks: np.ndarray | None, window: int, tolerance: float, tolerance_rel: float
+                ) -> np.ndarray:
+    """World points [M,3] of pixels uv [M,2] (NaN: not tracked) of one view and frame, with the
+    depth read robustly near the depth the previous world positions [M,3] project to; NaN where
+    the pixel left the image, the depth disagrees or (with masks) it left the mask."""
+    out = np.full((len(uv), 3), np.nan)
+    H, W = scene.image_size
+    K, E = scene.intrs[view, frame], scene.extrs[view, frame]
+    _, z_expected = project(previous, K, E)
+    good = in_image(uv, H, W) & np.isfinite(z_expected) & (z_expected > 0)
+    if not good.any():
+        return out
+    idx = np.nonzero(good)[0]
+    z, agrees = read_depth_robust(scene.depths[view, frame], uv[idx], z_expected[idx], window,
+                                  tolerance, tolerance_rel)
+    if masks is not None:
+        agrees &= lookup_mask(masks[view, frame], uv[idx])
+    idx, uv_ok, z = idx[agrees], uv[idx][agrees], z[agrees]
+    if len(idx):
+        out[idx] = unproject(uv_ok, z, K, E)
+    return out
+
+
+Estimator = Callable[[int, np.ndarray, np.ndarray], np.ndarray]
+
+
+def fuse_over_time(num_frames: int, queries: Queries, estimate: Estimator, fuse_tolerance: float,
+                   rigid_prior: bool = True, min_rigid_points: int = 6,
+                   rigid_outlier_tolerance: float = 0.06) -> TrackResult:
+    """World tracks from per-view estimates, frame by frame.
+
+    `estimate(t, previous [N,3], started [N] bool)` returns [V,N,3] world estimates at frame t
+    (NaN: that view has none). Per frame they are fused (`fuse_views`, reference: the previous
+    fused position); with `rigid_prior`, a robust rigid fit of the instance from t-1 to t drops
+    fused outliers and carries unmeasured points, else they keep their last position. Each query
+    sits at its own position at its frame; frames before are NaN and invisible.
+    """
+    T, N = num_frames, len(queries)
+    tracks = np.full((T, N, 3), np.nan)
+    visible = np.zeros((T, N), bool)
+    scores = np.zeros((T, N), np.float32)
+    if N == 0:
+        return TrackResult(tracks.astype(np.float32), visible, scores)
+    frames = queries.frame
+    for t in range(int(frames.min()), T):
+        started = frames < t
+        if started.any():
+            estimates = np.asarray(estimate(t, tracks[t - 1], started), np.float64).copy()
+            estimates[:, ~started] = np.nan
+            fused, inlier = fuse_views(estimates, tracks[t - 1], fuse_tolerance)
+            measured = started & ~np.isnan(fused[:, 0])
+            carried = tracks[t - 1].copy()
+            if rigid_prior:
+                pose = fit_rigid_robust(tracks[t - 1, measured], fused[measured], min_rigid_points)
+                if pose is not None:
+                    predicted = tracks[t - 1] @ pose[:3, :3].T + pose[:3, 3]
+                    off = np.linalg.norm(fused - predicted, axis=1) > rigid_outlier_tolerance
+                    measured &= ~off
+                    carried = predicted
+            tracks[t, started] = np.where(measured[started, None], fused[started], carried[started])
+            visible[t] = measured
+            views = (~np.isnan(estimates[..., 0])).sum(0)
+            scores[t] = np.where(measured, inlier.sum(0) / np.maximum(views, 1), 0.0)
+        new = frames == t
+        tracks[t, new] = queries.points[new, 1:]
+        visible[t, new] = True
+        scores[t, new] = 1.0
+    return apply_query_convention(TrackResult(tracks.astype(np.float32), visible, scores), frames)

@@ -1,0 +1,216 @@
+"""`tracker=mvtracker`: MVTracker, a learned multi-view 3D point tracker (ethz-vlg/mvtracker).
+
+One call per instance (or per batch of its queries): all views, all frames, that instance's
+queries in world coordinates; the model returns world tracks directly.
+
+Upstream conventions this adapter relies on (checked against the public code; sources and
+commits in docs/learned_trackers.md):
+- `hubconf.py` entry `mvtracker(pretrained=True, device="cuda")` returns an `EvaluationPredictor`
+  (mvtracker/models/evaluation_predictor_3dpt.py) with the network `MVTracker` at `.model`
+  (hubconf defaults: sliding_window_len=12, stride=4; predictor interp_shape=(384, 512),
+  visibility_threshold=0.5, grid_size=4, n_iters=6). Pretrained weights:
+  `hf://ethz-vlg/mvtracker::mvtracker_200000_june2025.pth`, loaded with strict=False, failing on
+  unexpected keys (this adapter does the same with `tracker.checkpoint`).
+- `EvaluationPredictor.forward(rgbs, depths, query_points_3d, intrs, extrs, ...)` asserts
+  rgbs [B,V,T,3,H,W], depths [B,V,T,1,H,W], query_points_3d [B,N,4] = (t, x, y, z) world,
+  intrs [B,V,T,3,3] pixels, extrs [B,V,T,3,4] world-to-camera; B != 1 raises
+  NotImplementedError. It returns {"traj_e": [B,T,N,3] world, "vis_e": [B,T,N] bool
+  (= vis_e_as_prob > visibility_threshold), "vis_e_as_prob": [B,T,N]}. It adds a support grid
+  of `grid_size`^2 points per view lifted from depth at t=0 and drops them from the output.
+- The network normalises colour itself (`2 * (rgbs / 255.0) - 1.0` in MVTracker.forward), so
+  rgbs go in as 0..255 floats. (The README example divides by 255 first; the code is what runs.
+  `rgb_scale` changes the range if a future upstream version differs.) Depth 0 = invalid.
+- With `interp_shape` set, the predictor resizes rgb/depth with nearest neighbour and scales the
+  intrinsics by the size ratio, without the half-pixel shift of pixel-centre coordinates. This
+  adapter sets `interp_shape = None` and resizes itself to `input_size` (area/linear for colour,
+  nearest for depth, intrinsics adjusted for pixel centres).
+- Sliding windows start at the earliest query frame (the support grid puts queries at t=0) and
+  run while start < T - window/2; a clip where that never holds returns zeros. The clip is padded
+  at its end by repeating the last frame until the window runs, and the result cut back to T.
+- Upstream stresses that accuracy depends on scene scale and placement (trained on Kubric) and
+  leaves `normalize_scene_in_fwd_pass` off in hubconf: `scene_scale` / `scene_translation` map
+  world' = scale * world + translation for the model (queries, extrinsics and depth), and the
+  tracks are mapped back.
+
+Output convention: NaN / invisible before each query's frame (`apply_query_convention`); at its
+own frame each query is its query point, visible; visibility elsewhere is vis_e_as_prob above
+`visibility_threshold`, and that probability is the score.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from permask.data import Queries, Scene, TrackResult
+from permask.errors import ConfigError
+from permask.trackers.base import apply_query_convention
+from permask.trackers.config import MVTRACKER_UPSTREAM
+from permask.trackers.hub import HubTracker, UpstreamSource, load_hub_entry
+
+UPSTREAM = MVTRACKER_UPSTREAM
+SOURCE = UpstreamSource(
+    repo_url="https://github.com/ethz-vlg/mvtracker",
+    weights="https://huggingface.co/ethz-vlg/mvtracker/resolve/main/mvtracker_200000_june2025.pth",
+    weights_name="mvtracker_200000_june2025.pth")
+SIZE_MULTIPLE = 16  # the feature encoder works on multiples of 16 pixels
+
+
+class MVTrackerTracker(HubTracker):
+    source = SOURCE
+
+    def __init__(self, name: str = "mvtracker", upstream: str = UPSTREAM, entry: str = "mvtracker",
+                 hub_repo: str | None = None, checkpoint: str | None = None, device: str = "auto",
+                 precision: str = "fp32", max_points_per_batch: int = 0,
+                 input_size: list[int] | None = (384, 512), support_grid_size: int = 4,
+                 visibility_threshold: float = 0.5, window_len: int = 12, rgb_scale: float = 255.0,
+                 scene_scale: float = 1.0, scene_translation: list[float] = (0.0, 0.0, 0.0)):
+        super().__init__(name, upstream, entry, hub_repo, checkpoint, device, precision,
+                         max_points_per_batch)
+        self.input_size = None if input_size is None else tuple(int(x) for x in input_size)
+        self.support_grid_size = int(support_grid_size)
+        self.visibility_threshold = float(visibility_threshold)
+        self.window_len = int(window_len)
+        self.rgb_scale = float(rgb_scale)
+        self.scene_scale = float(scene_scale)
+        self.scene_translation = np.asarray(list(scene_translation), np.float64).reshape(3)
+        self._inputs = None  # (scene, tensors): the scene prepared once, reused per instance
+
+    def _entry_kwargs(self, device):
+        return {"device": str(device)}
+
+    def _build(self, device):
+        if self.scene_scale <= 0:
+            raise ConfigError("must be > 0", key="tracker.scene_scale")
+        if self.input_size is not None and (len(self.input_size) != 2 or any(
+                s <= 0 or s % SIZE_MULTIPLE for s in self.input_size)):
+            raise ConfigError(f"{list(self.input_size)} is not [H, W] in positive multiples of "
+                              f"{SIZE_MULTIPLE}", key="tracker.input_size",
+                              fix="e.g. tracker.input_size=[384,512], or null for the scene size")
+        model = load_hub_entry(self.upstream, self.entry, self.hub_repo, self.checkpoint,
+                               self.source, self._entry_kwargs(device), allow_missing_keys=True)
+        # upstream keeps these predictor settings as plain attributes
+        if hasattr(model, "interp_shape"):
+            model.interp_shape = None  # resized here, with pixel-centre-correct intrinsics
+        if hasattr(model, "grid_size"):
+            model.grid_size = self.support_grid_size
+        if hasattr(model, "visibility_threshold"):
+            model.visibility_threshold = self.visibility_threshold
+        return model
+
+    # ------------------------------------------------------------------ tracking
+    def track(self, scene: Scene, queries: Queries) -> TrackResult:
+        T, N = scene.num_frames, len(queries)
+        if N == 0:
+            return TrackResult(np.full((T, 0, 3), np.nan, np.float32), np.zeros((T, 0), bool),
+                               np.zeros((T, 0), np.float32))
+        model = self.load()
+        inputs = self._scene_inputs(scene)
+        tracks = np.full((T, N, 3), np.nan)
+        prob = np.zeros((T, N))
+        for part in self.batches(N):  # separate calls: memory bound, merged back in order
+            tracks[:, part], prob[:, part] = self._run(model, inputs, queries.points[part], T)
+        visible = prob > self.visibility_threshold
+        idx, frames = np.arange(N), queries.frame
+        tracks[frames, idx] = queries.points[:, 1:]
+        visible[frames, idx] = True
+        prob[frames, idx] = 1.0
+        result = TrackResult(tracks.astype(np.float32), visible, prob.astype(np.float32))
+        return apply_query_convention(result, frames)
+
+    def _run(self, model, inputs: dict, points: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
+        """One forward pass for queries [M,4]: world tracks [T,M,3] and visibility prob [T,M]."""
+        import torch
+
+        s, shift = self.scene_scale, self.scene_translation
+        q = np.asarray(points, np.float64).copy()
+        q[:, 1:] = s * q[:, 1:] + shift
+        needed = int(q[:, 0].min()) + self.window_len // 2 + 1
+        pad = max(0, needed - T)
+        args = {k: _pad_time(v, pad) for k, v in inputs.items()}
+        args["rgbs"] = args["rgbs"].float() * (self.rgb_scale / 255.0)
+        query = torch.as_tensor(q, dtype=torch.float32, device=self.device)[None]
+        with self.inference():
+            out = model(rgbs=args["rgbs"], depths=args["depths"], intrs=args["intrs"],
+                        extrs=args["extrs"], query_points_3d=query)
+        traj = _drop_batch(out["traj_e"], 3).float().cpu().numpy()[:T]
+        p = out.get("vis_e_as_prob")
+        p = out["vis_e"] if p is None else p
+        p = _drop_batch(p, 2).float().cpu().numpy()[:T]
+        return (traj.astype(np.float64) - shift) / s, p
+
+    def _scene_inputs(self, scene: Scene) -> dict:
+        """The scene as upstream tensors on the device, prepared once per scene: rgbs uint8
+        [1,V,T,3,h,w], depths [1,V,T,1,h,w] (scaled), intrs [1,V,T,3,3], extrs [1,V,T,3,4]
+        (world' -> camera')."""
+        import torch
+
+        if self._inputs is not None and self._inputs[0] is scene:
+            return self._inputs[1]
+        size = self.input_size or snapped_size(scene.image_size)
+        rgbs, depths, intrs = resize_views(scene, size)
+        extrs = scaled_extrinsics(scene.extrs, self.scene_scale, self.scene_translation)
+        dev = self.device
+        depths = (depths * self.scene_scale).astype(np.float32)
+        tensors = {
+            "rgbs": torch.from_numpy(np.ascontiguousarray(rgbs)).to(dev).permute(0, 1, 4, 2, 3)[None],
+            "depths": torch.from_numpy(depths).to(dev)[None, :, :, None],
+            "intrs": torch.from_numpy(intrs.astype(np.float32)).to(dev)[None],
+            "extrs": torch.from_numpy(extrs.astype(np.float32)).to(dev)[None],
+        }
+        self._inputs = (scene, tensors)
+        return tensors
+
+
+def snapped_size(image_size: tuple[int, int]) -> tuple[int, int]:
+    H, W = image_size
+    h, w = H // SIZE_MULTIPLE * SIZE_MULTIPLE, W // SIZE_MULTIPLE * SIZE_MULTIPLE
+    if h == 0 or w == 0:
+        raise ConfigError(f"the scene ({H}x{W}) is smaller than {SIZE_MULTIPLE} pixels",
+                          key="tracker.input_size", fix="tracker.input_size=[384,512]")
+    return h, w
+
+
+def resize_views(scene: Scene, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """rgbs [V,T,h,w,3] uint8, depths [V,T,h,w] (nearest: no mixing of valid and invalid depth)
+    and intrinsics [V,T,3,3] at size (h, w), pixel centres kept consistent:
+    u' = (u + 0.5) * w / W - 0.5."""
+    H, W = scene.image_size
+    h, w = size
+    if (h, w) == (H, W):
+        return scene.rgbs, scene.depths, scene.intrs.astype(np.float64)
+    V, T = scene.num_views, scene.num_frames
+    interp = cv2.INTER_AREA if h * w < H * W else cv2.INTER_LINEAR
+    rgbs = np.empty((V, T, h, w, 3), np.uint8)
+    for v in range(V):
+        for t in range(T):
+            rgbs[v, t] = cv2.resize(scene.rgbs[v, t], (w, h), interpolation=interp)
+    rows = np.minimum(((np.arange(h) + 0.5) * H / h).astype(np.int64), H - 1)
+    cols = np.minimum(((np.arange(w) + 0.5) * W / w).astype(np.int64), W - 1)
+    depths = scene.depths[:, :, rows[:, None], cols[None, :]]
+    sx, sy = w / W, h / H
+    A = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5], [0, 0, 1]])
+    intrs = A @ scene.intrs.astype(np.float64)
+    return rgbs, depths, intrs
+
+
+def scaled_extrinsics(extrs: np.ndarray, scale: float, translation: np.ndarray) -> np.ndarray:
+    """World-to-camera [...,3,4] for the mapped world' = scale * world + translation, with the
+    camera frame scaled alike (so depth scales by `scale`): [R | scale * t - R translation]."""
+    R = extrs[..., :3, :3].astype(np.float64)
+    t = extrs[..., :3, 3].astype(np.float64)
+    return np.concatenate([R, (scale * t - R @ translation)[..., None]], axis=-1)
+
+
+def _pad_time(tensor, pad: int):
+    """Repeat the last frame (dim 2 of [1,V,T,...]) `pad` times."""
+    if pad <= 0:
+        return tensor
+    import torch
+    last = tensor[:, :, -1:]
+    return torch.cat([tensor, last.expand(*last.shape[:2], pad, *last.shape[3:])], dim=2)
+
+
+def _drop_batch(tensor, ndim_without_batch: int):
+    """[1,...] -> [...]; also accepts an output already without the batch dimension."""
+    return tensor[0] if tensor.dim() == ndim_without_batch + 1 else tensor

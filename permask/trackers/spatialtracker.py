@@ -1,0 +1,198 @@
+"""`tracker=spatialtrackerv2`: SpatialTrackerV2 (henry123-boy/SpaTrackerV2), a learned monocular
+3D tracker, run per view on posed RGB-D video and fused across views.
+
+Upstream has no hubconf: the code comes from a local clone (`tracker.hub_repo`), the weights from
+a local snapshot of the Hugging Face repo `Yuxihenry/SpatialTrackerV2-Offline`
+(`tracker.checkpoint`, a folder with config.json + model.safetensors; left unset, the Hugging Face
+id is used, which needs network). Upstream targets CUDA (its inference script moves everything
+to "cuda").
+
+Per instance: the views that see each query at its frame are chosen as for CoTracker (projection
+in the image, depth agrees, inside the mask; or only the source view with `views: source`); each
+view runs once (or once per batch of `max_points_per_batch` queries) with that instance's queries;
+the camera-frame 3D tracks are mapped to world with that view's calibrated camera-to-world pose at
+each frame; views are fused frame by frame with outlier rejection (and the rigid prior), as in
+`lk`.
+
+Upstream conventions this adapter relies on (checked against the public code; sources and
+commits in docs/learned_trackers.md):
+- `from models.SpaTrackV2.models.predictor import Predictor` (the clone's root on sys.path);
+  `Predictor` is a `PyTorchModelHubMixin`: `Predictor.from_pretrained(<hf id or local dir>)`;
+  `model.spatrack.track_num` = number of support ("vo") points (inference.py default 756);
+  `Predictor.to(device)` returns None (not chained here).
+- `Predictor.forward(video, depth=None, unc_metric=None, intrs=None, extrs=None, queries=None,
+  queries_3d=None, iters_track=4, full_point=False, fps=30, track2d_gt=None, fixed_cam=False,
+  query_no_BA=False, stage=0, support_frame=0, replace_ratio=0.6)`; inference.py's posed RGB-D
+  call: video [T,3,H,W] float 0..255, depth [T,H,W], intrs [T,3,3], extrs [T,4,4]
+  camera-to-world (`np.linalg.inv` of the world-to-camera extrinsics it reads), queries [N,3]
+  (t, x, y) pixels, fps=1, full_point=False, iters_track=4, query_no_BA=True, fixed_cam=False,
+  stage=1, support_frame=T-1, replace_ratio=0.2, under bf16 autocast. It pads T up to whole
+  sliding windows internally and returns (c2w_traj [T,4,4], intrs, point_map, conf_depth,
+  track3d_pred [T,N,>=3] camera frame of each frame, track2d_pred, vis_pred, conf_pred, video);
+  world = c2w_traj[t, :3, :3] @ track3d_pred[t, n, :3] + c2w_traj[t, :3, 3].
+- `camera_poses: input` (default) maps camera-frame tracks with our calibrated poses and passes
+  `fixed_cam=True` so the model keeps them; `camera_poses: predicted` uses the returned c2w_traj
+  like upstream's script (with `fixed_cam` as configured).
+
+Before a query's frame the result is NaN / invisible; at its frame it is the query point itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from permask.data import Queries, Scene, TrackResult
+from permask.errors import ConfigError, TrackerError
+from permask.geometry import camera_to_world_matrix
+from permask.trackers.config import SPATRACKER_UPSTREAM
+from permask.trackers.cotracker import LiftedTracker
+from permask.trackers.hub import UpstreamSource, check_checkpoint, check_clone, split_upstream
+from permask.trackers.lifting import fuse_over_time, instance_masks
+
+UPSTREAM = SPATRACKER_UPSTREAM
+HF_REPO = "Yuxihenry/SpatialTrackerV2-Offline"
+SOURCE = UpstreamSource("https://github.com/henry123-boy/SpaTrackerV2", f"hf:{HF_REPO}",
+                        "SpatialTrackerV2-Offline")
+PREDICTOR_MODULE = "models.SpaTrackV2.models.predictor"
+MARKER = "models/SpaTrackV2/models/predictor.py"
+
+
+class SpatialTrackerV2Tracker(LiftedTracker):
+    source = SOURCE
+
+    def __init__(self, name: str = "spatialtrackerv2", upstream: str = UPSTREAM,
+                 entry: str = "Predictor", hub_repo: str | None = None,
+                 checkpoint: str | None = None, device: str = "auto", precision: str = "bf16",
+                 max_points_per_batch: int = 0, vo_points: int = 756, iters_track: int = 4,
+                 camera_poses: str = "input", fixed_cam: bool = True, query_no_BA: bool = True,
+                 stage: int = 1, replace_ratio: float = 0.2, depth_validity: bool = True,
+                 visibility_threshold: float = 0.5, views: str = "visible", use_masks: bool = True,
+                 mask_dilate_px: int = 1, depth_window: int = 2, depth_tolerance: float = 0.04,
+                 depth_tolerance_rel: float = 0.03, fuse_tolerance: float = 0.03,
+                 rigid_prior: bool = True, rigid_outlier_tolerance: float = 0.06,
+                 min_rigid_points: int = 6):
+        super().__init__(name, upstream, entry, hub_repo, checkpoint, device, precision,
+                         max_points_per_batch, views, use_masks, mask_dilate_px, depth_window,
+                         depth_tolerance, depth_tolerance_rel, fuse_tolerance, rigid_prior,
+                         rigid_outlier_tolerance, min_rigid_points)
+        self.vo_points = int(vo_points)
+        self.iters_track = int(iters_track)
+        self.camera_poses = camera_poses
+        self.fixed_cam = fixed_cam
+        self.query_no_BA = query_no_BA
+        self.stage = int(stage)
+        self.replace_ratio = float(replace_ratio)
+        self.depth_validity = depth_validity
+        self.visibility_threshold = float(visibility_threshold)
+
+    def _build(self, device):
+        if self.camera_poses not in ("input", "predicted"):
+            raise ConfigError(f"unknown camera_poses '{self.camera_poses}'",
+                              key="tracker.camera_poses", fix="tracker.camera_poses=input or predicted")
+        _, ref = split_upstream(self.upstream)
+        if not self.hub_repo:
+            raise TrackerError("SpatialTrackerV2 has no torch.hub entry: it needs a local clone",
+                               key="tracker.hub_repo", fix=SOURCE.fix(ref))
+        clone = check_clone(self.hub_repo, MARKER, SOURCE, ref)
+        weights = str(check_checkpoint(self.checkpoint, SOURCE, ref, directory=True)
+                      ) if self.checkpoint else HF_REPO
+        predictor_cls = import_predictor(clone, self.entry, ref)
+        try:
+            model = predictor_cls.from_pretrained(weights)
+        except Exception as err:  # noqa: BLE001 - no network, wrong folder, missing packages
+            reason = " ".join(f"{type(err).__name__}: {err}".split())[:300]
+            raise TrackerError(f"cannot load SpatialTrackerV2 weights from {weights} ({reason})",
+                               key="tracker.checkpoint", fix=SOURCE.fix(ref)) from None
+        spatrack = getattr(model, "spatrack", None)
+        if spatrack is not None and hasattr(spatrack, "track_num"):
+            spatrack.track_num = self.vo_points
+        return model
+
+    def track(self, scene: Scene, queries: Queries) -> TrackResult:
+        T, N = scene.num_frames, len(queries)
+        if N == 0:
+            return fuse_over_time(T, queries, None, self.fuse_tolerance)
+        self.load()
+        masks = (instance_masks(scene, queries.instance_id, self.mask_dilate_px)
+                 if self.use_masks else None)
+        pixels, ok = self._select_views(scene, queries, masks)
+        world = np.full((scene.num_views, T, N, 3), np.nan)  # NaN: not tracked / not visible
+        for v in range(scene.num_views):
+            idx = np.nonzero(ok[v])[0]
+            if len(idx) == 0:
+                continue
+            txy = np.concatenate([queries.frame[idx, None].astype(np.float64), pixels[v, idx]], 1)
+            world[v][:, idx] = self._track_view(scene, v, txy)
+
+        def estimate(t, previous, started):
+            return world[:, t]
+
+        return fuse_over_time(T, queries, estimate, self.fuse_tolerance, self.rigid_prior,
+                              self.min_rigid_points, self.rigid_outlier_tolerance)
+
+    def _track_view(self, scene: Scene, view: int, txy: np.ndarray) -> np.ndarray:
+        """SpatialTrackerV2 on one view for queries [M,3] (t, u, v): world points [T,M,3], NaN
+        where it calls the point invisible."""
+        import torch
+
+        T = scene.num_frames
+        video = torch.from_numpy(np.ascontiguousarray(scene.rgbs[view])).permute(0, 3, 1, 2).float()
+        depth = scene.depths[view].astype(np.float32)
+        intrs = scene.intrs[view].astype(np.float32)
+        c2w = np.stack([camera_to_world_matrix(E) for E in scene.extrs[view]]).astype(np.float32)
+        unc = (depth > 0).astype(np.float32) if self.depth_validity else None
+        fixed = True if self.camera_poses == "input" else self.fixed_cam
+        out = np.full((T, len(txy), 3), np.nan)
+        for part in self.batches(len(txy)):
+            with self.inference():
+                result = self._model.forward(
+                    video, depth=depth, intrs=intrs, extrs=c2w, queries=txy[part].astype(np.float32),
+                    fps=1, full_point=False, iters_track=self.iters_track,
+                    query_no_BA=self.query_no_BA, fixed_cam=fixed, stage=self.stage,
+                    unc_metric=unc, support_frame=T - 1, replace_ratio=self.replace_ratio)
+            c2w_out, track3d, vis = result[0], result[4], result[6]
+            cam = _numpy(track3d)[:T, :, :3]
+            poses = c2w if self.camera_poses == "input" else _numpy(c2w_out)[:T]
+            rot, shift = poses[:, :3, :3].astype(np.float64), poses[:, None, :3, 3]
+            pts = np.einsum("tij,tnj->tni", rot, cam) + shift  # camera -> world, per frame
+            v = _numpy(vis)[:T]
+            v = v[..., 0] if v.ndim == 3 else v
+            pts[~(v > self.visibility_threshold)] = np.nan
+            out[:, part] = pts
+        return out
+
+
+def import_predictor(clone: Path, entry: str, ref: str):
+    """The upstream `Predictor` class from the clone (its root goes first on sys.path)."""
+    root = str(clone)
+    loaded = sys.modules.get("models")
+    where = getattr(loaded, "__file__", None) or next(iter(getattr(loaded, "__path__", [])), "")
+    if loaded is not None and not str(where).startswith(root):
+        raise TrackerError(f"another package named 'models' is already imported ({loaded!r}); "
+                           "SpatialTrackerV2's code lives in a top-level 'models' package",
+                           key="tracker.hub_repo", fix="run spatialtrackerv2 in its own process")
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    try:
+        module = importlib.import_module(PREDICTOR_MODULE)
+    except Exception as err:  # noqa: BLE001 - a missing upstream dependency, typically
+        reason = " ".join(f"{type(err).__name__}: {err}".split())[:300]
+        fix = (f"pip install -r {clone}/requirements.txt" if isinstance(err, ImportError)
+               else SOURCE.fix(ref))
+        raise TrackerError(f"cannot import {PREDICTOR_MODULE} from {clone} ({reason})",
+                           key="tracker.hub_repo", fix=fix) from None
+    cls = getattr(module, entry, None)
+    if cls is None:
+        raise TrackerError(f"{PREDICTOR_MODULE} has no '{entry}'", key="tracker.entry",
+                           fix="tracker.entry=Predictor")
+    return cls
+
+
+def _numpy(x) -> np.ndarray:
+    if hasattr(x, "detach"):
+        return x.detach().float().cpu().numpy()
+    return np.asarray(x, np.float64)

@@ -1,0 +1,427 @@
+"""Learned trackers (mvtracker, cotracker3_offline/online, spatialtrackerv2) against stand-in
+upstream repos in tests/fixtures, loaded through the real torch.hub / clone paths, no downloads.
+
+The stand-ins follow the upstream entry points, signatures, shapes and conventions and produce
+motion known in advance (read from their checkpoints), so the adapters must return the known
+world tracks: a wrong axis order, extrinsic inversion or value range fails here.
+"""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from permask.data import Queries, Scene  # noqa: E402
+from permask.errors import PermaskError, TrackerError  # noqa: E402
+from permask.geometry import unproject  # noqa: E402
+from permask.trackers.config import (CoTracker3OfflineConfig, CoTracker3OnlineConfig,  # noqa: E402
+                                     MVTrackerConfig, SpatialTrackerV2Config)
+from permask.trackers.cotracker import CoTrackerTracker  # noqa: E402
+from permask.trackers.mvtracker import MVTrackerTracker  # noqa: E402
+from permask.trackers.spatialtracker import SpatialTrackerV2Tracker  # noqa: E402
+from tests.conftest import ROOT, SMALL_DEMO, run_cli  # noqa: E402
+
+FIXTURES = ROOT / "tests" / "fixtures"
+HUB_MVTRACKER = FIXTURES / "hub_mvtracker"
+HUB_COTRACKER = FIXTURES / "hub_cotracker"
+SPATRACKER_CLONE = FIXTURES / "spatracker_clone"
+
+F = 80.0  # focal length (px) of the test rig
+Z = 2.0  # plane depth in every view (m)
+
+
+def euler(a, b, c):
+    ca, sa, cb, sb, cc, sc = np.cos(a), np.sin(a), np.cos(b), np.sin(b), np.cos(c), np.sin(c)
+    Rx = np.array([[1, 0, 0], [0, ca, -sa], [0, sa, ca]])
+    Ry = np.array([[cb, 0, sb], [0, 1, 0], [-sb, 0, cb]])
+    Rz = np.array([[cc, -sc, 0], [sc, cc, 0], [0, 0, 1]])
+    return Rz @ Ry @ Rx
+
+
+R_RIG = euler(0.35, -0.5, 0.2)  # world-to-camera rotation shared by the rig's views
+C_RIG = np.array([0.4, -1.1, 0.7])  # first camera centre (world)
+
+
+def rig_scene(V=2, T=6, H=48, W=64, baseline=0.1, holes=0.15, seed=0):
+    """V parallel cameras (same rotation R_RIG, centres along the camera x axis) looking at a
+    plane at camera depth Z in every view; depth has holes (0) at a share `holes` of pixels.
+    Its instance_0 mask covers the whole image."""
+    K = np.array([[F, 0, (W - 1) / 2], [0, F, (H - 1) / 2], [0, 0, 1]])
+    extrs = np.zeros((V, T, 3, 4))
+    for v in range(V):
+        centre = C_RIG + R_RIG.T @ np.array([baseline * v, 0, 0])
+        extrs[v, :] = np.concatenate([R_RIG, (-R_RIG @ centre)[:, None]], axis=1)
+    rng = np.random.default_rng(seed)
+    depths = np.full((V, T, H, W), Z, np.float32)
+    depths[rng.random(depths.shape) < holes] = 0.0
+    rgbs = rng.integers(10, 250, (V, T, H, W, 3), dtype=np.uint8)
+    return Scene(rgbs=rgbs, depths=depths, intrs=np.broadcast_to(K, (V, T, 3, 3)).astype(np.float32),
+                 extrs=extrs.astype(np.float32), camera_ids=[f"cam_{v}" for v in range(V)],
+                 masks={"instance_0": np.ones((V, T, H, W), bool),
+                        "instance_1": np.ones((V, T, H, W), bool)},
+                 frame_indices=np.arange(T), source="<rig>", fingerprint="rig")
+
+
+def rig_queries(scene, instance_id="instance_0", n=10, late=3, frame=2, seed=1, box=(12, 36, 16, 48)):
+    """n queries lifted from view 0 pixels with valid depth inside box (v0, v1, u0, u1); the last
+    `late` of them at `frame`, the others at frame 0."""
+    rng = np.random.default_rng(seed)
+    v0, v1, u0, u1 = box
+    frames = np.array([0] * (n - late) + [frame] * late)
+    pts, pix = [], []
+    for t in frames:
+        while True:
+            u, v = rng.integers(u0, u1), rng.integers(v0, v1)
+            if scene.depths[0, t, v, u] > 0:
+                break
+        pix.append([u, v])
+        pts.append(unproject(np.array([[u, v]], float), np.array([scene.depths[0, t, v, u]]),
+                             scene.intrs[0, t], scene.extrs[0, t])[0])
+    points = np.concatenate([frames[:, None], np.array(pts)], axis=1).astype(np.float32)
+    return Queries(instance_id, points, np.zeros(n, np.int64), np.array(pix, np.float32))
+
+
+def check_convention(result, queries, T):
+    before = np.arange(T)[:, None] < queries.frame[None, :]
+    assert result.tracks.shape == (T, len(queries), 3) and result.tracks.dtype == np.float32
+    assert result.visible.shape == (T, len(queries)) and result.visible.dtype == bool
+    assert np.isnan(result.tracks[before]).all() and not result.visible[before].any()
+    np.testing.assert_allclose(result.tracks[queries.frame, np.arange(len(queries))],
+                               queries.points[:, 1:], atol=1e-6)
+
+
+def expected_translation(queries, T, velocity):
+    dt = np.arange(T)[:, None] - queries.frame[None, :]
+    out = queries.points[None, :, 1:] + dt[..., None] * np.asarray(velocity)
+    out[dt < 0] = np.nan
+    return out
+
+
+def rotation(axis_angle):
+    theta = np.linalg.norm(axis_angle)
+    if theta < 1e-12:
+        return np.eye(3)
+    k = np.asarray(axis_angle) / theta
+    Kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+    return np.eye(3) + np.sin(theta) * Kx + (1 - np.cos(theta)) * Kx @ Kx
+
+
+# ---------------------------------------------------------------------------- checkpoints
+OMEGA = np.array([0.0, 0.0, 0.05])  # rad / frame about z
+VELOCITY = np.array([0.01, -0.02, 0.005])  # m / frame
+CENTRE = np.array([0.5, -0.4, 1.0])
+SHIFT = np.array([1.5, -0.75])  # px / frame (CoTracker stand-in)
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ckpt")
+    mv = d / "mvtracker_200000_june2025.pth"
+    torch.save({"model": {"omega": torch.tensor(OMEGA), "velocity": torch.tensor(VELOCITY),
+                          "centre": torch.tensor(CENTRE)}, "total_steps": 200000}, mv)
+    mv_static = d / "mvtracker_static.pth"
+    torch.save({"omega": torch.zeros(3), "velocity": torch.zeros(3), "centre": torch.zeros(3)},
+               mv_static)
+    co = d / "scaled_offline.pth"
+    torch.save({"shift": torch.tensor(SHIFT)}, co)
+    wrong = d / "wrong.pth"
+    torch.save({"something_else": torch.zeros(2)}, wrong)
+    spa = d / "SpatialTrackerV2-Offline"
+    spa.mkdir()
+    (spa / "config.json").write_text(json.dumps({"spatrack": {"track_num": 64},
+                                                 "Track_cfg": {"s_wind": 200, "overlap": 8}}))
+    torch.save({"spatrack.velocity": torch.tensor(VELOCITY)}, spa / "model.pt")
+    return {"mvtracker": mv, "mvtracker_static": mv_static, "cotracker": co, "wrong": wrong,
+            "spatracker": spa}
+
+
+def mvtracker(checkpoints, **kw):
+    cfg = {k: v for k, v in vars(MVTrackerConfig()).items() if k != "_target_"}
+    cfg.update(hub_repo=str(HUB_MVTRACKER), checkpoint=str(checkpoints["mvtracker"]), device="cpu",
+               input_size=None)
+    cfg.update(kw)
+    return MVTrackerTracker(**cfg)
+
+
+def cotracker(checkpoints, online=False, **kw):
+    schema = CoTracker3OnlineConfig if online else CoTracker3OfflineConfig
+    cfg = {k: v for k, v in vars(schema()).items() if k != "_target_"}
+    cfg.update(hub_repo=str(HUB_COTRACKER), checkpoint=str(checkpoints["cotracker"]), device="cpu")
+    cfg.update(kw)
+    return CoTrackerTracker(**cfg)
+
+
+def spatracker(checkpoints, **kw):
+    cfg = {k: v for k, v in vars(SpatialTrackerV2Config()).items() if k != "_target_"}
+    cfg.update(hub_repo=str(SPATRACKER_CLONE), checkpoint=str(checkpoints["spatracker"]),
+               device="cpu", precision="fp32")
+    cfg.update(kw)
+    return SpatialTrackerV2Tracker(**cfg)
+
+
+def constructions(package):
+    return sys.modules[package].constructions if package in sys.modules else 0
+
+
+# ---------------------------------------------------------------------------- mvtracker
+def expected_mvtracker(queries, T):
+    out = np.full((T, len(queries), 3), np.nan)
+    for n, (t0, *p) in enumerate(queries.points.astype(np.float64)):
+        for t in range(int(t0), T):
+            dt = t - int(t0)
+            out[t, n] = rotation(OMEGA * dt) @ (np.array(p) - CENTRE) + CENTRE + VELOCITY * dt
+    return out
+
+
+def test_mvtracker_returns_the_known_rigid_motion(checkpoints):
+    scene = rig_scene(T=16)
+    q = rig_queries(scene, frame=5)
+    res = mvtracker(checkpoints).track(scene, q)
+    check_convention(res, q, scene.num_frames)
+    np.testing.assert_allclose(res.tracks, expected_mvtracker(q, scene.num_frames), atol=1e-5)
+    after = np.arange(16)[:, None] >= q.frame[None, :]
+    assert res.visible[after].all() and res.scores is not None
+
+
+def test_mvtracker_resized_input_and_short_clip(checkpoints):
+    """Resizing (intrinsics follow pixel centres) and a clip shorter than the model's window
+    (padded so the sliding window runs, then cut back) give the same tracks."""
+    scene = rig_scene(T=4)
+    q = rig_queries(scene, n=6, late=2, frame=3)
+    res = mvtracker(checkpoints, input_size=[96, 128]).track(scene, q)
+    check_convention(res, q, 4)
+    np.testing.assert_allclose(res.tracks, expected_mvtracker(q, 4), atol=1e-5)
+
+
+def test_resize_keeps_pixel_centres():
+    """Resized intrinsics map a world point to u' = (u + 0.5) * w / W - 0.5 (pixel centres)."""
+    from permask.geometry import project
+    from permask.trackers.mvtracker import resize_views
+    scene = rig_scene(T=2, H=48, W=64)
+    _, depths, intrs = resize_views(scene, (96, 160))
+    p = np.array([[0.3, -0.2, 0.1]]) + C_RIG + R_RIG.T @ np.array([0, 0, Z])
+    uv, _ = project(p, scene.intrs[0, 0], scene.extrs[0, 0])
+    uv2, _ = project(p, intrs[0, 0], scene.extrs[0, 0])
+    np.testing.assert_allclose(uv2[0], (uv[0] + 0.5) * [160 / 64, 96 / 48] - 0.5, atol=1e-9)
+    assert depths.shape == (2, 2, 96, 160) and set(np.unique(depths)) <= {0.0, Z}
+
+
+def test_mvtracker_scene_normalisation_round_trips(checkpoints):
+    scene = rig_scene(T=8)
+    q = rig_queries(scene)
+    res = mvtracker(checkpoints, checkpoint=str(checkpoints["mvtracker_static"]), scene_scale=0.25,
+                    scene_translation=[3.0, -1.0, 2.0]).track(scene, q)
+    np.testing.assert_allclose(res.tracks, expected_translation(q, 8, np.zeros(3)), atol=1e-5)
+
+
+def test_mvtracker_wrong_extrinsics_are_caught_by_the_standin(checkpoints):
+    """The stand-in rejects queries that are on no depth surface (a camera-to-world mix-up)."""
+    scene = rig_scene(T=8)
+    q = rig_queries(scene)
+    from permask.geometry import camera_to_world_matrix
+    inverted = rig_scene(T=8)
+    inverted.extrs = np.stack([[camera_to_world_matrix(E)[:3] for E in row] for row in scene.extrs]
+                              ).astype(np.float32)
+    with pytest.raises(ValueError, match="depth surface"):
+        mvtracker(checkpoints).track(inverted, q)
+
+
+def test_mvtracker_loads_once_and_batches_merge(checkpoints):
+    scene = rig_scene(T=8)
+    qa, qb = rig_queries(scene, seed=1), rig_queries(scene, "instance_1", seed=2)
+    before = constructions("standin_mvtracker")
+    tracker = mvtracker(checkpoints)
+    alone = tracker.track(scene, qa)
+    tracker.track(scene, qb)
+    again = tracker.track(scene, qa)
+    assert constructions("standin_mvtracker") == before + 1  # one model for every instance
+    np.testing.assert_array_equal(alone.tracks, again.tracks)  # instances are independent
+    np.testing.assert_array_equal(alone.visible, again.visible)
+    batched = mvtracker(checkpoints, max_points_per_batch=3).track(scene, qa)
+    np.testing.assert_array_equal(batched.tracks, alone.tracks)
+    np.testing.assert_array_equal(batched.visible, alone.visible)
+
+
+# ---------------------------------------------------------------------------- cotracker
+def world_velocity_of_shift():
+    """A pixel shift SHIFT per frame on the rig's plane (depth Z in every view) is this world
+    motion per frame."""
+    return R_RIG.T @ np.array([SHIFT[0] * Z / F, SHIFT[1] * Z / F, 0.0])
+
+
+@pytest.mark.parametrize("online", [False, True])
+def test_cotracker_lifts_the_known_2d_shift_to_world(checkpoints, online):
+    """Two views, sparse depth (holes): each 2D track is lifted with the robust depth read and
+    the views fused; the result is the world motion the pixel shift means."""
+    T = 20 if online else 8  # online: several 16-frame windows with step 8
+    scene = rig_scene(T=T, holes=0.3)
+    q = rig_queries(scene, frame=3, box=(16, 32, 8, 30))  # stays in both images
+    res = cotracker(checkpoints, online=online).track(scene, q)
+    check_convention(res, q, T)
+    expected = expected_translation(q, T, world_velocity_of_shift())
+    after = ~np.isnan(expected[..., 0])
+    np.testing.assert_allclose(res.tracks[after], expected[after], atol=1e-5)
+    assert res.visible[after].all()
+    assert (res.scores[after] == 1).all()  # both views measured and agreed
+
+
+def test_cotracker_online_short_clip(checkpoints):
+    """A clip no longer than the online step still gets one window."""
+    scene = rig_scene(T=5)
+    q = rig_queries(scene, n=6, late=2, frame=2)
+    res = cotracker(checkpoints, online=True).track(scene, q)
+    np.testing.assert_allclose(res.tracks, expected_translation(q, 5, world_velocity_of_shift()),
+                               atol=1e-5)
+
+
+def test_cotracker_runs_only_in_views_that_see_the_query(checkpoints):
+    """A view whose camera looks elsewhere (its projection misses the image) is not used; the
+    other view alone gives the same answer. views=source also works."""
+    scene = rig_scene(T=6)
+    scene.extrs[1, :, :3, 3] += np.array([50.0, 0, 0], np.float32)  # view 1 sees nothing of it
+    q = rig_queries(scene)
+    for views in ("visible", "source"):
+        res = cotracker(checkpoints, views=views).track(scene, q)
+        expected = expected_translation(q, 6, world_velocity_of_shift())
+        np.testing.assert_allclose(res.tracks, expected, atol=1e-5)
+
+
+def test_cotracker_loads_once_independent_and_batched(checkpoints):
+    scene = rig_scene(T=8)
+    qa, qb = rig_queries(scene, seed=1), rig_queries(scene, "instance_1", seed=2)
+    before = constructions("standin_cotracker")
+    tracker = cotracker(checkpoints)
+    alone = tracker.track(scene, qa)
+    tracker.track(scene, qb)
+    again = tracker.track(scene, qa)
+    assert constructions("standin_cotracker") == before + 1
+    np.testing.assert_array_equal(alone.tracks, again.tracks)
+    batched = cotracker(checkpoints, max_points_per_batch=4).track(scene, qa)
+    np.testing.assert_array_equal(batched.tracks, alone.tracks)
+    np.testing.assert_array_equal(batched.visible, alone.visible)
+
+
+# ---------------------------------------------------------------------------- spatialtracker
+def test_spatialtracker_maps_camera_frame_tracks_to_world(checkpoints):
+    scene = rig_scene(T=6, holes=0.0)
+    q = rig_queries(scene, frame=2)
+    tracker = spatracker(checkpoints)
+    res = tracker.track(scene, q)
+    check_convention(res, q, 6)
+    np.testing.assert_allclose(res.tracks, expected_translation(q, 6, VELOCITY), atol=1e-5)
+    mod = sys.modules["models.SpaTrackV2.models.predictor"]
+    count = mod.constructions
+    tracker.track(scene, rig_queries(scene, "instance_1", seed=3))
+    assert mod.constructions == count and tracker._model.spatrack.track_num == 756
+    batched = spatracker(checkpoints, max_points_per_batch=2).track(scene, q)
+    np.testing.assert_array_equal(batched.tracks, res.tracks)
+
+
+# ---------------------------------------------------------------------------- errors
+def one_line(err: PermaskError) -> str:
+    text = str(err)
+    assert "\n" not in text
+    return text
+
+
+@pytest.mark.parametrize("make,kw,key", [
+    (mvtracker, {"hub_repo": "/nonexistent/mvtracker"}, "tracker.hub_repo"),
+    (mvtracker, {"checkpoint": "/nonexistent/mvtracker.pth"}, "tracker.checkpoint"),
+    (mvtracker, {"checkpoint": None}, "tracker.checkpoint"),  # would download: no network
+    (cotracker, {"checkpoint": None}, "tracker.checkpoint"),
+    (cotracker, {"hub_repo": str(FIXTURES)}, "tracker.hub_repo"),  # a folder without hubconf.py
+    (spatracker, {"hub_repo": None}, "tracker.hub_repo"),
+    (spatracker, {"checkpoint": "/nonexistent/SpatialTrackerV2-Offline"}, "tracker.checkpoint"),
+])
+def test_missing_code_or_weights_is_one_line_naming_the_key(checkpoints, make, kw, key):
+    scene = rig_scene(T=4)
+    tracker = make(checkpoints, **kw)
+    with pytest.raises(TrackerError) as info:
+        tracker.track(scene, rig_queries(scene, n=4, late=0))
+    text = one_line(info.value)
+    assert key in text and "tracker.hub_repo=" in text and "tracker.checkpoint=" in text
+    assert ("git clone" in text and ("wget" in text or "huggingface-cli" in text))
+
+
+def test_checkpoint_of_another_model_is_rejected(checkpoints):
+    tracker = cotracker(checkpoints, checkpoint=str(checkpoints["wrong"]))
+    with pytest.raises(TrackerError, match="does not fit") as info:
+        tracker.load()
+    assert "tracker.checkpoint" in one_line(info.value)
+
+
+def test_remote_upstream_without_network_is_a_tracker_error(checkpoints, monkeypatch):
+    from urllib.error import URLError
+
+    def offline(*args, **kwargs):
+        assert args[0] == MVTrackerConfig().upstream and kwargs["source"] == "github"
+        assert kwargs["skip_validation"] is True  # a pinned commit is not a branch or tag
+        raise URLError("no network")
+
+    monkeypatch.setattr(torch.hub, "load", offline)
+    with pytest.raises(TrackerError) as info:
+        mvtracker(checkpoints, hub_repo=None).load()
+    text = one_line(info.value)
+    assert "ethz-vlg/mvtracker" in text and "tracker.hub_repo" in text
+
+
+def test_bad_precision_and_device_are_config_errors(checkpoints):
+    with pytest.raises(PermaskError, match="tracker.precision"):
+        mvtracker(checkpoints, precision="fp8").load()
+    if not torch.cuda.is_available():
+        with pytest.raises(TrackerError, match="tracker.device"):
+            mvtracker(checkpoints, device="cuda").load()
+
+
+def test_learned_modules_import_without_torch():
+    """`import permask` and the tracker modules must not import torch (lazy imports)."""
+    import subprocess
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "import permask.trackers.mvtracker, permask.trackers.cotracker, "
+            "permask.trackers.spatialtracker, permask.trackers.hub, permask.pipeline\n"
+            "from permask.trackers.mvtracker import MVTrackerTracker\n"
+            "from permask.errors import TrackerError\n"
+            "try:\n    MVTrackerTracker(device='cpu').load()\n"
+            "except TrackerError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "PyTorch" in out.stdout
+
+
+# ---------------------------------------------------------------------------- end to end
+def test_multirun_static_lk_and_mvtracker_standin(checkpoints, tmp_path, cache_dir):
+    demo = dict(SMALL_DEMO, num_frames=8)
+    overrides = [f"input.demo.{k}={v}" for k, v in demo.items()]
+    conf = (FIXTURES / "conf").resolve()
+    proc = run_cli(["-m", f"hydra.searchpath=[file://{conf}]",
+                    "tracker=static,lk,mvtracker_standin", *overrides, "query.max_points=20",
+                    "record.enabled=false", "progress=false", f"sweep_dir={tmp_path}"],
+                   env_extra={"PERMASK_TEST_FIXTURES": str(FIXTURES.resolve()),
+                              "PERMASK_TEST_MVTRACKER_CKPT": str(checkpoints["mvtracker_static"]),
+                              "PERMASK_CACHE_DIR": str(cache_dir)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for name in ("static", "lk", "mvtracker"):
+        found = list(tmp_path.rglob(f"demo_{name}_instance_*_tracked.npz"))
+        assert found, (name, sorted(p.name for p in tmp_path.rglob("*.npz")))
+        data = np.load(found[0])
+        assert data["tracks_3d"].shape[0] == 8
+
+
+@pytest.mark.parametrize("name", ["mvtracker", "cotracker3_offline", "cotracker3_online",
+                                  "spatialtrackerv2"])
+def test_tracker_configs_compose_and_instantiate(name):
+    """conf/tracker/<name>.yaml composes on its schema, every key is a constructor argument, and
+    instantiating loads nothing (the model is loaded on first use)."""
+    import hydra.utils
+    from hydra import compose, initialize_config_dir
+    from permask.config import register_configs
+    register_configs()
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[f"tracker={name}",
+                                                        "tracker.max_points_per_batch=64"])
+    assert cfg.tracker.name == name and ":" in cfg.tracker.upstream
+    tracker = hydra.utils.instantiate(cfg.tracker)
+    assert tracker.name == name and tracker._model is None and tracker.max_points_per_batch == 64
