@@ -6,11 +6,14 @@ fails at start with Hydra's own message.
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
 from permask.depth.config import register_depth_schemas
 from permask.synthetic import DemoParams
@@ -85,8 +88,24 @@ class PermaskConfig:
     on_existing: str = "resume"  # output_dir already holds a run: resume | overwrite | error
 
 
+def job_dirname(override_dirname: str) -> str:
+    """A sweep job's folder name from its overrides: `input.npz=/data/a.npz` becomes `input=a`,
+    other slashes become `_` (no nested folders), and no overrides gives `job`."""
+    name = re.sub(r"input\.npz=([^,]*)", lambda m: "input=" + Path(m.group(1)).stem,
+                  override_dirname)
+    return name.replace("/", "_") or "job"
+
+
+def register_resolvers() -> None:
+    """`${permask_job_dir:...}` names sweep folders; `${pid:}` keeps default folders unique when
+    two runs start in the same second."""
+    OmegaConf.register_new_resolver("permask_job_dir", job_dirname, replace=True)
+    OmegaConf.register_new_resolver("pid", os.getpid, use_cache=True, replace=True)
+
+
 def register_configs() -> None:
-    """Register the schemas; YAML files name them in their defaults lists."""
+    """Register the schemas and resolvers; YAML files name the schemas in their defaults lists."""
+    register_resolvers()
     cs = ConfigStore.instance()
     cs.store(name="permask_schema", node=PermaskConfig)
     register_tracker_schemas(cs)

@@ -66,3 +66,16 @@ def test_wrong_type_fails(bad):
 def test_unknown_group_option_fails():
     with pytest.raises(ConfigCompositionException):
         make(["tracker=nonexistent"])
+
+
+def test_job_dirname_names_input_by_stem_and_never_nests():
+    from permask.config import job_dirname
+    assert job_dirname("input.npz=/data/run 1/scene.npz,tracker=lk") == "input=scene,tracker=lk"
+    assert job_dirname("split.reuse_dir=/a/b") == "split.reuse_dir=_a_b"
+    assert job_dirname("") == "job"
+
+
+def test_default_folders_carry_the_process_id():
+    import os
+    cfg = make()
+    assert cfg.output_dir.endswith(f"_{os.getpid()}") and cfg.sweep_dir.endswith(f"_{os.getpid()}")
