@@ -9,9 +9,15 @@ from rich.table import Table
 
 from permask.pipeline import RunReport
 
-COLUMNS = [("points", "points", "{:d}"), ("visible_at_end", "visible@end", "{:.0%}"),
-           ("AJ", "AJ", "{:.3f}"), ("delta_avg", "delta_avg", "{:.3f}"), ("OA", "OA", "{:.3f}"),
-           ("median_error_cm", "median err (cm)", "{:.1f}")]
+# (metrics key, header, format); ground-truth columns only appear when some instance has them
+GT_FREE_COLUMNS = [("points", "points", "{:d}"), ("visible_at_end", "vis@end", "{:.0%}"),
+                   ("tracked_at_end", "trk@end", "{:.0%}"),
+                   ("mask_adherence", "mask", "{:.2f}")]
+GT_COLUMNS = [("AJ", "AJ", "{:.3f}"), ("delta_avg", "d_avg", "{:.3f}"), ("OA", "OA", "{:.3f}"),
+              ("median_error_cm", "err cm", "{:.1f}")]
+LEGEND = ("vis@end: flagged visible at the last frame; trk@end: visible there and inside its mask; "
+          "mask: mask adherence; AJ, d_avg (delta_avg), OA: against ground truth; err cm: median "
+          "3D error")
 
 
 def _fmt(value, pattern: str) -> str:
@@ -21,9 +27,14 @@ def _fmt(value, pattern: str) -> str:
 
 
 def print_report(report: RunReport, console: Console | None = None) -> None:
-    console = console or Console()
+    if console is None:
+        console = Console()
+        if not console.is_terminal:  # logs and pipes: room for every column
+            console.width = 120
+    has_gt = any("AJ" in o.metrics for o in report.outcomes.values())
+    COLUMNS = GT_FREE_COLUMNS + (GT_COLUMNS if has_gt else [])
     table = Table(title=f"{report.base_name}: tracker {report.tracker}, per instance")
-    table.add_column("instance")
+    table.add_column("instance", no_wrap=True)
     for _, header, _ in COLUMNS:
         table.add_column(header, justify="right")
     for instance_id, outcome in report.outcomes.items():
@@ -34,6 +45,7 @@ def print_report(report: RunReport, console: Console | None = None) -> None:
     for instance_id, why in report.skipped.items():
         table.add_row(instance_id, f"skipped: {why}", *[""] * (len(COLUMNS) - 1), style="yellow")
     console.print(table)
+    console.print(LEGEND, style="dim")
     if report.reused:
         console.print(f"reused {len(report.reused)} finished instance(s) of an earlier run in this "
                       f"folder: {', '.join(report.reused)}")
