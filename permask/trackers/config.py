@@ -32,6 +32,7 @@ class LKTrackerConfig(TrackerConfig):
     fb_threshold: float = 1.0  # pixels, forward-backward error limit
     anchor: bool = True  # refine each step against the seed frame (less drift)
     anchor_max_px: float = 2.0  # accept the anchored estimate within this of the chained one
+    max_anchor_groups: int = 4  # per view and step, refine the tracks of this many anchor frames
     depth_window: int = 2  # radius (px) of the robust depth read
     depth_tolerance: float = 0.04  # metres (+ depth_tolerance_rel * z) for depth consistency
     depth_tolerance_rel: float = 0.03

@@ -26,7 +26,7 @@ from permask.trackers.lifting import fuse_views, instance_masks, read_depth_robu
 from permask.trackers.lifting import lookup_mask as _lookup
 from permask.trackers.rigid import fit_rigid_robust
 
-__all__ = ["LKTracker", "fuse_views", "masked_video"]
+__all__ = ["LKTracker", "fuse_views", "mask_boxes", "masked_video"]
 
 
 class LKTracker:
@@ -35,13 +35,15 @@ class LKTracker:
                  depth_window: int = 2, depth_tolerance: float = 0.04,
                  depth_tolerance_rel: float = 0.03, fuse_tolerance: float = 0.03,
                  use_masks: bool = True, mask_dilate_px: int = 1, rigid_prior: bool = True,
-                 rigid_outlier_tolerance: float = 0.06, min_rigid_points: int = 6):
+                 rigid_outlier_tolerance: float = 0.06, min_rigid_points: int = 6,
+                 max_anchor_groups: int = 4):
         self.name = name
         self.lk_params = dict(winSize=(win_size, win_size), maxLevel=max_level,
                               criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01))
         self.fb_threshold = fb_threshold
         self.anchor = anchor
         self.anchor_max_px = anchor_max_px
+        self.max_anchor_groups = max_anchor_groups
         self.depth_window = depth_window
         self.depth_tolerance = depth_tolerance
         self.depth_tolerance_rel = depth_tolerance_rel
@@ -62,12 +64,13 @@ class LKTracker:
             return TrackResult(tracks.astype(np.float32), visible, scores)
         masks = self._instance_masks(scene, queries.instance_id) if self.use_masks else None
         gray = scene.gray() if masks is None else masked_video(scene.gray(), masks)
+        boxes = None if masks is None else mask_boxes(masks)
         state = _ViewTracks(V, N)
         qframe = queries.frame
         for t in range(int(qframe.min()), T):
             started = qframe < t
             if started.any():
-                self._step(scene, gray, masks, state, tracks, visible, scores, t, started)
+                self._step(scene, gray, masks, boxes, state, tracks, visible, scores, t, started)
             new = qframe == t
             tracks[t, new] = queries.points[new, 1:]
             visible[t, new] = True
@@ -80,14 +83,16 @@ class LKTracker:
         result = TrackResult(tracks.astype(np.float32), visible, scores)
         return apply_query_convention(result, qframe)
 
-    def _step(self, scene, gray, masks, state, tracks, visible, scores, t, started):
+    def _step(self, scene, gray, masks, boxes, state, tracks, visible, scores, t, started):
         V, N = state.pos.shape[:2]
         estimates = np.full((V, N, 3), np.nan)
         for v in range(V):
             idx = np.nonzero(started & state.active(v))[0]
             if len(idx) == 0:
                 continue
-            uv, ok = self._flow(gray[v], t, state, v, idx)
+            images = _Frames(gray[v], None if boxes is None else boxes[v],
+                             self.lk_params["winSize"][0])
+            uv, ok = self._flow(images, t, state, v, idx)
             K, E = scene.intrs[v, t], scene.extrs[v, t]
             _, z_expected = project(tracks[t - 1, idx], K, E)
             z, ok_depth = self._read_depth(scene.depths[v, t], uv, z_expected)
@@ -133,23 +138,29 @@ class LKTracker:
         return seen
 
     # ------------------------------------------------------------------ pieces
-    def _flow(self, gray_view, t, state, v, idx):
+    def _flow(self, images: "_Frames", t, state, v, idx):
         """Chained LK t-1 -> t with forward-backward check, refined against the anchor frame.
         Returns uv [M,2] and ok [M]."""
         p0 = state.pos[v, idx].astype(np.float32)
-        prev, cur = gray_view[t - 1], gray_view[t]
-        p1, st, _ = cv2.calcOpticalFlowPyrLK(prev, cur, p0, None, **self.lk_params)
+        (prev, cur), offset = images.crops([t - 1, t], p0)
+        p0c = p0 - offset
+        p1, st, _ = cv2.calcOpticalFlowPyrLK(prev, cur, p0c, None, **self.lk_params)
         p0b, stb, _ = cv2.calcOpticalFlowPyrLK(cur, prev, p1, None, **self.lk_params)
-        ok = (st[:, 0] == 1) & (stb[:, 0] == 1) & (np.linalg.norm(p0b - p0, axis=1) < self.fb_threshold)
+        ok = (st[:, 0] == 1) & (stb[:, 0] == 1) & (np.linalg.norm(p0b - p0c, axis=1) < self.fb_threshold)
+        p1 += offset
         if self.anchor:
             ref_t = state.ref_frame[v, idx]
-            for r in np.unique(ref_t[ok & (ref_t < t - 1)]):
+            refs, counts = np.unique(ref_t[ok & (ref_t < t - 1)], return_counts=True)
+            # one LK call per anchor frame: refine the largest groups (a call's fixed cost would
+            # dominate for the stragglers of many re-seeds; they stay chained this step)
+            for r in refs[np.argsort(-counts, kind="stable")[:self.max_anchor_groups]]:
                 sel = np.nonzero(ok & (ref_t == r))[0]
                 ref_pts = state.ref_pos[v, idx[sel]].astype(np.float32)
-                init = p1[sel].copy()
-                pa, sta, _ = cv2.calcOpticalFlowPyrLK(gray_view[r], cur, ref_pts, init,
+                (ref, cur_r), off = images.crops([r, t], np.concatenate([ref_pts, p1[sel]]))
+                pa, sta, _ = cv2.calcOpticalFlowPyrLK(ref, cur_r, ref_pts - off, p1[sel] - off,
                                                       flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
                                                       **self.lk_params)
+                pa += off
                 agree = (sta[:, 0] == 1) & (np.linalg.norm(pa - p1[sel], axis=1) < self.anchor_max_px)
                 p1[sel[agree]] = pa[agree]
         return p1.astype(np.float64), ok
@@ -182,13 +193,57 @@ class _ViewTracks:
         self.ref_frame[v, idx] = t
 
 
+class _Frames:
+    """One view's grey frames as LK sees them for one instance.
+
+    With the instance's mask boxes [T,4] (the frames already masked, see `masked_video`): crops
+    around the instance's boxes at the given frames and points, so the pyramids cover the object
+    only and tracking N instances costs about what tracking their pixels once costs. Without
+    boxes: the whole frames.
+    """
+
+    def __init__(self, gray: np.ndarray, boxes: np.ndarray | None, margin: int):
+        self.gray, self.boxes, self.margin = gray, boxes, margin
+
+    def crops(self, frames: list[int], points: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        """The frames' images (views cropped to one common box) and the box's offset [2] (x, y)."""
+        whole = [self.gray[f] for f in frames], np.zeros(2, np.float32)
+        if self.boxes is None:
+            return whole
+        H, W = self.gray.shape[1:]
+        b = self.boxes[frames]
+        b = b[b[:, 0] < b[:, 1]]
+        finite = points[np.isfinite(points).all(axis=1)]
+        if len(finite):
+            lo, hi = finite.min(axis=0), finite.max(axis=0) + 1
+            b = np.concatenate([b, [[lo[1], hi[1], lo[0], hi[0]]]])
+        if len(b) == 0:
+            return whole
+        y0 = int(max(np.floor(b[:, 0].min()) - self.margin, 0))
+        y1 = int(min(np.ceil(b[:, 1].max()) + self.margin, H))
+        x0 = int(max(np.floor(b[:, 2].min()) - self.margin, 0))
+        x1 = int(min(np.ceil(b[:, 3].max()) + self.margin, W))
+        return [self.gray[f, y0:y1, x0:x1] for f in frames], np.array([x0, y0], np.float32)
+
+
 def masked_video(gray: np.ndarray, masks: np.ndarray) -> np.ndarray:
     """[V,T,H,W] uint8 video with everything outside the instance's (dilated) mask [V,T,H,W]
-    set to the mask's mean grey, so LK windows at the object's border are driven by the object's
-    own texture and silhouette, not by the static background or an occluder."""
-    out = gray.copy()
+    set to the mask's mean grey of that frame, so LK windows at the object's border are driven by
+    the object's own texture and silhouette, not by the static background or an occluder."""
     inside = masks.sum(axis=(2, 3))
-    mean = np.where(inside > 0, (gray * masks).sum(axis=(2, 3)) / np.maximum(inside, 1), 128)
-    outside = ~masks
-    out[outside] = np.broadcast_to(mean[:, :, None, None], gray.shape)[outside].astype(np.uint8)
-    return out
+    totals = np.einsum("vthw,vthw->vt", gray, masks, dtype=np.float64)
+    fill = np.where(inside > 0, totals / np.maximum(inside, 1), 128.0).round().astype(np.uint8)
+    return np.where(masks, gray, fill[:, :, None, None])
+
+
+def mask_boxes(masks: np.ndarray) -> np.ndarray:
+    """[V,T,4] (y0, y1, x0, x1) bounding boxes of masks [V,T,H,W] (y0 == y1 when empty)."""
+    rows = masks.any(axis=3)  # [V,T,H]
+    cols = masks.any(axis=2)  # [V,T,W]
+    H, W = masks.shape[2:]
+    has = rows.any(axis=2)
+    y0 = np.where(has, rows.argmax(axis=2), 0)
+    y1 = np.where(has, H - rows[..., ::-1].argmax(axis=2), 0)
+    x0 = np.where(has, cols.argmax(axis=2), 0)
+    x1 = np.where(has, W - cols[..., ::-1].argmax(axis=2), 0)
+    return np.stack([y0, y1, x0, x1], axis=-1)
