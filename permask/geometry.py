@@ -73,3 +73,15 @@ def in_image(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
 def apply_pose(pose: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Apply a [4,4] rigid transform to [N,3] points."""
     return np.asarray(points, np.float64) @ pose[:3, :3].T + pose[:3, 3]
+
+
+def look_at(center, target, up=(0.0, 0.0, 1.0)) -> np.ndarray:
+    """World-to-camera [3,4] (OpenCV axes: x right, y down, z forward) of a camera at `center`
+    looking at `target`, with the world's `up` direction pointing up in the image."""
+    center, target, up = (np.asarray(a, np.float64) for a in (center, target, up))
+    forward = (target - center) / np.linalg.norm(target - center)
+    right = np.cross(forward, up)
+    right /= np.linalg.norm(right)
+    down = np.cross(forward, right)
+    R = np.stack([right, down, forward])
+    return np.concatenate([R, (-R @ center)[:, None]], axis=1)

@@ -44,6 +44,7 @@ import numpy as np
 from permask.data import GroundTruth, Queries, Scene
 from permask.geometry import in_image, project
 from permask.scene import mask_at_depth_resolution
+from permask.synthetic import true_tracks as rigid_true_tracks
 
 DEFAULT_THRESHOLDS = (0.01, 0.02, 0.05, 0.10, 0.20)
 
@@ -105,15 +106,8 @@ def true_tracks(ground_truth: GroundTruth, queries: Queries, num_frames: int) ->
     k = ground_truth.pose_index(queries.instance_id)
     if k is None:
         return None
-    poses = ground_truth.object_poses[k].astype(np.float64)  # [T,4,4] object-to-world
-    frames = queries.frame
-    xyz = queries.points[:, 1:].astype(np.float64)
-    # point in object coordinates at its own frame, then carried by every frame's pose
-    inv = np.linalg.inv(poses[frames])  # [N,4,4]
-    local = np.einsum("nij,nj->ni", inv[:, :3, :3], xyz) + inv[:, :3, 3]
-    tracks = np.einsum("tij,nj->tni", poses[:, :3, :3], local) + poses[:, None, :3, 3]
-    tracks[np.arange(num_frames)[:, None] < frames[None, :]] = np.nan
-    return tracks
+    tracks = rigid_true_tracks(ground_truth.object_poses, np.full(len(queries), k), queries.points)
+    return tracks[:num_frames]
 
 
 def true_visibility(scene: Scene, instance_id: str, tracks: np.ndarray,

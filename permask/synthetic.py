@@ -160,16 +160,6 @@ def _shade(albedo: np.ndarray, normals: np.ndarray, light: np.ndarray) -> np.nda
 
 # ----------------------------------------------------------------------------- cameras
 
-def _look_at(center: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """World-to-camera [3,4] of a camera at `center` looking at `target`, z up in the world."""
-    forward = (target - center) / np.linalg.norm(target - center)
-    right = np.cross(forward, [0.0, 0.0, 1.0])
-    right /= np.linalg.norm(right)
-    down = np.cross(forward, right)
-    R = np.stack([right, down, forward])
-    return np.concatenate([R, -R @ center[:, None]], axis=1)
-
-
 def _camera_azimuths(num_views: int) -> np.ndarray:
     """Azimuths (radians) of the cameras, spread from -15 to 110 degrees."""
     if num_views == 1:
@@ -186,7 +176,7 @@ def _make_cameras(params: DemoParams) -> tuple[np.ndarray, np.ndarray]:
     extrs = []
     for i, az in enumerate(_camera_azimuths(params.num_views)):
         r, h = _CAM_RADII[i % len(_CAM_RADII)], _CAM_HEIGHTS[i % len(_CAM_HEIGHTS)]
-        extrs.append(_look_at(np.array([r * np.cos(az), r * np.sin(az), h]), _CAM_TARGET))
+        extrs.append(geometry.look_at([r * np.cos(az), r * np.sin(az), h], _CAM_TARGET))
     return np.repeat(K[None], params.num_views, axis=0), np.stack(extrs)
 
 

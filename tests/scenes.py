@@ -3,18 +3,12 @@
 import numpy as np
 
 from permask.data import Scene
+from permask.geometry import look_at
 
 
 def look_at_extrinsic(eye, target=(0, 0, 0), up=(0, -1, 0)) -> np.ndarray:
     """World-to-camera [3,4] for a camera at `eye` looking at `target` (OpenCV axes)."""
-    eye, target, up = (np.asarray(a, float) for a in (eye, target, up))
-    z = target - eye
-    z /= np.linalg.norm(z)
-    x = np.cross(up, z)
-    x /= np.linalg.norm(x)
-    y = np.cross(z, x)
-    R = np.stack([x, y, z])
-    return np.concatenate([R, (-R @ eye)[:, None]], axis=1)
+    return look_at(eye, target, up)
 
 
 def plane_scene(V=2, T=3, H=40, W=50, square=(10, 30, 15, 40), mask_scale=1, shift_per_frame=0):

@@ -12,17 +12,7 @@ import pytest
 
 from permask import record
 from permask.data import Queries, Scene, TrackResult
-from permask.geometry import project, unproject
-
-
-def _look_at(center: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """World-to-camera [3,4] (OpenCV axes) of a camera at `center` looking at `target`; z up."""
-    forward = (target - center) / np.linalg.norm(target - center)
-    right = np.cross(forward, [0.0, 0.0, 1.0])
-    right /= np.linalg.norm(right)
-    down = np.cross(forward, right)
-    R = np.stack([right, down, forward])
-    return np.concatenate([R, (-R @ center)[:, None]], axis=1)
+from permask.geometry import look_at, project, unproject
 
 
 def make_record_scene(V: int = 2, T: int = 5, H: int = 24, W: int = 32, n_instances: int = 2,
@@ -37,7 +27,7 @@ def make_record_scene(V: int = 2, T: int = 5, H: int = 24, W: int = 32, n_instan
     fx = 0.9 * W
     K = np.array([[fx, 0, (W - 1) / 2], [0, fx, (H - 1) / 2], [0, 0, 1]])
     angles = np.linspace(0, np.pi / 2, V) - np.pi / 4
-    extrs = np.stack([_look_at(np.array([2.5 * np.cos(a), 2.5 * np.sin(a), 1.4]),
+    extrs = np.stack([look_at(np.array([2.5 * np.cos(a), 2.5 * np.sin(a), 1.4]),
                                np.array([0.0, 0.0, 0.15])) for a in angles])
     starts = np.stack([rng.uniform(-0.5, 0.5, n_instances), rng.uniform(-0.5, 0.5, n_instances),
                        np.full(n_instances, 0.15)], axis=1)

@@ -50,6 +50,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from permask import torch_support
 from permask.data import Scene
 from permask.depth.align import MODES, align_to_depth, scale_from_cameras
 from permask.depth.base import measured_map, with_depth
@@ -59,33 +60,16 @@ from permask.geometry import camera_center
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("fp32", "fp16", "bf16")
 
 
 # ----------------------------------------------------------------------------- loading helpers
 
 def import_torch():
-    try:
-        return importlib.import_module("torch")
-    except ImportError:
-        raise DepthError("learned depth estimators need PyTorch, which is not installed",
-                         key="depth", fix="pip install torch (a CUDA build on a GPU machine), "
-                                           "or use depth=gt / gt_filled") from None
+    return torch_support.import_torch(DepthError, "depth", "depth=gt or gt_filled")
 
 
 def resolve_device(device: str):
-    torch = import_torch()
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ConfigError(f"unknown device '{device}'", key="depth.device",
-                          fix="depth.device=auto, cuda, cuda:N or cpu") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise DepthError("depth.device asks for CUDA but no CUDA device is available",
-                         key="depth.device", fix="depth.device=auto (or cpu)")
-    return dev
+    return torch_support.resolve_device(device, DepthError, "depth")
 
 
 @contextlib.contextmanager
@@ -176,9 +160,7 @@ class LearnedDepth:
         if align == "cameras" and not self.predicts_cameras:
             raise ConfigError(f"{name} predicts no cameras: align=cameras is for VGGT",
                               key="depth.align", fix="use auto, scale, scale_shift or none")
-        if precision not in PRECISIONS:
-            raise ConfigError(f"unknown precision '{precision}'", key="depth.precision",
-                              fix="use fp32, fp16 or bf16")
+        torch_support.check_precision(precision, "depth")
         if batch_size < 1:
             raise ConfigError("batch_size must be >= 1", key="depth.batch_size")
         self.name = name

@@ -20,16 +20,15 @@ download, from where, and which config key to set.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from permask import torch_support
 from permask.errors import ConfigError, TrackerError
 
-PRECISIONS = ("fp32", "fp16", "bf16")
 
 
 @dataclass(frozen=True)
@@ -70,35 +69,16 @@ def split_upstream(upstream: str) -> tuple[str, str]:
 
 def import_torch():
     """torch, or a TrackerError saying how to install it."""
-    try:
-        return importlib.import_module("torch")
-    except ImportError:
-        raise TrackerError("the learned trackers need PyTorch, which is not installed",
-                           key="tracker", fix="pip install 'torch>=2.1' (CUDA build on a GPU "
-                           "machine), or use tracker=lk") from None
+    return torch_support.import_torch(TrackerError, "tracker", "tracker=lk")
 
 
 def resolve_device(device: str):
     """'auto' -> cuda if available else cpu; 'cuda'/'cuda:N'/'cpu' as given (checked)."""
-    torch = import_torch()
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ConfigError(f"unknown device '{device}'", key="tracker.device",
-                          fix="tracker.device=auto, cuda, cuda:N or cpu") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise TrackerError("tracker.device asks for CUDA but no CUDA device is available",
-                           key="tracker.device", fix="tracker.device=auto (or cpu)")
-    return dev
+    return torch_support.resolve_device(device, TrackerError, "tracker")
 
 
 def check_precision(precision: str) -> str:
-    if precision not in PRECISIONS:
-        raise ConfigError(f"unknown precision '{precision}'", key="tracker.precision",
-                          fix="tracker.precision=fp32, fp16 or bf16")
-    return precision
+    return torch_support.check_precision(precision, "tracker")
 
 
 def autocast(device, precision: str):
