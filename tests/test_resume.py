@@ -70,7 +70,7 @@ def test_kill_mid_instance_then_resume(sig, reference, tmp_path):
     started = time.time()
     proc.send_signal(sig)
     _, stderr = proc.communicate(timeout=30)
-    assert time.time() - started < 5, "did not stop promptly"
+    assert time.time() - started < 10, "did not stop promptly"
     if sig == signal.SIGKILL:
         assert proc.returncode == -9
     else:
