@@ -2,18 +2,20 @@
 
     python benchmarks/memory.py [--frames 40] [--views 4]
 
-Each run is a separate `python run.py` process; its peak resident memory (ru_maxrss) minus the
-peak of a process that only imports what a run imports is the run's working memory, reported as
-a ratio to the decoded scene (rgbs + depths + masks, in the loaded layout).
+Each run is a separate `python run.py` process; its peak resident memory (ru_maxrss of that child)
+minus the peak of a process that only imports what a run imports is the run's working memory,
+reported as a ratio to the decoded scene (rgbs + depths + masks, in the loaded layout).
+`benchmarks/perf.py` reuses `measure`.
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
+import os
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,14 +24,31 @@ IMPORTS_ONLY = ("import hydra, rerun, cv2, numpy, matplotlib, rich, tqdm; "
                 "import permask.pipeline, permask.report, permask.trackers.lk")
 
 
+@dataclass
+class MemoryRow:
+    """One run: instances, decoded scene bytes, peak RSS bytes, working bytes (peak - imports)."""
+
+    instances: int
+    scene: int
+    peak: int
+    work: int
+
+    @property
+    def ratio(self) -> float:
+        return self.work / self.scene
+
+
 def peak_rss_of(cmd: list[str]) -> int:
-    """Peak resident set size (bytes) of a child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if after <= before:
-        raise RuntimeError("ru_maxrss did not grow; run this benchmark with the smallest child first")
-    return after * 1024
+    """Peak resident set size (bytes) of one child process (its own rusage, via wait4, so the
+    result does not depend on which children ran before)."""
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            raise subprocess.CalledProcessError(proc.returncode, cmd, stderr=err.read().decode())
+    return usage.ru_maxrss * 1024  # kilobytes on Linux
 
 
 def scene_bytes(demo: dict) -> int:
@@ -39,16 +58,18 @@ def scene_bytes(demo: dict) -> int:
     return scene.rgbs.nbytes + scene.depths.nbytes + sum(m.nbytes for m in scene.masks.values())
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--frames", type=int, default=40)
-    ap.add_argument("--views", type=int, default=4)
-    args = ap.parse_args()
-    baseline = peak_rss_of([sys.executable, "-c", IMPORTS_ONLY])
-    print(f"imports only: {baseline / 2**20:.0f} MiB")
+def imports_baseline() -> int:
+    """Peak RSS (bytes) of a process that only imports what a run imports."""
+    return peak_rss_of([sys.executable, "-c", IMPORTS_ONLY])
+
+
+def measure(frames: int = 40, views: int = 4, counts: tuple[int, ...] = (1, 16),
+            baseline: int | None = None) -> list[MemoryRow]:
+    """One `python run.py` per instance count (N = 1 runs instance_0 of a 3-object scene)."""
+    baseline = imports_baseline() if baseline is None else baseline
     rows = []
-    for n in (1, 16):
-        demo = {"num_views": args.views, "num_frames": args.frames, "num_objects": max(n, 3)}
+    for n in counts:
+        demo = {"num_views": views, "num_frames": frames, "num_objects": max(n, 3)}
         size = scene_bytes(demo)
         with tempfile.TemporaryDirectory() as out:
             overrides = [f"input.demo.{k}={v}" for k, v in demo.items()]
@@ -56,10 +77,21 @@ def main() -> None:
                 overrides.append("instances=[instance_0]")
             peak = peak_rss_of([sys.executable, "run.py", *overrides, f"output_dir={out}",
                                 "progress=false"])
-        work = peak - baseline
-        rows.append((n, size, peak, work))
-        print(f"N={n:2d}: decoded scene {size / 2**20:6.1f} MiB, peak {peak / 2**20:6.0f} MiB, "
-              f"working {work / 2**20:6.0f} MiB = {work / size:.2f}x the scene")
+        rows.append(MemoryRow(n, size, peak, peak - baseline))
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--frames", type=int, default=40)
+    ap.add_argument("--views", type=int, default=4)
+    args = ap.parse_args()
+    baseline = imports_baseline()
+    print(f"imports only: {baseline / 2**20:.0f} MiB")
+    for row in measure(args.frames, args.views, baseline=baseline):
+        print(f"N={row.instances:2d}: decoded scene {row.scene / 2**20:6.1f} MiB, "
+              f"peak {row.peak / 2**20:6.0f} MiB, working {row.work / 2**20:6.0f} MiB = "
+              f"{row.ratio:.2f}x the scene")
 
 
 if __name__ == "__main__":

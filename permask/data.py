@@ -62,6 +62,8 @@ class Scene:
     source: str = ""
     fingerprint: str = ""
     depth_measured: np.ndarray | None = None
+    depth_source: str = "gt"  # the depth config that made `depths`
+    depth_metric: bool = True  # False: `depths` is a stand-in (e.g. a constant plane), not metres
     _gray: np.ndarray | None = field(default=None, repr=False)
 
     @property

@@ -42,6 +42,9 @@ class LKTrackerConfig(TrackerConfig):
     rigid_prior: bool = True  # carry occluded points with the instance's robust rigid motion
     rigid_outlier_tolerance: float = 0.06  # metres; fused points this far off the rigid fit are dropped
     min_rigid_points: int = 6
+    rigid_consistency: float = 0.02  # metres; median residual below which the instance is rigid
+    rigid_drift_tolerance: float = 0.02  # metres off the instance's rigid motion = drifted
+    rigid_min_inliers: float = 0.8  # share of points within that tolerance for a rigid instance
 
 
 # ---------------------------------------------------------------- learned trackers (torch)

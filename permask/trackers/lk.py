@@ -36,7 +36,8 @@ class LKTracker:
                  depth_tolerance_rel: float = 0.03, fuse_tolerance: float = 0.03,
                  use_masks: bool = True, mask_dilate_px: int = 1, rigid_prior: bool = True,
                  rigid_outlier_tolerance: float = 0.06, min_rigid_points: int = 6,
-                 max_anchor_groups: int = 4):
+                 max_anchor_groups: int = 4, rigid_consistency: float = 0.02,
+                 rigid_drift_tolerance: float = 0.02, rigid_min_inliers: float = 0.8):
         self.name = name
         self.lk_params = dict(winSize=(win_size, win_size), maxLevel=max_level,
                               criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01))
@@ -53,6 +54,9 @@ class LKTracker:
         self.rigid_prior = rigid_prior
         self.rigid_outlier_tolerance = rigid_outlier_tolerance
         self.min_rigid_points = min_rigid_points
+        self.rigid_consistency = rigid_consistency
+        self.rigid_drift_tolerance = rigid_drift_tolerance
+        self.rigid_min_inliers = rigid_min_inliers
 
     # ------------------------------------------------------------------ main loop
     def track(self, scene: Scene, queries: Queries) -> TrackResult:
@@ -66,6 +70,8 @@ class LKTracker:
         gray = scene.gray() if masks is None else masked_video(scene.gray(), masks)
         boxes = None if masks is None else mask_boxes(masks)
         state = _ViewTracks(V, N)
+        # the long-range rigid check needs real 3D: not a constant-depth stand-in for a video
+        self._check_drift = self.rigid_prior and scene.depth_metric and not _planar_stand_in(scene)
         qframe = queries.frame
         for t in range(int(qframe.min()), T):
             started = qframe < t
@@ -75,6 +81,7 @@ class LKTracker:
             tracks[t, new] = queries.points[new, 1:]
             visible[t, new] = True
             scores[t, new] = 1.0
+            state.anchor_in_rigid_frame(new, tracks[t])
             seen = self._seed(scene, masks, state, tracks[t], t, qframe <= t)
             if masks is not None:  # a carried point found again inside its mask, at its depth
                 regained = seen & ~visible[t] & (qframe < t)
@@ -113,10 +120,39 @@ class LKTracker:
                 state.pos[:, measured & off] = np.nan
                 measured &= ~off
                 carried = predicted
+            drifted, rigid_positions = (self._rigid_drift(state, fused, measured)
+                                        if self._check_drift else (None, None))
+            if rigid_positions is not None:
+                state.pos[:, drifted] = np.nan
+                measured &= ~drifted
+                carried = np.where(np.isnan(rigid_positions), carried, rigid_positions)
         tracks[t, started] = np.where(measured[started, None], fused[started], carried[started])
         visible[t] = measured
         measuring_views = (~np.isnan(estimates[..., 0])).sum(0)
         scores[t] = np.where(measured, inlier.sum(0) / np.maximum(measuring_views, 1), 0.0)
+
+    def _rigid_drift(self, state, fused, measured):
+        """Slow drift that frame-to-frame checks cannot see (a point sliding round a turning
+        object's silhouette): fit the instance's rigid motion from its points' positions in one
+        common frame to the current fused positions. When the instance moves rigidly (median
+        residual below `rigid_consistency` and at least `rigid_min_inliers` of the points within
+        `rigid_drift_tolerance`), the points further off are drifted: returns (drifted [N] bool,
+        rigid positions [N,3]); else (none, None)."""
+        usable = measured & ~np.isnan(state.rigid_local[:, 0])
+        pose = fit_rigid_robust(state.rigid_local[usable], fused[usable], self.min_rigid_points)
+        if pose is None:
+            state.rigid_pose = None
+            return np.zeros(len(fused), bool), None
+        positions = state.rigid_local @ pose[:3, :3].T + pose[:3, 3]
+        deviation = np.linalg.norm(fused - positions, axis=1)
+        drifted = usable & (deviation > self.rigid_drift_tolerance)
+        rigid = (np.median(deviation[usable]) <= self.rigid_consistency
+                 and drifted.sum() <= (1 - self.rigid_min_inliers) * usable.sum())
+        if not rigid:  # a deforming instance (hand, animal): no drift check, no rigid carry
+            state.rigid_pose = None
+            return np.zeros(len(fused), bool), None
+        state.rigid_pose = pose
+        return drifted, positions
 
     def _seed(self, scene, masks, state, positions, t, eligible):
         """Start 2D tracks in every view where the point at `positions` [N,3] is visible at t
@@ -175,6 +211,14 @@ class LKTracker:
         return instance_masks(scene, instance_id, self.mask_dilate_px)
 
 
+def _planar_stand_in(scene: Scene) -> bool:
+    """True when every measured depth of the first frame is the same value: a plane standing in
+    for missing depth (as in videos without depth), where 3D rigidity means nothing."""
+    d = scene.depths[:, 0]
+    valid = d[d > 0]
+    return valid.size > 0 and float(np.ptp(valid)) < 1e-6
+
+
 class _ViewTracks:
     """Per view and point: the current 2D position (NaN: not tracked in that view) and the frame
     and pixel the 2D track was seeded at (its anchor)."""
@@ -183,6 +227,22 @@ class _ViewTracks:
         self.pos = np.full((num_views, num_points, 2), np.nan)
         self.ref_frame = np.full((num_views, num_points), -1, np.int64)
         self.ref_pos = np.full((num_views, num_points, 2), np.nan)
+        # each point in one common, object-attached frame (NaN: unknown) and the pose [4,4] that
+        # maps that frame to the current one (None: the instance is not moving rigidly now)
+        self.rigid_local = np.full((num_points, 3), np.nan)
+        self.rigid_pose: np.ndarray | None = np.eye(4)
+        self._rigid_started = False
+
+    def anchor_in_rigid_frame(self, new: np.ndarray, positions: np.ndarray) -> None:
+        """Place points starting now [N] bool, at positions [N,3], in the common frame."""
+        if not new.any():
+            return
+        if not self._rigid_started:  # the first queries define the common frame
+            self.rigid_local[new] = positions[new]
+            self._rigid_started = True
+        elif self.rigid_pose is not None:
+            R, c = self.rigid_pose[:3, :3], self.rigid_pose[:3, 3]
+            self.rigid_local[new] = (positions[new] - c) @ R
 
     def active(self, v: int) -> np.ndarray:
         return ~np.isnan(self.pos[v, :, 0])
