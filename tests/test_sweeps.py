@@ -38,8 +38,13 @@ def read_csv(path):
     return {(r["label"], r["instance"], r["metric"]): float(r["value"]) for r in rows}, rows
 
 
-def multirun(args, sweep_dir, timeout=120):
-    proc = run_cli(["-m", *args, f"sweep_dir={sweep_dir}"], timeout=timeout)
+# Ray picks this machine's network address for its own processes; in tests every Ray process
+# talks over loopback only (Ray's switch for that is named after the platforms where it is on).
+RAY_LOOPBACK = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+
+
+def multirun(args, sweep_dir, timeout=120, env_extra=None):
+    proc = run_cli(["-m", *args, f"sweep_dir={sweep_dir}"], timeout=timeout, env_extra=env_extra)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
 
@@ -241,7 +246,7 @@ def test_submitit_local_launcher(tmp_path, cache_dir):
                     reason="hydra-ray-launcher / ray not installed: pip install -e '.[ray]'")
 def test_ray_launcher_on_a_local_ray_instance(tmp_path, cache_dir):
     multirun(["hydra/launcher=ray_local", "hydra.launcher.ray.init.num_cpus=2",
-              "tracker=static,lk", *QUICK], tmp_path, timeout=180)
+              "tracker=static,lk", *QUICK], tmp_path, timeout=180, env_extra=RAY_LOOPBACK)
     _, rows = read_csv(tmp_path / "comparison.csv")
     assert {r["label"] for r in rows} == {"lk", "static"}
 
@@ -263,12 +268,12 @@ def ray_head():
     on by itself). Short temp dir: Ray's unix socket paths must stay under ~107 characters."""
     temp = tempfile.mkdtemp(prefix="rayh", dir="/tmp")
     port, client, agent, agent_grpc, runtime_env, metrics = free_ports(6)
-    env = {**os.environ, "RAY_AUTH_MODE": "token"}
+    env = {**os.environ, "RAY_AUTH_MODE": "token", **RAY_LOOPBACK}
     log_path = os.path.join(temp, "head.log")
     with open(log_path, "w") as log_file:
         proc = subprocess.Popen(
             [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
-             "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}",
+             "--node-ip-address=127.0.0.1", "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}",
              "--object-store-memory=78643200", f"--ray-client-server-port={client}",
              f"--dashboard-agent-listen-port={agent}", f"--dashboard-agent-grpc-port={agent_grpc}",
              f"--runtime-env-agent-port={runtime_env}", f"--metrics-export-port={metrics}"],
@@ -296,7 +301,7 @@ def test_ray_launcher_on_a_running_ray_cluster(tmp_path, cache_dir, ray_head):
     address, env = ray_head
     proc = run_cli(["-m", "hydra/launcher=ray_cluster", f"hydra.launcher.ray.init.address={address}",
                     "tracker=static,lk", *QUICK, f"sweep_dir={tmp_path}"],
-                   env_extra={"RAY_AUTH_MODE": env["RAY_AUTH_MODE"]}, timeout=180)
+                   env_extra={"RAY_AUTH_MODE": env["RAY_AUTH_MODE"], **RAY_LOOPBACK}, timeout=180)
     assert proc.returncode == 0, proc.stderr[-3000:]
     _, rows = read_csv(tmp_path / "comparison.csv")
     assert {r["label"] for r in rows} == {"lk", "static"}
