@@ -11,7 +11,6 @@ reported as a ratio to the decoded scene (rgbs + depths + masks, in the loaded l
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -38,17 +37,23 @@ class MemoryRow:
         return self.work / self.scene
 
 
+# Runs the command and prints its peak RSS (KiB). Linux carries a process's ru_maxrss across
+# fork and exec, so a child forked straight from a big parent (benchmarks/perf.py holds scenes)
+# would report the parent's size; this launcher is small, so its child's figure is its own.
+_LAUNCHER = ("import os, subprocess, sys; "
+             "p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL); "
+             "_, status, usage = os.wait4(p.pid, 0); print(usage.ru_maxrss); "
+             "sys.exit(os.waitstatus_to_exitcode(status))")
+
+
 def peak_rss_of(cmd: list[str]) -> int:
-    """Peak resident set size (bytes) of one child process (its own rusage, via wait4, so the
-    result does not depend on which children ran before)."""
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            err.seek(0)
-            raise subprocess.CalledProcessError(proc.returncode, cmd, stderr=err.read().decode())
-    return usage.ru_maxrss * 1024  # kilobytes on Linux
+    """Peak resident set size (bytes) of one child process: its own rusage (wait4 in a small
+    launcher), so the figure depends neither on earlier children nor on this process's size."""
+    proc = subprocess.run([sys.executable, "-c", _LAUNCHER, *cmd], cwd=ROOT, text=True,
+                          capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, cmd, stderr=proc.stderr)
+    return int(proc.stdout.split()[-1]) * 1024  # KiB on Linux
 
 
 def scene_bytes(demo: dict) -> int:

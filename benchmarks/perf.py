@@ -1,6 +1,6 @@
 """Performance of permask, each figure a ratio against a baseline measured in the same run.
 
-    python benchmarks/perf.py            # full: ~10 min on a 2-core CPU -> benchmarks/results/
+    python benchmarks/perf.py            # full: ~5 min on a 2-core CPU -> benchmarks/results/
     python benchmarks/perf.py --quick    # smoke version, < 3 min -> benchmarks/results/quick/
     python benchmarks/perf.py --items 1,3  # only some of the measurements
 
@@ -165,16 +165,25 @@ class Writing:
 
 
 @dataclass
+class WritingPair:
+    """The same content written in columns (permask) and by the naive per-frame writer."""
+
+    columns: Writing
+    naive: Writing
+
+
+@dataclass
 class Recording:
-    """Item 4. Per-instance files with a bare context (cameras only: no video, no depth cloud)
-    written in columns (permask) and naively; with the run's default context (video + clouds);
-    and merging N instances into one file."""
+    """Item 4. `pairs`: content -> columns vs naive, for the track points alone, the tracks
+    (points + trails) and per-instance files with a cameras-only context (+ masks; no video, no
+    depth cloud). `default_context`: per-instance files as a run writes them (+ JPEG video and
+    depth clouds). `combined` / `cli_merge`: one file of all instances, written by permask or
+    merged from the per-instance files by `rerun rrd merge`."""
 
     instances: int
     point_frames: int
-    columns: Writing
-    naive: Writing
-    columns_default_context: Writing
+    pairs: dict[str, WritingPair]
+    default_context: Writing
     combined: Writing
     cli_merge: Writing | None
 
@@ -252,7 +261,7 @@ def run_cli(overrides: Sequence[str], output_dir: Path) -> float:
     cmd = [sys.executable, "run.py", *overrides, f"output_dir={output_dir}", "progress=false"]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          text=True)
+                          text=True, check=False)
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
@@ -385,40 +394,86 @@ def bench_opencv(scene: Scene, queries: dict[str, Queries], top: int = 15) -> Op
 # ------------------------------------------------------------------------------- 4. recording
 
 
+@contextmanager
+def recording_file(path: Path, ids: record.RecordingIds) -> Iterator[rr.RecordingStream]:
+    """A recording stream saved to `path`, flushed and closed (footer written) on exit."""
+    rec = rr.RecordingStream(ids.application_id, recording_id=ids.recording_id)
+    rec.save(path)
+    try:
+        yield rec
+        rec.flush()
+    finally:
+        rec.disconnect()
+
+
 def write_naive_recording(path: Path, scene: Scene, queries: Queries, result: TrackResult, *,
-                          tracker: str, ids: record.RecordingIds, context: record.SceneContext,
+                          tracker: str, ids: record.RecordingIds,
+                          context: record.SceneContext | None, masks: bool = True,
+                          trails: bool = True, queries_too: bool = True,
                           trail_length: int = 8) -> Path:
     """The baseline writer: what `record.write_instance_recording` writes for one instance
     (scene context, queries, track points, trails, masks), but the temporal data row by row:
     per frame `rec.set_time` and one `rec.log` per entity (points, trails, each view's mask),
-    colours and radii with every row. No blueprint, not atomic."""
-    rec = rr.RecordingStream(ids.application_id, recording_id=ids.recording_id)
-    rec.save(path)
-    record.log_scene_context(rec, scene, context=context)
+    colours and radii with every row. No blueprint, not atomic. context None: no scene context;
+    masks / trails / queries_too False: leave those out."""
     iid = queries.instance_id
     color = record.instance_color(iid, scene.instance_ids)
-    rec.log(record.query_path(iid), rr.Points3D(queries.points[:, 1:4], colors=[(*color, 160)],
-                                                radii=rr.Radius.ui_points(2.0), labels=[iid],
-                                                show_labels=True), static=True)
     tracks = np.asarray(result.tracks, np.float32)
     show = result.visible & np.isfinite(tracks).all(axis=-1)
     strips, counts = record._trails(tracks, show, trail_length)  # the same trails as permask's
+    counts = counts if trails else np.zeros_like(counts)
     ends = np.cumsum(counts)
     H, W = scene.image_size
     class_id = np.uint8(record.class_ids(scene.instance_ids)[iid])
-    masks = [record._resize_nearest(np.asarray(m) != 0, H, W) for m in scene.masks[iid]]
-    for t, frame in enumerate(record.frame_values(scene)):
-        rec.set_time(record.TIMELINE, sequence=int(frame))
-        rec.log(record.track_path(tracker, iid), rr.Points3D(
-            tracks[t, show[t]], colors=[color], radii=rr.Radius.ui_points(2.5)))
-        if counts[t]:
-            rec.log(record.trail_path(tracker, iid), rr.LineStrips3D(
-                strips[ends[t] - counts[t]:ends[t]], colors=[color], radii=rr.Radius.ui_points(1.0)))
-        for cam, mask in zip(scene.camera_ids, masks):
-            rec.log(record.mask_path(cam, iid), rr.SegmentationImage(
-                mask[t].astype(np.uint8) * class_id, opacity=0.5, draw_order=0.0))
-    rec.flush()
-    rec.disconnect()
+    labels = [record._resize_nearest(np.asarray(m) != 0, H, W) for m in scene.masks[iid]] \
+        if masks else []
+    with recording_file(path, ids) as rec:
+        if context is not None:
+            record.log_scene_context(rec, scene, context=context)
+        if queries_too:
+            rec.log(record.query_path(iid), rr.Points3D(
+                queries.points[:, 1:4], colors=[(*color, 160)], radii=rr.Radius.ui_points(2.0),
+                labels=[iid], show_labels=True), static=True)
+        for t, frame in enumerate(record.frame_values(scene)):
+            rec.set_time(record.TIMELINE, sequence=int(frame))
+            rec.log(record.track_path(tracker, iid), rr.Points3D(
+                tracks[t, show[t]], colors=[color], radii=rr.Radius.ui_points(2.5)))
+            if counts[t]:
+                rec.log(record.trail_path(tracker, iid), rr.LineStrips3D(
+                    strips[ends[t] - counts[t]:ends[t]], colors=[color],
+                    radii=rr.Radius.ui_points(1.0)))
+            for cam, label in zip(scene.camera_ids, labels):
+                rec.log(record.mask_path(cam, iid), rr.SegmentationImage(
+                    label[t].astype(np.uint8) * class_id, opacity=0.5, draw_order=0.0))
+    return path
+
+
+def write_tracks_columns(path: Path, scene: Scene, queries: Queries, result: TrackResult, *,
+                         tracker: str, ids: record.RecordingIds) -> Path:
+    """permask's column logging of the tracks alone (queries, points, trails; no context, no
+    masks): `record.log_instance_tracks(masks=False)` into a file."""
+    with recording_file(path, ids) as rec:
+        record.log_instance_tracks(rec, scene, queries, result, tracker=tracker, masks=False)
+    return path
+
+
+def write_points_columns(path: Path, scene: Scene, queries: Queries, result: TrackResult, *,
+                         tracker: str, ids: record.RecordingIds) -> Path:
+    """The track points alone in columns: the static colour/radius row and the one
+    `send_columns` call that `record.log_instance_tracks` makes for them (it has no switch to
+    leave the trails out)."""
+    iid = queries.instance_id
+    tracks = np.asarray(result.tracks, np.float32)
+    show = result.visible & np.isfinite(tracks).all(axis=-1)
+    path_in_file = record.track_path(tracker, iid)
+    with recording_file(path, ids) as rec:
+        rec.log(path_in_file, rr.Points3D.from_fields(
+            colors=[record.instance_color(iid, scene.instance_ids)],
+            radii=rr.Radius.ui_points(2.5)), static=True)
+        rec.send_columns(path_in_file, indexes=[rr.TimeColumn(record.TIMELINE,
+                                                              sequence=record.frame_values(scene))],
+                         columns=rr.Points3D.columns(positions=tracks[show]).partition(
+                             show.sum(axis=1)))
     return path
 
 
@@ -449,29 +504,36 @@ def bench_recording(scene: Scene, queries: dict[str, Queries], results: dict[str
     default = record.prepare_scene_context(scene)  # the run's: JPEG video + depth clouds
     work.mkdir(parents=True, exist_ok=True)
 
-    def columns(context: record.SceneContext, tag: str) -> list[Path]:
-        return [record.write_instance_recording(
-            work / f"{tag}_{iid}.rrd", scene, q, results[iid], base=BASE, tracker="lk", ids=ids,
-            context=context) for iid, q in queries.items()]
+    def per_instance(write: Callable[..., Path], tag: str, **kwargs) -> Callable[[], list[Path]]:
+        """A function writing every instance's file with `write(path, scene, q, result, ...)`."""
+        return lambda: [write(work / f"{tag}_{iid}.rrd", scene, q, results[iid], ids=ids,
+                              tracker="lk", **kwargs) for iid, q in queries.items()]
 
-    def naive() -> list[Path]:
-        return [write_naive_recording(work / f"naive_{iid}.rrd", scene, q, results[iid],
-                                      tracker="lk", ids=ids, context=bare)
-                for iid, q in queries.items()]
+    def files(context: record.SceneContext) -> Callable[[], list[Path]]:
+        return per_instance(record.write_instance_recording, "file", base=BASE, context=context)
 
     def combined() -> list[Path]:
         return [record.write_combined_recording(
             work / "combined.rrd", scene, {"lk": {k: (q, results[k]) for k, q in queries.items()}},
             base=BASE, ids=ids, context=default)]
 
-    per_instance_files = columns(default, "default")
-    return Recording(
-        len(queries), sum(tracked_point_frames(r) for r in results.values()),
-        columns=best_writing(lambda: columns(bare, "columns"), repeats),
-        naive=best_writing(naive, repeats),
-        columns_default_context=best_writing(lambda: columns(default, "default"), repeats),
-        combined=best_writing(combined, repeats),
-        cli_merge=cli_merge(per_instance_files, work / "cli_merged.rrd", repeats))
+    contents = {  # content -> (permask's columns, the naive writer)
+        "track points": (per_instance(write_points_columns, "points"),
+                         per_instance(write_naive_recording, "naive_points", context=None,
+                                      masks=False, trails=False, queries_too=False)),
+        "track points + trails": (per_instance(write_tracks_columns, "tracks"),
+                                  per_instance(write_naive_recording, "naive_tracks",
+                                               context=None, masks=False)),
+        "per-instance file, cameras-only context": (
+            files(bare), per_instance(write_naive_recording, "naive_file", context=bare)),
+    }
+    pairs = {name: WritingPair(best_writing(cols, repeats), best_writing(naive, repeats))
+             for name, (cols, naive) in contents.items()}
+    default_files = files(default)
+    default_writing = best_writing(default_files, repeats)
+    return Recording(len(queries), sum(tracked_point_frames(r) for r in results.values()), pairs,
+                     default_writing, best_writing(combined, repeats),
+                     cli_merge(default_files(), work / "cli_merged.rrd", repeats))
 
 
 # ------------------------------------------------------------------------------- 6. scaling
@@ -551,14 +613,14 @@ def machine_info() -> dict[str, str]:
 
     import matplotlib
 
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                if line.startswith("model name")), platform.processor()) \
-        if Path("/proc/cpuinfo").exists() else platform.processor()
+    cpuinfo = Path("/proc/cpuinfo")
+    models = [line.split(":", 1)[1].strip() for line in
+              (cpuinfo.read_text().splitlines() if cpuinfo.exists() else [])
+              if line.startswith("model name")]
+    cpu = models[0] if models else platform.processor()
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                            capture_output=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "permask"], cwd=ROOT, text=True,
-                           capture_output=True).stdout.strip()
+    commit = git("rev-parse", "--short", "HEAD")
+    dirty = git("status", "--porcelain", "--", "permask")
     return {
         "platform": platform.platform(),
         "CPU": f"{cpu}; os.cpu_count() = {os.cpu_count()}, usable {usable}",
@@ -570,8 +632,18 @@ def machine_info() -> dict[str, str]:
         "matplotlib": matplotlib.__version__,
         "git": commit + (" (permask/ has uncommitted changes)" if dirty else ""),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "load average at start": "%.2f %.2f %.2f" % os.getloadavg(),
+        "load average at start": load_average(),
     }
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, text=True, capture_output=True,
+                          check=False).stdout.strip()
+
+
+def load_average() -> str:
+    """1, 5 and 15 minute load averages."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 # ------------------------------------------------------------------------------- main
@@ -601,9 +673,9 @@ def main() -> None:
             scene = demo_scene(num_objects=settings.batch_instances)
             queries = instance_queries(scene)
         if 1 in items or 4 in items:
-            print(f"1. batching: {settings.batch_instances} instances, per mask vs one call",
-                  flush=True)
             if 1 in items:
+                print(f"1. batching: {settings.batch_instances} instances, per mask vs one call",
+                      flush=True)
                 results.batching, tracked = bench_batching(scene, queries, settings.repeats)
                 b = results.batching
                 print(f"  per mask {b.per_mask_s:.2f} s, one call {b.one_call_s:.2f} s "
@@ -621,6 +693,7 @@ def main() -> None:
             print("4. recordings", flush=True)
             results.recording = bench_recording(scene, queries, tracked, work / "recording",
                                                 settings.repeats)
+            print_recording(results.recording)
         if 5 in items:
             print("5. memory", flush=True)
             results.memory = memory.measure(counts=settings.memory_counts)
@@ -630,7 +703,7 @@ def main() -> None:
         if 6 in items:
             print("6. scaling", flush=True)
             results.scaling = bench_scaling(settings, work)
-    results.machine["load average at end"] = "%.2f %.2f %.2f" % os.getloadavg()
+    results.machine["load average at end"] = load_average()
     results.machine["benchmark wall time"] = f"{time.perf_counter() - started:.0f} s"
     for path in write_outputs(results, settings.out_dir, quick=quick):
         print(f"wrote {path}")
@@ -644,6 +717,18 @@ def print_opencv(share: OpenCVShare) -> None:
     print("  top functions outside OpenCV by own time (tottime):")
     for h in share.hotspots:
         print(f"    {h.tottime:7.3f} s {h.calls:7d} calls  {h.label}")
+
+
+def print_recording(rec: Recording) -> None:
+    per = 1e6 / rec.point_frames
+    for name, pair in rec.pairs.items():
+        cols, naive = pair.columns, pair.naive
+        print(f"  {name}, per tracked point-frame: columns {cols.seconds * per:.2f} us "
+              f"{cols.bytes / rec.point_frames:.0f} B, naive {naive.seconds * per:.2f} us "
+              f"{naive.bytes / rec.point_frames:.0f} B")
+    merge = f"{rec.cli_merge.seconds:.2f} s" if rec.cli_merge else "no rerun CLI"
+    print(f"  one file of {rec.instances} instances: write_combined_recording "
+          f"{rec.combined.seconds:.2f} s, rerun rrd merge {merge}", flush=True)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402 (after use)
 
 from permask.synthetic import DemoParams  # noqa: E402
 
@@ -81,6 +81,12 @@ def markdown(results, quick: bool) -> str:
     return "\n".join(parts)
 
 
+def ratio(permask: float, baseline: float) -> str:
+    """permask / baseline (lower is better), with the speed-up when permask is faster."""
+    r = permask / baseline
+    return f"{r:.2f}x" + (f" ({1 / r:.2f}x faster)" if r < 1 else "")
+
+
 def summary(results) -> str:
     rows = []
     b = results.batching
@@ -92,7 +98,8 @@ def summary(results) -> str:
     for p in results.processes:
         rows.append(["2", f"N={p.instances}: one `run.py` vs {p.instances} `run.py "
                      "instances=[instance_k]`", f"{p.one_process_s:.1f} s",
-                     f"{p.per_instance_processes_s:.1f} s", f"{p.speedup:.2f}x faster", "", ""])
+                     f"{p.per_instance_processes_s:.1f} s",
+                     ratio(p.one_process_s, p.per_instance_processes_s), "", ""])
     o = results.opencv
     if o:
         rows.append(["3", "`lk` time outside OpenCV (cProfile; plain timers)",
@@ -101,23 +108,28 @@ def summary(results) -> str:
     r = results.recording
     if r:
         per = 1e6 / r.point_frames
-        rows.append(["4", "writing recordings, per tracked point-frame: columns vs naive "
-                     "per-frame `rr.log`", f"{r.columns.seconds * per:.1f} µs",
-                     f"{r.naive.seconds * per:.1f} µs",
-                     f"{r.naive.seconds / r.columns.seconds:.2f}x faster", "", ""])
+        for name, pair in r.pairs.items():
+            cols, naive = pair.columns, pair.naive
+            rows.append(["4", f"writing {name}, per tracked point-frame: columns vs naive "
+                         "per-frame `rr.log`", f"{cols.seconds * per:.2f} µs, "
+                         f"{cols.bytes / r.point_frames:.0f} B", f"{naive.seconds * per:.2f} µs, "
+                         f"{naive.bytes / r.point_frames:.0f} B",
+                         ratio(cols.seconds, naive.seconds), "", ""])
         if r.cli_merge:
             rows.append(["4", f"one file of {r.instances} instances: `write_combined_recording` "
                          "vs `rerun rrd merge` of the per-instance files",
-                         f"{r.combined.seconds:.2f} s", f"{r.cli_merge.seconds:.2f} s",
-                         f"{r.cli_merge.seconds / r.combined.seconds:.2f}x faster", "", ""])
+                         f"{r.combined.seconds:.2f} s, {r.combined.bytes / MiB:.0f} MiB",
+                         f"{r.cli_merge.seconds:.2f} s, {r.cli_merge.bytes / MiB:.0f} MiB",
+                         ratio(r.combined.seconds, r.cli_merge.seconds), "", ""])
     if results.memory:
         worst = max(m.ratio for m in results.memory)
         rows.append(["5", "working memory / decoded scene, " + ", ".join(
             f"N={m.instances}" for m in results.memory),
             " / ".join(f"{m.ratio:.2f}x" for m in results.memory), "", "",
             f"<= ~{TARGET_MEMORY:.0f}x", verdict(worst <= TARGET_MEMORY)])
-    return table(["#", "measure", "permask", "baseline", "ratio", "target", ""], rows,
-                 "llrrrll")
+    return (table(["#", "measure", "permask", "baseline", "permask / baseline", "target", ""],
+                  rows, "llrrrll")
+            + "\nRatios are permask's time over the baseline's: below 1 permask is faster.\n")
 
 
 def batching_section(results) -> str:
@@ -182,22 +194,27 @@ def recording_section(results) -> str:
         return [name, files, f"{w.seconds:.3f}", f"{w.bytes / MiB:.2f}",
                 f"{w.seconds / r.point_frames * 1e6:.2f}", f"{w.bytes / r.point_frames:.0f}"]
 
-    rows = [row("`write_instance_recording` (columns), cameras-only context", r.columns,
-                r.instances),
-            row("naive writer (per frame `rr.set_time` + `rr.log`), same content", r.naive,
-                r.instances),
-            row("`write_instance_recording`, the run's context (JPEG video + depth clouds)",
-                r.columns_default_context, r.instances),
-            row(f"`write_combined_recording`, {r.instances} instances, the run's context",
-                r.combined, 1)]
+    rows = []
+    for name, pair in r.pairs.items():
+        rows.append(row(f"{name}: columns (permask)", pair.columns, r.instances))
+        rows.append(row(f"{name}: naive per-frame writer", pair.naive, r.instances))
+    rows.append(row("`write_instance_recording` as in a run (+ JPEG video, depth clouds)",
+                    r.default_context, r.instances))
+    rows.append(row(f"`write_combined_recording`, {r.instances} instances, as in a run",
+                    r.combined, 1))
     if r.cli_merge:
         rows.append(row("`rerun rrd merge` of the per-instance files above", r.cli_merge, 1))
     return ("## 4. Writing the recordings\n\n"
             f"The {r.instances} instances of item 1, {r.point_frames} tracked point-frames "
-            "(visible, finite) in all. Each per-instance file holds the scene context, the "
-            "queries, the track points, their trails and the instance's masks; the naive writer "
-            "writes the same, row by row. Best of the repeats; per point-frame = over all "
-            f"{r.point_frames} point-frames (masks and context included):\n\n"
+            "(visible, finite) in all. Contents: *track points* = the visible points per frame "
+            "(`write_points_columns`: the `send_columns` call `record.log_instance_tracks` makes "
+            "for them); *+ trails* = also the queries and the trail polylines "
+            "(`log_instance_tracks(masks=False)`); *per-instance file* "
+            "= `record.write_instance_recording` with a cameras-only context (no video, no depth "
+            "cloud), i.e. + cameras and the instance's masks. The naive writer "
+            "(`write_naive_recording` in `benchmarks/perf.py`) writes the same content row by "
+            "row: per frame `rec.set_time` and one `rec.log` per entity. Best of the repeats; "
+            "per point-frame = everything in the files over the tracked point-frames:\n\n"
             + table(["writer", "files", "seconds", "MiB", "µs / point-frame",
                      "bytes / point-frame"], rows)
             + "\n" + ("" if r.cli_merge else "The `rerun` CLI was not found: no merge timing.\n"))
@@ -293,6 +310,8 @@ def plot_scaling(points, path: Path) -> Path:
         ax.plot(x, [p.run_s for p in rows], "s-", label="whole run")
         if factor == "points per instance":
             ax.set(xscale="log", yscale="log")
+        else:
+            ax.set_ylim(bottom=0)
         ax.set(xlabel=factor, ylabel="seconds", title=f"vs {factor}")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)

@@ -394,28 +394,35 @@ def log_instance_masks(rec: rr.RecordingStream, scene: Scene, instance_id: str, 
                          columns=rr.SegmentationImage.columns(buffer=label.reshape(T, -1)))
 
 
-def _trails(tracks: np.ndarray, show: np.ndarray, length: int
-            ) -> tuple[list[np.ndarray], np.ndarray]:
-    """Trail polylines of every shown point at every frame.
+def _trails(tracks: np.ndarray, show: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Trail polylines of every shown point at every frame, as one array.
 
-    tracks [T,N,3] m, show [T,N] bool -> (strips: [L,3] float32 arrays, 2 <= L <= length,
-    frame-major; counts [T]: strips per frame). A strip holds the point's finite positions over
-    frames [t-length+1, t].
+    tracks [T,N,3] m, show [T,N] bool -> (strips [S,length,3] float32, frame-major; counts [T]:
+    strips per frame). A strip holds the point's positions over frames [t-length+1, t]; frames
+    before the clip or before the point's query repeat its oldest position (zero-length segments,
+    invisible), so every strip has the same length and rerun converts them in one batch.
     """
     T = tracks.shape[0]
     strips: list[np.ndarray] = []
     counts = np.zeros(T, np.int64)
+    rows = np.arange(length)[:, None]
     for t in range(1, T):
         idx = np.flatnonzero(show[t])
-        window = tracks[max(0, t - length + 1): t + 1, idx].transpose(1, 0, 2)  # [n,l,3]
-        finite = np.isfinite(window).all(axis=-1)  # [n,l]
-        if finite.all():
-            chosen = list(window)
-        else:
-            chosen = [w[f] for w, f in zip(window, finite) if f.sum() >= 2]
-        strips.extend(chosen)
-        counts[t] = len(chosen)
-    return strips, counts
+        frames = np.clip(np.arange(t - length + 1, t + 1), 0, None)
+        window = tracks[frames][:, idx]  # [L,n,3]
+        finite = np.isfinite(window).all(axis=-1)  # [L,n]
+        keep = finite[-1] & (finite.sum(axis=0) >= 2)
+        if not keep.any():
+            continue
+        window, finite = window[:, keep], finite[:, keep]
+        # each row takes the nearest finite row at or after it (the oldest known position)
+        nearest = np.minimum.accumulate(np.where(finite, rows, length - 1)[::-1], axis=0)[::-1]
+        window = np.take_along_axis(window, nearest[..., None], axis=0)
+        strips.append(window.transpose(1, 0, 2))
+        counts[t] = keep.sum()
+    if not strips:
+        return np.zeros((0, length, 3), np.float32), counts
+    return np.concatenate(strips).astype(np.float32), counts
 
 
 def log_instance_tracks(rec: rr.RecordingStream, scene: Scene, queries: Queries,
@@ -459,7 +466,7 @@ def log_instance_tracks(rec: rr.RecordingStream, scene: Scene, queries: Queries,
         positions=tracks[show].reshape(-1, 3)).partition(show.sum(axis=1)))
 
     strips, counts = _trails(tracks, show, trail_length)
-    if strips:
+    if len(strips):
         path = trail_path(tracker, iid)
         rec.log(path, rr.LineStrips3D.from_fields(colors=[color], radii=rr.Radius.ui_points(1.0)),
                 static=True)

@@ -33,27 +33,42 @@ def read_depth_robust(depth: np.ndarray, uv: np.ndarray, z_expected: np.ndarray,
     Returns (z [M], ok [M]): ok where the chosen depth lies within
     `tolerance + tolerance_rel * |z_expected|` of the expected z. NaN pixels are never ok.
     """
-    H, W = depth.shape
-    r = int(window)
-    du, dv = np.meshgrid(np.arange(-r, r + 1), np.arange(-r, r + 1))
-    order = np.argsort(du.ravel() ** 2 + dv.ravel() ** 2, kind="stable")  # centre first
     uv = np.asarray(uv, np.float64).reshape(-1, 2)
     z_expected = np.asarray(z_expected, np.float64).reshape(-1)
+    tol = tolerance + tolerance_rel * np.abs(z_expected)
+    finite = np.isfinite(uv).all(axis=1)
+    pixel = np.where(finite[:, None], np.rint(np.where(finite[:, None], uv, 0)), -10**6)
+    pixel = pixel.astype(np.int64)
+    z = _depth_at(depth, pixel[:, 0], pixel[:, 1])
     with np.errstate(invalid="ignore"):
-        ui = np.rint(np.nan_to_num(uv[:, 0], nan=-1e6)).astype(np.int64)[:, None] + du.ravel()[order]
-        vi = np.rint(np.nan_to_num(uv[:, 1], nan=-1e6)).astype(np.int64)[:, None] + dv.ravel()[order]
+        ok = np.abs(z - z_expected) < tol  # NaN compares False
+    retry = np.flatnonzero(~ok & finite)  # holes and edges only: search the neighbourhood
+    if len(retry) and window > 0:
+        du, dv = _window_offsets(int(window))
+        values = _depth_at(depth, pixel[retry, :1] + du, pixel[retry, 1:] + dv)
+        diff = np.abs(values - z_expected[retry, None])
+        diff[np.isnan(diff)] = np.inf
+        best = np.argmin(diff, axis=1)
+        rows = np.arange(len(retry))
+        z[retry] = values[rows, best]
+        ok[retry] = diff[rows, best] < tol[retry]
+    return z, ok
+
+
+def _window_offsets(r: int) -> tuple[np.ndarray, np.ndarray]:
+    """(du, dv) [K] offsets of a (2r+1)^2 window, nearest to the centre first."""
+    du, dv = np.meshgrid(np.arange(-r, r + 1), np.arange(-r, r + 1))
+    order = np.argsort(du.ravel() ** 2 + dv.ravel() ** 2, kind="stable")
+    return du.ravel()[order], dv.ravel()[order]
+
+
+def _depth_at(depth: np.ndarray, ui: np.ndarray, vi: np.ndarray) -> np.ndarray:
+    """depth at integer pixels (any shape) as float64, NaN outside the image or not measured."""
+    H, W = depth.shape
     inside = (ui >= 0) & (ui < W) & (vi >= 0) & (vi < H)
     values = depth[np.clip(vi, 0, H - 1), np.clip(ui, 0, W - 1)].astype(np.float64)
     values[~inside | ~(values > 0)] = np.nan
-    tol = tolerance + tolerance_rel * np.abs(z_expected)
-    diff = np.abs(values - z_expected[:, None])
-    with np.errstate(invalid="ignore"):
-        agrees = diff < tol[:, None]  # NaN compares False
-    centre_ok = agrees[:, 0]
-    diff[np.isnan(diff)] = np.inf
-    best = np.where(centre_ok, 0, np.argmin(diff, axis=1))
-    rows = np.arange(len(uv))
-    return values[rows, best], agrees[rows, best]
+    return values
 
 
 def lookup_mask(mask: np.ndarray, uv: np.ndarray) -> np.ndarray:
@@ -94,7 +109,7 @@ def fuse_views(estimates: np.ndarray, previous: np.ndarray, tolerance: float
     ref = np.full((N, 3), np.nan)
     many = count >= 3
     if many.any():
-        ref[many] = np.nanmedian(estimates[:, many], axis=0)
+        ref[many] = _nan_median(estimates[:, many], count[many])
     few = (count > 0) & ~many
     if few.any():
         prev = np.where(np.isnan(previous[few]), 0.0, previous[few])
@@ -108,6 +123,17 @@ def fuse_views(estimates: np.ndarray, previous: np.ndarray, tolerance: float
         fused = np.nansum(np.where(inlier[..., None], estimates, 0.0), axis=0) / weights.sum(0)
     fused[inlier.sum(0) == 0] = np.nan
     return fused, inlier
+
+
+def _nan_median(values: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Per-axis median over axis 0 of values [V,M,3] ignoring NaN, count [M] finite per column
+    (sorting puts NaN last; cheaper than np.nanmedian for a handful of views)."""
+    ordered = np.sort(values, axis=0)
+    lo = ((count - 1) // 2)[None, :, None]
+    hi = (count // 2)[None, :, None]
+    idx_lo = np.broadcast_to(lo, (1,) + values.shape[1:])
+    idx_hi = np.broadcast_to(hi, (1,) + values.shape[1:])
+    return 0.5 * (np.take_along_axis(ordered, idx_lo, 0)[0] + np.take_along_axis(ordered, idx_hi, 0)[0])
 
 
 def query_views(scene: Scene, queries: Queries, masks: np.ndarray | None, window: int,

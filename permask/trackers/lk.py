@@ -182,7 +182,8 @@ class LKTracker:
         p0c = p0 - offset
         p1, st, _ = cv2.calcOpticalFlowPyrLK(prev, cur, p0c, None, **self.lk_params)
         p0b, stb, _ = cv2.calcOpticalFlowPyrLK(cur, prev, p1, None, **self.lk_params)
-        ok = (st[:, 0] == 1) & (stb[:, 0] == 1) & (np.linalg.norm(p0b - p0c, axis=1) < self.fb_threshold)
+        fb = p0b - p0c
+        ok = (st[:, 0] == 1) & (stb[:, 0] == 1) & (np.hypot(fb[:, 0], fb[:, 1]) < self.fb_threshold)
         p1 += offset
         if self.anchor:
             ref_t = state.ref_frame[v, idx]
@@ -197,7 +198,8 @@ class LKTracker:
                                                       flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
                                                       **self.lk_params)
                 pa += off
-                agree = (sta[:, 0] == 1) & (np.linalg.norm(pa - p1[sel], axis=1) < self.anchor_max_px)
+                shift = pa - p1[sel]
+                agree = (sta[:, 0] == 1) & (np.hypot(shift[:, 0], shift[:, 1]) < self.anchor_max_px)
                 p1[sel[agree]] = pa[agree]
         return p1.astype(np.float64), ok
 
