@@ -154,3 +154,14 @@ def test_rigid_fit_recovers_pose_despite_outliers():
     np.testing.assert_allclose(pose[:3, 3], [0.1, -0.2, 0.3], atol=1e-9)
     assert fit_rigid_robust(src[:3], dst[:3], min_points=6) is None
     np.testing.assert_allclose(kabsch(src, src), np.eye(4), atol=1e-12)
+
+
+def test_similarity_fit_recovers_scale():
+    rng = np.random.default_rng(1)
+    src = np.concatenate([rng.normal(size=(40, 2)), np.ones((40, 1))], axis=1)  # on the plane z=1
+    dst = src.copy()
+    dst[:, :2] = 0.5 * src[:, :2] + [0.2, -0.1]  # shrinks and slides on the plane
+    pose = fit_rigid_robust(src, dst, with_scale=True)
+    np.testing.assert_allclose(src @ pose[:3, :3].T + pose[:3, 3], dst, atol=1e-9)
+    rigid = fit_rigid_robust(src, dst)  # a rigid fit cannot shrink
+    assert rigid is None or np.abs(src @ rigid[:3, :3].T + rigid[:3, 3] - dst).max() > 0.1

@@ -71,7 +71,9 @@ class LKTracker:
         boxes = None if masks is None else mask_boxes(masks)
         state = _ViewTracks(V, N)
         # the long-range rigid check needs real 3D: not a constant-depth stand-in for a video
-        self._check_drift = self.rigid_prior and scene.depth_metric and not _planar_stand_in(scene)
+        planar = _planar_stand_in(scene)
+        self._check_drift = self.rigid_prior and scene.depth_metric and not planar
+        self._similarity = planar  # on a stand-in plane, moving away looks like shrinking
         qframe = queries.frame
         for t in range(int(qframe.min()), T):
             started = qframe < t
@@ -113,7 +115,8 @@ class LKTracker:
         measured = started & ~np.isnan(fused[:, 0])
         carried = tracks[t - 1].copy()
         if self.rigid_prior:
-            pose = fit_rigid_robust(tracks[t - 1, measured], fused[measured], self.min_rigid_points)
+            pose = fit_rigid_robust(tracks[t - 1, measured], fused[measured], self.min_rigid_points,
+                                    with_scale=self._similarity)
             if pose is not None:
                 predicted = tracks[t - 1] @ pose[:3, :3].T + pose[:3, 3]
                 off = np.linalg.norm(fused - predicted, axis=1) > self.rigid_outlier_tolerance
