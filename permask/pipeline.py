@@ -96,6 +96,8 @@ def run(cfg: DictConfig, output_dir: str | Path) -> RunReport:
     tracker = hydra.utils.instantiate(cfg.tracker)  # once per process, reused for every instance
     if hasattr(tracker, "load"):  # learned models: fail on missing code/weights before any work
         tracker.load()
+    if hasattr(tracker, "progress"):
+        tracker.progress = cfg.progress
     scene = load_input(cfg)
     resume.check_existing_output(out, scene.fingerprint, cfg.on_existing)
     resume.remove_stale_temporaries(out)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from tqdm.auto import tqdm
 
 from permask.data import Queries, Scene, TrackResult
 from permask.geometry import in_image, project, unproject
@@ -39,6 +40,7 @@ class LKTracker:
                  max_anchor_groups: int = 4, rigid_consistency: float = 0.02,
                  rigid_drift_tolerance: float = 0.02, rigid_min_inliers: float = 0.8):
         self.name = name
+        self.progress = False  # per-frame progress bar (the runner turns it on with `progress`)
         self.lk_params = dict(winSize=(win_size, win_size), maxLevel=max_level,
                               criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01))
         self.fb_threshold = fb_threshold
@@ -75,7 +77,9 @@ class LKTracker:
         self._check_drift = self.rigid_prior and scene.depth_metric and not planar
         self._similarity = planar  # on a stand-in plane, moving away looks like shrinking
         qframe = queries.frame
-        for t in range(int(qframe.min()), T):
+        frames = range(int(qframe.min()), T)
+        for t in tqdm(frames, desc=f"  {queries.instance_id}", unit="frame", leave=False,
+                      disable=not self.progress or len(frames) < 2):
             started = qframe < t
             if started.any():
                 self._step(scene, gray, masks, boxes, state, tracks, visible, scores, t, started)
