@@ -66,8 +66,9 @@ def _depth_at(depth: np.ndarray, ui: np.ndarray, vi: np.ndarray) -> np.ndarray:
     """depth at integer pixels (any shape) as float64, NaN outside the image or not measured."""
     H, W = depth.shape
     inside = (ui >= 0) & (ui < W) & (vi >= 0) & (vi < H)
-    values = depth[np.clip(vi, 0, H - 1), np.clip(ui, 0, W - 1)].astype(np.float64)
-    values[~inside | ~(values > 0)] = np.nan
+    values = np.full(ui.shape, np.nan)
+    values[inside] = depth[vi[inside], ui[inside]]
+    values[values <= 0] = np.nan
     return values
 
 

@@ -12,12 +12,13 @@ def kabsch(src: np.ndarray, dst: np.ndarray, with_scale: bool = False) -> np.nda
     s = 1 (rigid) unless `with_scale` (Umeyama's similarity)."""
     cs, cd = src.mean(0), dst.mean(0)
     U, S, Vt = np.linalg.svd((src - cs).T @ (dst - cd))
-    D = np.diag([1.0, 1.0, np.sign(np.linalg.det(Vt.T @ U.T))])
-    R = Vt.T @ D @ U.T
+    d = np.ones(3)
+    d[2] = np.sign(np.linalg.det(U) * np.linalg.det(Vt)) or 1.0  # no reflection
+    R = (Vt.T * d) @ U.T
     scale = 1.0
     if with_scale:
         spread = ((src - cs) ** 2).sum()
-        scale = float((S * np.diag(D)).sum() / spread) if spread > 0 else 1.0
+        scale = float((S * d).sum() / spread) if spread > 0 else 1.0
     pose = np.eye(4)
     pose[:3, :3] = scale * R
     pose[:3, 3] = cd - scale * R @ cs
