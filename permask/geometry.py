@@ -85,3 +85,29 @@ def look_at(center, target, up=(0.0, 0.0, 1.0)) -> np.ndarray:
     down = np.cross(forward, right)
     R = np.stack([right, down, forward])
     return np.concatenate([R, (-R @ center)[:, None]], axis=1)
+
+
+def project_each(points: np.ndarray, K: np.ndarray, E: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`project` with one camera per point: points [P,3], K [P,3,3], E [P,3,4] ->
+    (pixels [P,2], z [P]); NaN pixels at or behind the camera."""
+    points = np.asarray(points, np.float64)
+    cam = np.einsum("pij,pj->pi", E[:, :, :3].astype(np.float64), points) + E[:, :, 3]
+    z = cam[:, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        uvw = np.einsum("pij,pj->pi", K.astype(np.float64), cam)
+        uv = uvw[:, :2] / uvw[:, 2:3]
+    uv[z <= 1e-9] = np.nan
+    return uv, z
+
+
+def unproject_each(pixels: np.ndarray, depth: np.ndarray, K: np.ndarray, E: np.ndarray
+                   ) -> np.ndarray:
+    """`unproject` with one camera per pixel: pixels [P,2], depth [P], K [P,3,3], E [P,3,4]
+    -> world points [P,3]."""
+    pixels = np.asarray(pixels, np.float64)
+    z = np.asarray(depth, np.float64)
+    K = K.astype(np.float64)
+    y = (pixels[:, 1] - K[:, 1, 2]) / K[:, 1, 1]
+    x = (pixels[:, 0] - K[:, 0, 2] - K[:, 0, 1] * y) / K[:, 0, 0]
+    cam = np.stack([x * z, y * z, z], axis=-1) - E[:, :, 3]
+    return np.einsum("pji,pj->pi", E[:, :, :3].astype(np.float64), cam)

@@ -60,3 +60,20 @@ def test_split_then_read_back_gives_the_same_masks(data, num_instances, mask_sca
         np.testing.assert_array_equal(one.masks[ids[0]], scene.masks[ids[0]])
         np.testing.assert_array_equal(one.rgbs, scene.rgbs)
         np.testing.assert_allclose(one.depths, scene.depths)
+
+
+@settings(max_examples=100, deadline=None)
+@given(angles=st.tuples(*[st.floats(-np.pi, np.pi)] * 3), t=st.tuples(finite, finite, finite),
+       uv=hnp.arrays(np.float64, (6, 2), elements=st.floats(-100, 1100)),
+       z=hnp.arrays(np.float64, 6, elements=st.floats(0.05, 100)))
+def test_per_point_cameras_match_the_single_camera_functions(angles, t, uv, z):
+    from permask.geometry import project_each, unproject_each
+    K = np.array([[500.0, 0, 320], [0, 480, 240], [0, 0, 1]])
+    E = np.concatenate([rotation(*angles), np.array(t)[:, None]], axis=1)
+    Ks, Es = np.broadcast_to(K, (6, 3, 3)), np.broadcast_to(E, (6, 3, 4))
+    world = unproject_each(uv, z, Ks, Es)
+    np.testing.assert_allclose(world, unproject(uv, z, K, E), atol=1e-9 * (1 + np.abs(world).max()))
+    uv2, z2 = project_each(world, Ks, Es)
+    uv1, z1 = project(world, K, E)
+    np.testing.assert_allclose(uv2, uv1, rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(z2, z1, rtol=1e-9, atol=1e-9)

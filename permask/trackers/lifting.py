@@ -25,8 +25,10 @@ from permask.trackers.rigid import fit_rigid_robust
 
 
 def read_depth_robust(depth: np.ndarray, uv: np.ndarray, z_expected: np.ndarray, window: int,
-                      tolerance: float, tolerance_rel: float) -> tuple[np.ndarray, np.ndarray]:
-    """Robust depth read at uv [M,2] in depth [H,W] (0 = no measurement).
+                      tolerance: float, tolerance_rel: float, view: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Robust depth read at uv [M,2] in depth [H,W] (0 = no measurement), or in depth [V,H,W]
+    with each pixel's view [M].
 
     The nearest pixel's depth where it is valid and agrees with the expected z [M]; else (a hole,
     or an edge) the valid depth in a (2*window+1)^2 neighbourhood nearest the expected z.
@@ -35,17 +37,19 @@ def read_depth_robust(depth: np.ndarray, uv: np.ndarray, z_expected: np.ndarray,
     """
     uv = np.asarray(uv, np.float64).reshape(-1, 2)
     z_expected = np.asarray(z_expected, np.float64).reshape(-1)
+    if view is None:
+        depth, view = depth[None], np.zeros(len(uv), np.int64)
     tol = tolerance + tolerance_rel * np.abs(z_expected)
     finite = np.isfinite(uv).all(axis=1)
     pixel = np.where(finite[:, None], np.rint(np.where(finite[:, None], uv, 0)), -10**6)
     pixel = pixel.astype(np.int64)
-    z = _depth_at(depth, pixel[:, 0], pixel[:, 1])
+    z = _depth_at(depth, view, pixel[:, 0], pixel[:, 1])
     with np.errstate(invalid="ignore"):
         ok = np.abs(z - z_expected) < tol  # NaN compares False
     retry = np.flatnonzero(~ok & finite)  # holes and edges only: search the neighbourhood
     if len(retry) and window > 0:
         du, dv = _window_offsets(int(window))
-        values = _depth_at(depth, pixel[retry, :1] + du, pixel[retry, 1:] + dv)
+        values = _depth_at(depth, view[retry, None], pixel[retry, :1] + du, pixel[retry, 1:] + dv)
         diff = np.abs(values - z_expected[retry, None])
         diff[np.isnan(diff)] = np.inf
         best = np.argmin(diff, axis=1)
@@ -62,24 +66,27 @@ def _window_offsets(r: int) -> tuple[np.ndarray, np.ndarray]:
     return du.ravel()[order], dv.ravel()[order]
 
 
-def _depth_at(depth: np.ndarray, ui: np.ndarray, vi: np.ndarray) -> np.ndarray:
-    """depth at integer pixels (any shape) as float64, NaN outside the image or not measured."""
-    H, W = depth.shape
+def _depth_at(depth: np.ndarray, view: np.ndarray, ui: np.ndarray, vi: np.ndarray) -> np.ndarray:
+    """depth [V,H,W] at views and integer pixels (broadcast together) as float64; NaN outside
+    the image or where not measured."""
+    _, H, W = depth.shape
+    view, ui, vi = np.broadcast_arrays(view, ui, vi)
     inside = (ui >= 0) & (ui < W) & (vi >= 0) & (vi < H)
     values = np.full(ui.shape, np.nan)
-    values[inside] = depth[vi[inside], ui[inside]]
+    values[inside] = depth[view[inside], vi[inside], ui[inside]]
     values[values <= 0] = np.nan
     return values
 
 
-def lookup_mask(mask: np.ndarray, uv: np.ndarray) -> np.ndarray:
-    """mask [H,W] bool at the nearest pixel of uv [M,2]; False outside or for NaN."""
-    H, W = mask.shape
+def lookup_mask(mask: np.ndarray, uv: np.ndarray, view: np.ndarray | None = None) -> np.ndarray:
+    """mask [H,W] bool (or [V,H,W] with each pixel's view [M]) at the nearest pixel of uv [M,2];
+    False outside or for NaN."""
+    H, W = mask.shape[-2:]
     ok = in_image(uv, H, W)
     out = np.zeros(len(uv), bool)
     ui = np.rint(uv[ok, 0]).astype(np.int64)
     vi = np.rint(uv[ok, 1]).astype(np.int64)
-    out[ok] = mask[vi, ui]
+    out[ok] = mask[vi, ui] if view is None else mask[view[ok], vi, ui]
     return out
 
 

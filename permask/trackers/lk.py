@@ -21,7 +21,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from permask.data import Queries, Scene, TrackResult
-from permask.geometry import in_image, project, unproject
+from permask.geometry import in_image, project_each, unproject_each
 from permask.trackers.base import apply_query_convention
 from permask.trackers.lifting import fuse_views, instance_masks, read_depth_robust
 from permask.trackers.lifting import lookup_mask as _lookup
@@ -98,7 +98,7 @@ class LKTracker:
 
     def _step(self, scene, gray, masks, boxes, state, tracks, visible, scores, t, started):
         V, N = state.pos.shape[:2]
-        estimates = np.full((V, N, 3), np.nan)
+        flows = []  # per view: (view index, point indices, tracked pixels, LK ok)
         for v in range(V):
             idx = np.nonzero(started & state.active(v))[0]
             if len(idx) == 0:
@@ -106,14 +106,18 @@ class LKTracker:
             images = _Frames(gray[v], None if boxes is None else boxes[v],
                              self.lk_params["winSize"][0])
             uv, ok = self._flow(images, t, state, v, idx)
-            K, E = scene.intrs[v, t], scene.extrs[v, t]
-            _, z_expected = project(tracks[t - 1, idx], K, E)
-            z, ok_depth = self._read_depth(scene.depths[v, t], uv, z_expected)
+            flows.append((np.full(len(idx), v), idx, uv, ok))
+        estimates = np.full((V, N, 3), np.nan)
+        if flows:  # lift every view's tracked pixels in one go
+            view, idx, uv, ok = (np.concatenate(parts) for parts in zip(*flows))
+            K, E = scene.intrs[view, t], scene.extrs[view, t]
+            _, z_expected = project_each(tracks[t - 1, idx], K, E)
+            z, ok_depth = self._read_depth(scene.depths[:, t], uv, z_expected, view)
             ok &= ok_depth & in_image(uv, *scene.image_size)
             if masks is not None:
-                ok &= _lookup(masks[v, t], uv)
-            estimates[v, idx[ok]] = unproject(uv[ok], z[ok], K, E)
-            state.pos[v, idx] = np.where(ok[:, None], uv, np.nan)
+                ok &= _lookup(masks[:, t], uv, view)
+            estimates[view[ok], idx[ok]] = unproject_each(uv[ok], z[ok], K[ok], E[ok])
+            state.pos[view, idx] = np.where(ok[:, None], uv, np.nan)
         fused, inlier = fuse_views(estimates, tracks[t - 1], self.fuse_tolerance)
         state.pos[~inlier & ~np.isnan(estimates[..., 0])] = np.nan  # outlier views lose the point
         measured = started & ~np.isnan(fused[:, 0])
@@ -166,18 +170,18 @@ class LKTracker:
         (in the image, depth agrees, inside the mask). Returns [N] bool: started in some view."""
         H, W = scene.image_size
         seen = np.zeros(len(positions), bool)
-        for v in range(state.pos.shape[0]):
-            idx = np.nonzero(eligible & ~state.active(v) & ~np.isnan(positions[:, 0]))[0]
-            if len(idx) == 0:
-                continue
-            uv, z_expected = project(positions[idx], scene.intrs[v, t], scene.extrs[v, t])
-            ok = in_image(uv, H, W) & (z_expected > 0)
-            _, ok_depth = self._read_depth(scene.depths[v, t], uv, z_expected)
-            ok &= ok_depth
-            if masks is not None:
-                ok &= _lookup(masks[v, t], uv)
-            state.start(v, idx[ok], uv[ok], t)
-            seen[idx[ok]] = True
+        candidates = eligible & ~np.isnan(positions[:, 0])
+        view, idx = np.nonzero(candidates[None, :] & np.isnan(state.pos[..., 0]))
+        if len(idx) == 0:
+            return seen
+        uv, z_expected = project_each(positions[idx], scene.intrs[view, t], scene.extrs[view, t])
+        ok = in_image(uv, H, W) & (z_expected > 0)
+        _, ok_depth = self._read_depth(scene.depths[:, t], uv, z_expected, view)
+        ok &= ok_depth
+        if masks is not None:
+            ok &= _lookup(masks[:, t], uv, view)
+        state.start(view[ok], idx[ok], uv[ok], t)
+        seen[idx[ok]] = True
         return seen
 
     # ------------------------------------------------------------------ pieces
@@ -210,10 +214,10 @@ class LKTracker:
                 p1[sel[agree]] = pa[agree]
         return p1.astype(np.float64), ok
 
-    def _read_depth(self, depth, uv, z_expected):
+    def _read_depth(self, depth, uv, z_expected, view=None):
         """Robust depth read at uv [M,2] (see `lifting.read_depth_robust`): (z [M], ok [M])."""
         return read_depth_robust(depth, uv, z_expected, self.depth_window, self.depth_tolerance,
-                                 self.depth_tolerance_rel)
+                                 self.depth_tolerance_rel, view)
 
     def _instance_masks(self, scene: Scene, instance_id: str) -> np.ndarray:
         """[V,T,H,W] bool instance mask at depth resolution, dilated for tolerance at borders."""
@@ -256,10 +260,11 @@ class _ViewTracks:
     def active(self, v: int) -> np.ndarray:
         return ~np.isnan(self.pos[v, :, 0])
 
-    def start(self, v: int, idx: np.ndarray, uv: np.ndarray, t: int) -> None:
-        self.pos[v, idx] = uv
-        self.ref_pos[v, idx] = uv
-        self.ref_frame[v, idx] = t
+    def start(self, view, idx: np.ndarray, uv: np.ndarray, t: int) -> None:
+        """Seed 2D tracks of points idx [M] in view(s) (one int or [M]) at pixels uv [M,2]."""
+        self.pos[view, idx] = uv
+        self.ref_pos[view, idx] = uv
+        self.ref_frame[view, idx] = t
 
 
 class _Frames:
