@@ -13,7 +13,7 @@ def kabsch(src: np.ndarray, dst: np.ndarray, with_scale: bool = False) -> np.nda
     cs, cd = src.mean(0), dst.mean(0)
     U, S, Vt = np.linalg.svd((src - cs).T @ (dst - cd))
     d = np.ones(3)
-    d[2] = np.sign(np.linalg.det(U) * np.linalg.det(Vt)) or 1.0  # no reflection
+    d[2] = -1.0 if np.linalg.det(U @ Vt) < 0 else 1.0  # no reflection
     R = (Vt.T * d) @ U.T
     scale = 1.0
     if with_scale:
@@ -37,7 +37,8 @@ def fit_rigid_robust(src: np.ndarray, dst: np.ndarray, min_points: int = 6,
     pose = None
     for _ in range(iterations):
         pose = kabsch(src[keep], dst[keep], with_scale)
-        residual = np.linalg.norm(src @ pose[:3, :3].T + pose[:3, 3] - dst, axis=1)
+        diff = src @ pose[:3, :3].T + pose[:3, 3] - dst
+        residual = np.sqrt(np.einsum("ij,ij->i", diff, diff))
         keep = residual < max(3.0 * np.median(residual), floor)
         if keep.sum() < max(min_points, 3):
             return None
