@@ -86,6 +86,24 @@ class LiftedTracker(HubTracker):
         return query_views(scene, queries, masks, self.depth_window, self.depth_tolerance,
                            self.depth_tolerance_rel, source_only=self.views == "source")
 
+    def _track_views(self, scene: Scene, queries: Queries, per_view, width: int):
+        """Load the model, choose the views that see each query at its frame and run
+        `per_view(view, queries_txy [M,3]) -> [T,M,width]` (NaN: not tracked) in each.
+        Returns (results [V,T,N,width], NaN where a view does not track a point; the instance's
+        masks at depth resolution, or None)."""
+        self.load()
+        masks = (instance_masks(scene, queries.instance_id, self.mask_dilate_px)
+                 if self.use_masks else None)
+        pixels, ok = self._select_views(scene, queries, masks)
+        results = np.full((scene.num_views, scene.num_frames, len(queries), width), np.nan)
+        for v in range(scene.num_views):
+            idx = np.nonzero(ok[v])[0]
+            if len(idx):
+                txy = np.concatenate([queries.frame[idx, None].astype(np.float64),
+                                      pixels[v, idx]], 1)
+                results[v][:, idx] = per_view(v, txy)
+        return results, masks
+
 
 class CoTrackerTracker(LiftedTracker):
     """CoTracker3 offline or online, lifted to 3D (see the module docstring)."""
@@ -113,19 +131,13 @@ class CoTrackerTracker(LiftedTracker):
         T, N = scene.num_frames, len(queries)
         if N == 0:
             return fuse_over_time(T, queries, None, self.fuse_tolerance)
-        self.load()
-        masks = (instance_masks(scene, queries.instance_id, self.mask_dilate_px)
-                 if self.use_masks else None)
-        pixels, ok = self._select_views(scene, queries, masks)
-        tracks_2d = np.full((scene.num_views, T, N, 2), np.nan)  # NaN: not tracked / not visible
-        for v in range(scene.num_views):
-            idx = np.nonzero(ok[v])[0]
-            if len(idx) == 0:
-                continue
-            txy = np.concatenate([queries.frame[idx, None].astype(np.float64), pixels[v, idx]], 1)
+
+        def visible_pixels(v, txy):
             uv, vis = self._track_view(scene, v, txy)
             uv[~vis] = np.nan
-            tracks_2d[v][:, idx] = uv
+            return uv
+
+        tracks_2d, masks = self._track_views(scene, queries, visible_pixels, 2)
 
         def estimate(t, previous, started):
             out = np.full((scene.num_views, N, 3), np.nan)

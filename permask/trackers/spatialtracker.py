@@ -51,7 +51,7 @@ from permask.geometry import camera_to_world_matrix
 from permask.trackers.config import SPATRACKER_UPSTREAM
 from permask.trackers.cotracker import LiftedTracker
 from permask.trackers.hub import UpstreamSource, check_checkpoint, check_clone, split_upstream
-from permask.trackers.lifting import fuse_over_time, instance_masks
+from permask.trackers.lifting import fuse_over_time
 
 UPSTREAM = SPATRACKER_UPSTREAM
 HF_REPO = "Yuxihenry/SpatialTrackerV2-Offline"
@@ -116,17 +116,8 @@ class SpatialTrackerV2Tracker(LiftedTracker):
         T, N = scene.num_frames, len(queries)
         if N == 0:
             return fuse_over_time(T, queries, None, self.fuse_tolerance)
-        self.load()
-        masks = (instance_masks(scene, queries.instance_id, self.mask_dilate_px)
-                 if self.use_masks else None)
-        pixels, ok = self._select_views(scene, queries, masks)
-        world = np.full((scene.num_views, T, N, 3), np.nan)  # NaN: not tracked / not visible
-        for v in range(scene.num_views):
-            idx = np.nonzero(ok[v])[0]
-            if len(idx) == 0:
-                continue
-            txy = np.concatenate([queries.frame[idx, None].astype(np.float64), pixels[v, idx]], 1)
-            world[v][:, idx] = self._track_view(scene, v, txy)
+        world, _ = self._track_views(scene, queries,
+                                     lambda v, txy: self._track_view(scene, v, txy), 3)
 
         def estimate(t, previous, started):
             return world[:, t]
