@@ -60,6 +60,7 @@ CASES = {
     "missing_extrs": (changed(extrs=None), "extrs"),
     "rgbs_wrong_rank": (changed(rgbs=BASE["rgbs"][0]), "rgbs"),
     "intrs_wrong_rank": (changed(intrs=BASE["intrs"][0, 0]), "intrs"),
+    "depths_wrong_rank": (changed(depths=BASE["depths"][0]), "depths"),
     "views_disagree": (changed(extrs=BASE["extrs"][:1]), "extrs"),
     "frames_disagree": (changed(depths=BASE["depths"][:, :4]), "depths"),
     "mask_resolution_not_mappable": (
@@ -67,6 +68,7 @@ CASES = {
         "sam2_masks"),
     "nan_in_extrinsics": (with_camera("extrs", lambda a: a.__setitem__((0, 0, 0, 3), np.nan)), "extrs"),
     "inf_in_intrinsics": (with_camera("intrs", lambda a: a.__setitem__((1, 2, 0, 2), np.inf)), "intrs"),
+    "nan_in_intrinsics": (with_camera("intrs", lambda a: a.__setitem__((0, 0, 0, 0), np.nan)), "intrs"),
     "singular_intrinsics": (with_camera("intrs", lambda a: a.__setitem__((0, 0, 0, 0), 0.0)), "intrs"),
     "all_invalid_depth": (changed(depths=np.zeros_like(BASE["depths"])), "depths"),
     "negative_depth": (with_camera("depths", lambda a: a.__setitem__((0, 0, 0, 5, 5), -1.0)), "depths"),

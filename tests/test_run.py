@@ -170,70 +170,7 @@ def test_empty_instance_is_skipped_others_run(tmp_path):
     assert "instance_1" in metrics["skipped"] and "instance_0" in metrics["instances"]
 
 
-# ---------------------------------------------------------------- bad input: exit 2, one line
-
-def _bad_files(tmp_path):
-    ok = make_demo_scene(DemoParams(num_views=2, num_frames=6, height=48, width=64))
-    cases = {}
-
-    def scene_with(name, **changes):
-        arrays = dict(ok)
-        for k, v in changes.items():
-            if v is None:
-                arrays.pop(k)
-            else:
-                arrays[k] = v
-        np.savez(tmp_path / f"{name}.npz", **arrays)
-        cases[name] = tmp_path / f"{name}.npz"
-
-    scene_with("missing_rgbs", rgbs=None)
-    scene_with("wrong_rank", depths=ok["depths"][0])
-    intr = ok["intrs"].copy()
-    intr[0, 0, 0, 0] = np.nan
-    scene_with("nan_camera", intrs=intr)
-    (tmp_path / "not_npz.npz").write_text("hello")
-    cases["not_npz"] = tmp_path / "not_npz.npz"
-    good = tmp_path / "good.npz"
-    np.savez(good, **ok)
-    data = good.read_bytes()
-    (tmp_path / "truncated.npz").write_bytes(data[: len(data) // 2])
-    cases["truncated"] = tmp_path / "truncated.npz"
-
-    class Evil:
-        def __reduce__(self):
-            import os
-            return (os.system, (f"touch {tmp_path / 'CANARY'}",))
-
-    evil = np.empty((), dtype=object)
-    evil[()] = {"instance_0": Evil()}
-    scene_with("evil_pickle", sam2_masks=evil)
-    cases["missing_file"] = tmp_path / "does_not_exist.npz"
-    return cases
-
-
-BAD = ["missing_rgbs", "wrong_rank", "nan_camera", "not_npz", "truncated", "evil_pickle",
-       "missing_file"]
-
-
-@pytest.fixture(scope="module")
-def bad_files(tmp_path_factory):
-    return _bad_files(tmp_path_factory.mktemp("bad"))
-
-
-@pytest.mark.parametrize("case", BAD)
-def test_bad_input_exits_2_with_one_line(case, bad_files, tmp_path):
-    path = bad_files[case]
-    before = path.read_bytes() if path.exists() else None
-    proc = run_cli([f"input.npz={path}", f"output_dir={tmp_path / 'out'}", "progress=false"])
-    assert proc.returncode == 2, (proc.stdout, proc.stderr)
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("permask: error:"), proc.stderr
-    assert str(path) in lines[0]
-    assert "Traceback" not in proc.stderr
-    if before is not None:
-        assert path.read_bytes() == before
-    assert not (path.parent / "CANARY").exists()
-
+# ------------------------------------------- bad input: the corpus is in tests/test_bad_input.py
 
 def test_unknown_instance_exits_2(tmp_path, cache_dir):
     proc = run_cli([*FAST, f"output_dir={tmp_path}", "instances=[instance_99]"])
