@@ -8,12 +8,16 @@ import shlex
 import signal
 import sys
 
-import hydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from permask.allocators import release_freed_memory_promptly
 
-from permask.config import register_configs
-from permask.errors import PermaskError
+release_freed_memory_promptly()  # before rerun-sdk loads its allocator
+
+import hydra  # noqa: E402
+from hydra.core.hydra_config import HydraConfig  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from permask.config import register_configs  # noqa: E402
+from permask.errors import PermaskError  # noqa: E402
 
 register_configs()
 

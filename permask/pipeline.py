@@ -118,6 +118,7 @@ def run(cfg: DictConfig, output_dir: str | Path) -> RunReport:
     outcomes: dict[str, InstanceOutcome] = {}
     skipped: dict[str, str] = {}
     reused: list[str] = []
+    finished: list[str] = []  # tracked file on disk: what a resume reuses
     try:
         for instance_id in tqdm(ids, desc=f"{tracker.name} per mask", unit="instance",
                                 disable=not cfg.progress):
@@ -152,10 +153,11 @@ def run(cfg: DictConfig, output_dir: str | Path) -> RunReport:
                 # written last: its fingerprint marks the instance finished
                 save_npz(files["tracked"], fingerprint=np.array(fingerprint),
                          **tracked_arrays(scene, queries, result, tracker.name, config_text))
+            finished.append(instance_id)
             figures = instance_metrics(scene, queries, result, list(cfg.metrics.thresholds))
             outcomes[instance_id] = InstanceOutcome(instance_id, queries, result, figures, files)
     except KeyboardInterrupt:
-        raise Interrupted(list(outcomes), out) from None
+        raise Interrupted(finished, out) from None
     if reused:
         log.info("reused %d finished instance(s) from an earlier run: %s", len(reused), reused)
     files = {}

@@ -352,6 +352,7 @@ def log_scene_context(rec: rr.RecordingStream, scene: Scene, *,
             rec.log(cloud_path(cam), rr.Points3D.from_fields(radii=cloud.radius), static=True)
             rec.send_columns(cloud_path(cam), indexes=_time(frames), columns=rr.Points3D.columns(
                 positions=cloud.positions, colors=cloud.colors).partition(cloud.lengths))
+    rec.flush()  # the writer drains the context before instance data piles onto it (peak memory)
     return context
 
 
@@ -386,7 +387,8 @@ def log_instance_masks(rec: rr.RecordingStream, scene: Scene, instance_id: str, 
     masks = np.asarray(scene.masks[instance_id])
     fmt = rr.components.ImageFormat(width=W, height=H, channel_datatype="U8")
     for v, cam in enumerate(scene.camera_ids):
-        label = _resize_nearest(masks[v] != 0, H, W).astype(np.uint8) * class_id  # [T,H,W]
+        inside = _resize_nearest(masks[v].astype(bool, copy=False), H, W)
+        label = np.multiply(inside, class_id, dtype=np.uint8)  # [T,H,W], one temporary
         path = mask_path(cam, instance_id)
         rec.log(path, rr.SegmentationImage.from_fields(format=fmt, opacity=opacity,
                                                        draw_order=0.0), static=True)

@@ -1,0 +1,49 @@
+"""Allocator settings that return freed memory at once (see permask/allocators.py)."""
+
+import os
+import platform
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+# imports run.py as a module (its `main` does not run) and reports what the settings left behind
+PROBE = """
+import importlib.util, os, sys
+spec = importlib.util.spec_from_file_location("entry", "run.py")
+spec.loader.exec_module(importlib.util.module_from_spec(spec))
+print(os.environ.get("MIMALLOC_PURGE_DELAY"), "rerun_bindings" in sys.modules)
+"""
+
+
+def _probe(env_extra: dict[str, str]) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MIMALLOC_", "MALLOC_"))}
+    env.update(env_extra)
+    proc = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.split()
+
+
+def test_entry_point_sets_the_purge_delay_before_rerun_loads():
+    assert _probe({}) == ["0", "False"]
+
+
+def test_a_users_setting_wins():
+    assert _probe({"MIMALLOC_PURGE_DELAY": "50"}) == ["50", "False"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_glibc_takes_the_threshold_unless_the_user_set_one():
+    code = ("from permask.allocators import release_freed_memory_promptly as r; "
+            "print(r())")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=60).stdout.split()
+    assert out == (["True"] if platform.libc_ver()[0] == "glibc" else ["False"])
+    env["MALLOC_MMAP_THRESHOLD_"] = "65536"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=60).stdout.split()
+    assert out == ["False"]
