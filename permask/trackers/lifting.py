@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import cv2
@@ -41,8 +42,7 @@ def read_depth_robust(depth: np.ndarray, uv: np.ndarray, z_expected: np.ndarray,
         depth, view = depth[None], np.zeros(len(uv), np.int64)
     tol = tolerance + tolerance_rel * np.abs(z_expected)
     finite = np.isfinite(uv).all(axis=1)
-    pixel = np.where(finite[:, None], np.rint(np.where(finite[:, None], uv, 0)), -10**6)
-    pixel = pixel.astype(np.int64)
+    pixel = np.rint(np.where(finite[:, None], uv, -1e6)).astype(np.int64)  # NaN: far outside
     z = _depth_at(depth, view, pixel[:, 0], pixel[:, 1])
     with np.errstate(invalid="ignore"):
         ok = np.abs(z - z_expected) < tol  # NaN compares False
@@ -59,23 +59,27 @@ def read_depth_robust(depth: np.ndarray, uv: np.ndarray, z_expected: np.ndarray,
     return z, ok
 
 
+@functools.lru_cache(maxsize=8)
 def _window_offsets(r: int) -> tuple[np.ndarray, np.ndarray]:
-    """(du, dv) [K] offsets of a (2r+1)^2 window, nearest to the centre first."""
+    """(du, dv) [K] offsets of a (2r+1)^2 window, nearest to the centre first (read-only: the
+    arrays are cached and shared)."""
     du, dv = np.meshgrid(np.arange(-r, r + 1), np.arange(-r, r + 1))
     order = np.argsort(du.ravel() ** 2 + dv.ravel() ** 2, kind="stable")
-    return du.ravel()[order], dv.ravel()[order]
+    du, dv = du.ravel()[order], dv.ravel()[order]
+    du.flags.writeable = dv.flags.writeable = False
+    return du, dv
 
 
 def _depth_at(depth: np.ndarray, view: np.ndarray, ui: np.ndarray, vi: np.ndarray) -> np.ndarray:
     """depth [V,H,W] at views and integer pixels (broadcast together) as float64; NaN outside
     the image or where not measured."""
     _, H, W = depth.shape
-    view, ui, vi = np.broadcast_arrays(view, ui, vi)
-    inside = (ui >= 0) & (ui < W) & (vi >= 0) & (vi < H)
-    values = np.full(ui.shape, np.nan)
-    values[inside] = depth[view[inside], vi[inside], ui[inside]]
-    values[values <= 0] = np.nan
-    return values
+    # read every (broadcast) position at the pixel clamped into the image; a pixel the clamp
+    # moved was outside
+    u = np.minimum(np.maximum(ui, 0), W - 1)
+    v = np.minimum(np.maximum(vi, 0), H - 1)
+    values = depth[view, v, u]
+    return np.where((u == ui) & (v == vi) & (values > 0), values, np.float64(np.nan))
 
 
 def lookup_mask(mask: np.ndarray, uv: np.ndarray, view: np.ndarray | None = None) -> np.ndarray:
@@ -94,14 +98,15 @@ def instance_masks(scene: Scene, instance_id: str, dilate_px: int) -> np.ndarray
     """[V,T,H,W] bool instance mask at depth resolution, dilated by `dilate_px` for tolerance at
     borders."""
     H, W = scene.image_size
-    m = scene.masks[instance_id]
+    at_depth = mask_at_depth_resolution(scene.masks[instance_id], H, W)  # [V,T,H,W] bool
+    if not dilate_px:
+        return np.array(at_depth, bool)  # a copy: never the scene's own array
     kernel = np.ones((2 * dilate_px + 1,) * 2, np.uint8)
-    out = np.zeros((m.shape[0], m.shape[1], H, W), bool)
-    for v in range(m.shape[0]):
-        for t in range(m.shape[1]):
-            md = mask_at_depth_resolution(m[v, t], H, W).astype(np.uint8)
-            out[v, t] = cv2.dilate(md, kernel).astype(bool) if dilate_px else md
-    return out
+    frames = at_depth.reshape(-1, H, W).view(np.uint8)
+    out = np.empty(frames.shape, np.uint8)
+    for i, frame in enumerate(frames):  # OpenCV dilates one 2D image at a time
+        cv2.dilate(frame, kernel, dst=out[i])
+    return out.view(bool).reshape(at_depth.shape)
 
 
 def fuse_views(estimates: np.ndarray, previous: np.ndarray, tolerance: float
@@ -126,10 +131,10 @@ def fuse_views(estimates: np.ndarray, previous: np.ndarray, tolerance: float
         ref[few] = estimates[np.argmin(d, axis=0), np.nonzero(few)[0]]
     with np.errstate(invalid="ignore"):
         inlier = np.linalg.norm(estimates - ref[None], axis=-1) < tolerance
-    weights = inlier[..., None].astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        fused = np.nansum(np.where(inlier[..., None], estimates, 0.0), axis=0) / weights.sum(0)
-    fused[inlier.sum(0) == 0] = np.nan
+    inliers = inlier.sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):  # inliers are finite: a plain sum
+        fused = np.where(inlier[..., None], estimates, 0.0).sum(axis=0) / inliers[:, None]
+    fused[inliers == 0] = np.nan
     return fused, inlier
 
 
@@ -137,11 +142,8 @@ def _nan_median(values: np.ndarray, count: np.ndarray) -> np.ndarray:
     """Per-axis median over axis 0 of values [V,M,3] ignoring NaN, count [M] finite per column
     (sorting puts NaN last; cheaper than np.nanmedian for a handful of views)."""
     ordered = np.sort(values, axis=0)
-    lo = ((count - 1) // 2)[None, :, None]
-    hi = (count // 2)[None, :, None]
-    idx_lo = np.broadcast_to(lo, (1,) + values.shape[1:])
-    idx_hi = np.broadcast_to(hi, (1,) + values.shape[1:])
-    return 0.5 * (np.take_along_axis(ordered, idx_lo, 0)[0] + np.take_along_axis(ordered, idx_hi, 0)[0])
+    columns = np.arange(values.shape[1])
+    return 0.5 * (ordered[(count - 1) // 2, columns] + ordered[count // 2, columns])
 
 
 def query_views(scene: Scene, queries: Queries, masks: np.ndarray | None, window: int,

@@ -16,6 +16,8 @@ agrees (the point is visible again in that view).
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 from tqdm.auto import tqdm
@@ -25,7 +27,7 @@ from permask.geometry import in_image, project_each, unproject_each
 from permask.trackers.base import apply_query_convention
 from permask.trackers.lifting import fuse_views, instance_masks, read_depth_robust
 from permask.trackers.lifting import lookup_mask as _lookup
-from permask.trackers.rigid import fit_rigid_robust
+from permask.trackers.rigid import fit_rigid_robust, median
 
 __all__ = ["LKTracker", "fuse_views", "mask_boxes", "masked_video"]
 
@@ -70,7 +72,7 @@ class LKTracker:
             return TrackResult(tracks.astype(np.float32), visible, scores)
         masks = self._instance_masks(scene, queries.instance_id) if self.use_masks else None
         gray = scene.gray() if masks is None else masked_video(scene.gray(), masks)
-        boxes = None if masks is None else mask_boxes(masks)
+        boxes = None if masks is None else mask_boxes(masks).tolist()
         state = _ViewTracks(V, N)
         # the long-range rigid check needs real 3D: not a constant-depth stand-in for a video
         planar = _planar_stand_in(scene)
@@ -98,25 +100,22 @@ class LKTracker:
 
     def _step(self, scene, gray, masks, boxes, state, tracks, visible, scores, t, started):
         V, N = state.pos.shape[:2]
-        flows = []  # per view: (view index, point indices, tracked pixels, LK ok)
-        for v in range(V):
-            idx = np.nonzero(started & state.active(v))[0]
-            if len(idx) == 0:
-                continue
-            images = _Frames(gray[v], None if boxes is None else boxes[v],
-                             self.lk_params["winSize"][0])
-            uv, ok = self._flow(images, t, state, v, idx)
-            flows.append((np.full(len(idx), v), idx, uv, ok))
         estimates = np.full((V, N, 3), np.nan)
-        if flows:  # lift every view's tracked pixels in one go
-            view, idx, uv, ok = (np.concatenate(parts) for parts in zip(*flows))
-            K, E = scene.intrs[view, t], scene.extrs[view, t]
-            _, z_expected = project_each(tracks[t - 1, idx], K, E)
-            z, ok_depth = self._read_depth(scene.depths[:, t], uv, z_expected, view)
-            ok &= ok_depth & in_image(uv, *scene.image_size)
+        # every (view, point) tracked in 2D, view-major: each view's points are one slice
+        view, idx = np.nonzero(started[None, :] & ~np.isnan(state.pos[..., 0]))
+        if len(idx):  # flow per view, then lift every view's tracked pixels in one go
+            uv, ok = self._flow(gray, boxes, state, t, view, idx)
+            ok &= in_image(uv, *scene.image_size)
             if masks is not None:
                 ok &= _lookup(masks[:, t], uv, view)
-            estimates[view[ok], idx[ok]] = unproject_each(uv[ok], z[ok], K[ok], E[ok])
+            lifted = np.flatnonzero(ok)  # depth is read only where the pixel can still count
+            v, i = view[lifted], idx[lifted]
+            K, E = scene.intrs[v, t], scene.extrs[v, t]
+            _, z_expected = project_each(tracks[t - 1, i], K, E)
+            z, ok_depth = self._read_depth(scene.depths[:, t], uv[lifted], z_expected, v)
+            ok[lifted] = ok_depth
+            estimates[v[ok_depth], i[ok_depth]] = unproject_each(
+                uv[lifted][ok_depth], z[ok_depth], K[ok_depth], E[ok_depth])
             state.pos[view, idx] = np.where(ok[:, None], uv, np.nan)
         fused, inlier = fuse_views(estimates, tracks[t - 1], self.fuse_tolerance)
         state.pos[~inlier & ~np.isnan(estimates[..., 0])] = np.nan  # outlier views lose the point
@@ -157,7 +156,7 @@ class LKTracker:
         positions = state.rigid_local @ pose[:3, :3].T + pose[:3, 3]
         deviation = np.linalg.norm(fused - positions, axis=1)
         drifted = usable & (deviation > self.rigid_drift_tolerance)
-        rigid = (np.median(deviation[usable]) <= self.rigid_consistency
+        rigid = (median(deviation[usable]) <= self.rigid_consistency
                  and drifted.sum() <= (1 - self.rigid_min_inliers) * usable.sum())
         if not rigid:  # a deforming instance (hand, animal): no drift check, no rigid carry
             state.rigid_pose = None
@@ -176,49 +175,83 @@ class LKTracker:
             return seen
         uv, z_expected = project_each(positions[idx], scene.intrs[view, t], scene.extrs[view, t])
         ok = in_image(uv, H, W) & (z_expected > 0)
-        _, ok_depth = self._read_depth(scene.depths[:, t], uv, z_expected, view)
-        ok &= ok_depth
         if masks is not None:
             ok &= _lookup(masks[:, t], uv, view)
+        check = np.flatnonzero(ok)  # depth is read only where the point can still be seen
+        ok[check] = self._read_depth(scene.depths[:, t], uv[check], z_expected[check],
+                                     view[check])[1]
         state.start(view[ok], idx[ok], uv[ok], t)
         seen[idx[ok]] = True
         return seen
 
     # ------------------------------------------------------------------ pieces
-    def _flow(self, images: "_Frames", t, state, v, idx):
-        """Chained LK t-1 -> t with forward-backward check, refined against the anchor frame.
+    def _flow(self, gray, boxes, state, t, view, idx):
+        """Chained LK t-1 -> t with forward-backward check, refined against the anchor frame,
+        for the 2D tracks (view [M], idx [M]) sorted by view. The LK calls are per view (and per
+        anchor frame); everything around them runs once for all views.
         Returns uv [M,2] and ok [M]."""
-        p0 = state.pos[v, idx].astype(np.float32)
-        (prev, cur), offset = images.crops([t - 1, t], p0)
-        p0c = p0 - offset
-        p1, st, _ = cv2.calcOpticalFlowPyrLK(prev, cur, p0c, None, **self.lk_params)
-        p0b, stb, _ = cv2.calcOpticalFlowPyrLK(cur, prev, p1, None, **self.lk_params)
-        fb = p0b - p0c
-        ok = (st[:, 0] == 1) & (stb[:, 0] == 1) & (np.hypot(fb[:, 0], fb[:, 1]) < self.fb_threshold)
-        p1 += offset
+        margin = self.lk_params["winSize"][0]
+        frames = [_Frames(gray[v], None if boxes is None else boxes[v], margin)
+                  for v in range(len(gray))]
+        p0 = state.pos[view, idx].astype(np.float32)
+        p1 = np.empty_like(p0)
+        fb = np.empty_like(p0)  # forward-backward difference, crop pixels
+        status = np.empty((len(p0), 2), np.uint8)
+        runs = list(_runs(view))
+        for (v, (s, e)), extent in zip(runs, _extents(p0, runs)):
+            (prev, cur), offset = frames[v].crops([t - 1, t], extent)
+            p0c = p0[s:e] - offset
+            p1c, status[s:e, :1], _ = cv2.calcOpticalFlowPyrLK(prev, cur, p0c, None,
+                                                               **self.lk_params)
+            p0b, status[s:e, 1:], _ = cv2.calcOpticalFlowPyrLK(cur, prev, p1c, None,
+                                                               **self.lk_params)
+            fb[s:e] = p0b - p0c
+            p1[s:e] = p1c + offset
+        ok = (status == 1).all(axis=1) & (np.hypot(fb[:, 0], fb[:, 1]) < self.fb_threshold)
         if self.anchor:
-            ref_t = state.ref_frame[v, idx]
-            refs, counts = np.unique(ref_t[ok & (ref_t < t - 1)], return_counts=True)
-            # one LK call per anchor frame: refine the largest groups (a call's fixed cost would
-            # dominate for the stragglers of many re-seeds; they stay chained this step)
-            chosen = refs[np.argsort(-counts, kind="stable")[:self.max_anchor_groups]]
-            if len(chosen):
-                anchored = np.nonzero(ok & np.isin(ref_t, chosen))[0]
-                ref_pts = state.ref_pos[v, idx[anchored]].astype(np.float32)
-                # one crop for this step's anchor frames and the current frame
-                crops, off = images.crops([t, *chosen], np.concatenate([ref_pts, p1[anchored]]))
-                for r, ref_image in zip(chosen, crops[1:]):
-                    sel = anchored[ref_t[anchored] == r]
-                    start = ref_pts[ref_t[anchored] == r] - off
-                    pa, sta, _ = cv2.calcOpticalFlowPyrLK(ref_image, crops[0], start,
-                                                          p1[sel] - off,
-                                                          flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
-                                                          **self.lk_params)
-                    pa += off
-                    shift = pa - p1[sel]
-                    agree = (sta[:, 0] == 1) & (np.hypot(shift[:, 0], shift[:, 1]) < self.anchor_max_px)
-                    p1[sel[agree]] = pa[agree]
+            self._refine_on_anchors(frames, state, t, view, idx, p1, ok)
         return p1.astype(np.float64), ok
+
+    def _refine_on_anchors(self, frames, state, t, view, idx, p1, ok):
+        """Refine p1 [M,2] (in place) by LK from each track's anchor (the frame and pixel it was
+        seeded at) to frame t, starting at p1, where that lands within `anchor_max_px` of it.
+        One LK call per view and anchor frame: the `max_anchor_groups` largest groups per view
+        (a call's fixed cost would dominate for the stragglers of many re-seeds; they stay
+        chained this step). Points seeded at t-1 have just been tracked from their anchor."""
+        V = len(frames)
+        ref_t = state.ref_frame[view, idx]  # seeded points: 0 <= ref_t < t
+        key = view * t + ref_t  # one group per (view, anchor frame)
+        eligible = ok & (ref_t < t - 1)
+        counts = np.bincount(key[eligible], minlength=V * t).reshape(V, t)
+        largest = np.argsort(-counts, axis=1, kind="stable")[:, :self.max_anchor_groups]
+        real = np.take_along_axis(counts, largest, axis=1) > 0
+        chosen = np.zeros((V, t), bool)
+        chosen[np.nonzero(real)[0], largest[real]] = True
+        anchored = np.flatnonzero(ok & chosen[view, ref_t])
+        if len(anchored) == 0:
+            return
+        anchored = anchored[np.argsort(key[anchored], kind="stable")]  # groups are runs
+        start = state.ref_pos[view[anchored], idx[anchored]].astype(np.float32)
+        guess = p1[anchored]
+        refined = np.empty_like(guess)
+        found = np.empty((len(guess), 1), np.uint8)
+        groups = list(_runs(key[anchored]))
+        views = list(_runs(view[anchored]))
+        extents = _extents(start, views, also=guess)  # a view's anchors and current positions
+        for (v, (vs, ve)), extent in zip(views, extents):
+            mine = [(k % t, s - vs, e - vs) for k, (s, e) in groups if vs <= s < ve]
+            # one crop for this view's anchor frames and the current frame
+            crops, off = frames[v].crops([t, *(r for r, _, _ in mine)], extent)
+            start_c, guess_c = start[vs:ve] - off, guess[vs:ve] - off
+            refined_v, found_v = refined[vs:ve], found[vs:ve]
+            for (_, s, e), ref_image in zip(mine, crops[1:]):
+                refined_v[s:e], found_v[s:e], _ = cv2.calcOpticalFlowPyrLK(
+                    ref_image, crops[0], start_c[s:e], guess_c[s:e],
+                    flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **self.lk_params)
+            refined_v += off
+        shift = refined - guess
+        agree = (found[:, 0] == 1) & (np.hypot(shift[:, 0], shift[:, 1]) < self.anchor_max_px)
+        p1[anchored[agree]] = refined[agree]
 
     def _read_depth(self, depth, uv, z_expected, view=None):
         """Robust depth read at uv [M,2] (see `lifting.read_depth_robust`): (z [M], ok [M])."""
@@ -228,6 +261,30 @@ class LKTracker:
     def _instance_masks(self, scene: Scene, instance_id: str) -> np.ndarray:
         """[V,T,H,W] bool instance mask at depth resolution, dilated for tolerance at borders."""
         return instance_masks(scene, instance_id, self.mask_dilate_px)
+
+
+def _runs(sorted_keys: np.ndarray):
+    """(key, (start, end)) of each run of equal values in a sorted [M] int array."""
+    if len(sorted_keys) == 0:
+        return
+    cuts = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
+    bounds = [0, *cuts.tolist(), len(sorted_keys)]
+    for k, s, e in zip(sorted_keys[bounds[:-1]].tolist(), bounds[:-1], bounds[1:]):
+        yield k, (s, e)
+
+
+def _extents(points: np.ndarray, runs: list, also: np.ndarray | None = None) -> list[list[float]]:
+    """Per run (see `_runs`) of points [M,2] (x, y; finite), and of `also` [M,2] with them:
+    [x0, y0, x1, y1], the points' minimum and maximum + 1 (a box holding every pixel they touch)."""
+    if not runs:
+        return []
+    starts = [s for _, (s, _) in runs]
+    lo = np.minimum.reduceat(points, starts, axis=0)
+    hi = np.maximum.reduceat(points, starts, axis=0)
+    if also is not None:
+        lo = np.minimum(lo, np.minimum.reduceat(also, starts, axis=0))
+        hi = np.maximum(hi, np.maximum.reduceat(also, starts, axis=0))
+    return np.concatenate([lo, hi + 1], axis=1).tolist()
 
 
 def _planar_stand_in(scene: Scene) -> bool:
@@ -282,27 +339,30 @@ class _Frames:
     boxes: the whole frames.
     """
 
-    def __init__(self, gray: np.ndarray, boxes: np.ndarray | None, margin: int):
+    def __init__(self, gray: np.ndarray, boxes: list[list[int]] | None, margin: int):
+        """gray [T,H,W] uint8; boxes: per frame [y0, y1, x0, x1] (`mask_boxes(...).tolist()` of
+        this view: plain ints, cheap to compare per step), or None."""
         self.gray, self.boxes, self.margin = gray, boxes, margin
 
-    def crops(self, frames: list[int], points: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-        """The frames' images (views cropped to one common box) and the box's offset [2] (x, y)."""
-        whole = [self.gray[f] for f in frames], np.zeros(2, np.float32)
+    def crops(self, frames: list[int], extent: list[float] | None
+              ) -> tuple[list[np.ndarray], np.ndarray]:
+        """The frames' images (views cropped to one common box covering the frames' mask boxes
+        and the points' `extent` [x0, y0, x1, y1], see `_extents`) and the box's offset [2]
+        (x, y)."""
         if self.boxes is None:
-            return whole
+            return [self.gray[f] for f in frames], np.zeros(2, np.float32)
         H, W = self.gray.shape[1:]
-        b = self.boxes[frames]
-        b = b[b[:, 0] < b[:, 1]].astype(np.float64)
-        if len(points):
-            lo, hi = points.min(axis=0), points.max(axis=0) + 1  # tracked points are finite
-            b = np.concatenate([b, [[lo[1], hi[1], lo[0], hi[0]]]])
-        if len(b) == 0:
-            return whole
-        lo, hi = b.min(axis=0), b.max(axis=0)
-        y0 = int(max(np.floor(lo[0]) - self.margin, 0))
-        y1 = int(min(np.ceil(hi[1]) + self.margin, H))
-        x0 = int(max(np.floor(lo[2]) - self.margin, 0))
-        x1 = int(min(np.ceil(hi[3]) + self.margin, W))
+        b = [self.boxes[f] for f in frames]
+        b = [box for box in b if box[0] < box[1]]
+        if extent is not None:
+            b.append([extent[1], extent[3], extent[0], extent[2]])
+        if not b:
+            return [self.gray[f] for f in frames], np.zeros(2, np.float32)
+        top, bottom, left, right = zip(*b)
+        y0 = max(math.floor(min(top)) - self.margin, 0)
+        y1 = min(math.ceil(max(bottom)) + self.margin, H)
+        x0 = max(math.floor(min(left)) - self.margin, 0)
+        x1 = min(math.ceil(max(right)) + self.margin, W)
         return [self.gray[f, y0:y1, x0:x1] for f in frames], np.array([x0, y0], np.float32)
 
 
@@ -313,9 +373,12 @@ def masked_video(gray: np.ndarray, masks: np.ndarray) -> np.ndarray:
     # the mean grey from every 4th pixel: a fill value needs no more, and it is 16x cheaper
     g, m = gray[:, :, ::4, ::4], masks[:, :, ::4, ::4]
     inside = m.sum(axis=(2, 3))
-    totals = np.einsum("vthw,vthw->vt", g, m, dtype=np.float64)
+    totals = g.sum(axis=(2, 3), where=m, dtype=np.int64)
     fill = np.where(inside > 0, totals / np.maximum(inside, 1), 128.0).round().astype(np.uint8)
-    return np.where(masks, gray, fill[:, :, None, None])
+    out = np.empty_like(gray)
+    out[...] = fill[:, :, None, None]
+    np.copyto(out, gray, where=masks)
+    return out
 
 
 def mask_boxes(masks: np.ndarray) -> np.ndarray:

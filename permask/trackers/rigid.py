@@ -4,20 +4,28 @@ camera shows up as shrinking on the plane."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 
 def kabsch(src: np.ndarray, dst: np.ndarray, with_scale: bool = False) -> np.ndarray:
     """Least-squares transform [4,4] with dst ~ s R src + t, for src, dst [M,3] (M >= 3);
     s = 1 (rigid) unless `with_scale` (Umeyama's similarity)."""
-    cs, cd = src.mean(0), dst.mean(0)
-    U, S, Vt = np.linalg.svd((src - cs).T @ (dst - cd))
+    n = len(src)
+    cs, cd = src.sum(0) / n, dst.sum(0) / n  # the means, without np.mean's call overhead
+    centred = src - cs
+    # OpenCV's SVD of a 3x3: the same factors as LAPACK's to ~1e-14, without numpy.linalg's
+    # per-call overhead (this runs a few times per tracked frame)
+    S, U, Vt = cv2.SVDecomp(centred.T @ (dst - cd))
+    S = S[:, 0]
+    R = Vt.T @ U.T
     d = np.ones(3)
-    d[2] = -1.0 if np.linalg.det(U @ Vt) < 0 else 1.0  # no reflection
-    R = (Vt.T * d) @ U.T
+    if cv2.determinant(R) < 0:  # a reflection: flip the axis of the smallest singular value
+        d[2] = -1.0
+        R = (Vt.T * d) @ U.T
     scale = 1.0
     if with_scale:
-        spread = ((src - cs) ** 2).sum()
+        spread = (centred * centred).sum()
         scale = float((S * d).sum() / spread) if spread > 0 else 1.0
     pose = np.eye(4)
     pose[:3, :3] = scale * R
@@ -31,17 +39,33 @@ def fit_rigid_robust(src: np.ndarray, dst: np.ndarray, min_points: int = 6,
     """Rigid (or, `with_scale`, similarity) transform [4,4] from src to dst [M,3], refitted on
     inliers (residual below max(3 x median residual, floor metres)); None when too few points or
     too few inliers."""
-    if len(src) < max(min_points, 3):
+    enough = max(min_points, 3)
+    if len(src) < enough:
         return None
-    keep = np.ones(len(src), bool)
+    keep = None  # every point
     pose = None
     for _ in range(iterations):
-        pose = kabsch(src[keep], dst[keep], with_scale)
+        pose = kabsch(src, dst, with_scale) if keep is None else kabsch(src[keep], dst[keep],
+                                                                         with_scale)
         diff = src @ pose[:3, :3].T + pose[:3, 3] - dst
         residual = np.sqrt(np.einsum("ij,ij->i", diff, diff))
-        keep = residual < max(3.0 * np.median(residual), floor)
-        if keep.sum() < max(min_points, 3):
+        inliers = residual < max(3.0 * median(residual), floor)
+        kept = int(np.count_nonzero(inliers))
+        if kept < enough:
             return None
-    if keep.mean() < 0.5:
+        if kept == len(src) if keep is None else np.array_equal(inliers, keep):
+            break  # converged: another pass would refit the same points to the same pose
+        keep = inliers
+    if kept < 0.5 * len(src):
         return None
     return pose
+
+
+def median(values: np.ndarray) -> float:
+    """np.median of a 1-D array without NaN (the same value), without its call overhead."""
+    n = len(values)
+    k = n // 2
+    if n % 2:
+        return np.partition(values, k)[k]
+    part = np.partition(values, (k - 1, k))
+    return (part[k - 1] + part[k]) / 2
