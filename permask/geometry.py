@@ -91,10 +91,10 @@ def project_each(points: np.ndarray, K: np.ndarray, E: np.ndarray) -> tuple[np.n
     """`project` with one camera per point: points [P,3], K [P,3,3], E [P,3,4] ->
     (pixels [P,2], z [P]); NaN pixels at or behind the camera."""
     points = np.asarray(points, np.float64)
-    cam = np.einsum("pij,pj->pi", E[:, :, :3].astype(np.float64), points) + E[:, :, 3]
+    cam = np.einsum("pij,pj->pi", np.asarray(E[:, :, :3], np.float64), points) + E[:, :, 3]
     z = cam[:, 2]
     with np.errstate(divide="ignore", invalid="ignore"):
-        uvw = np.einsum("pij,pj->pi", K.astype(np.float64), cam)
+        uvw = np.einsum("pij,pj->pi", np.asarray(K, np.float64), cam)
         uv = uvw[:, :2] / uvw[:, 2:3]
     uv[z <= 1e-9] = np.nan
     return uv, z
@@ -106,8 +106,14 @@ def unproject_each(pixels: np.ndarray, depth: np.ndarray, K: np.ndarray, E: np.n
     -> world points [P,3]."""
     pixels = np.asarray(pixels, np.float64)
     z = np.asarray(depth, np.float64)
-    K = K.astype(np.float64)
+    K = np.asarray(K, np.float64)
     y = (pixels[:, 1] - K[:, 1, 2]) / K[:, 1, 1]
     x = (pixels[:, 0] - K[:, 0, 2] - K[:, 0, 1] * y) / K[:, 0, 0]
     cam = np.stack([x * z, y * z, z], axis=-1) - E[:, :, 3]
-    return np.einsum("pji,pj->pi", E[:, :, :3].astype(np.float64), cam)
+    return np.einsum("pji,pj->pi", np.asarray(E[:, :, :3], np.float64), cam)
+
+
+def depth_each(points: np.ndarray, E: np.ndarray) -> np.ndarray:
+    """Camera z [P] (metres) of world points [P,3], one world-to-camera E [P,3,4] per point: the
+    z of `project_each` without the pixels."""
+    return np.einsum("pj,pj->p", np.asarray(E[:, 2, :3], np.float64), points) + E[:, 2, 3]

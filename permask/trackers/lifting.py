@@ -82,11 +82,12 @@ def _depth_at(depth: np.ndarray, view: np.ndarray, ui: np.ndarray, vi: np.ndarra
     return np.where((u == ui) & (v == vi) & (values > 0), values, np.float64(np.nan))
 
 
-def lookup_mask(mask: np.ndarray, uv: np.ndarray, view: np.ndarray | None = None) -> np.ndarray:
+def lookup_mask(mask: np.ndarray, uv: np.ndarray, view: np.ndarray | None = None,
+                inside: np.ndarray | None = None) -> np.ndarray:
     """mask [H,W] bool (or [V,H,W] with each pixel's view [M]) at the nearest pixel of uv [M,2];
-    False outside or for NaN."""
+    False outside or for NaN. `inside` [M]: `in_image(uv, H, W)` where the caller has it."""
     H, W = mask.shape[-2:]
-    ok = in_image(uv, H, W)
+    ok = in_image(uv, H, W) if inside is None else inside
     out = np.zeros(len(uv), bool)
     ui = np.rint(uv[ok, 0]).astype(np.int64)
     vi = np.rint(uv[ok, 1]).astype(np.int64)

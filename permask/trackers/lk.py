@@ -17,13 +17,14 @@ agrees (the point is visible again in that view).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
 from permask.data import Queries, Scene, TrackResult
-from permask.geometry import in_image, project_each, unproject_each
+from permask.geometry import depth_each, in_image, project_each, unproject_each
 from permask.trackers.base import apply_query_convention
 from permask.trackers.lifting import fuse_views, instance_masks, read_depth_robust
 from permask.trackers.lifting import lookup_mask as _lookup
@@ -74,6 +75,7 @@ class LKTracker:
         gray = scene.gray() if masks is None else masked_video(scene.gray(), masks)
         boxes = None if masks is None else mask_boxes(masks).tolist()
         state = _ViewTracks(V, N)
+        cameras = _Cameras(scene.intrs.astype(np.float64), scene.extrs.astype(np.float64))
         # the long-range rigid check needs real 3D: not a constant-depth stand-in for a video
         planar = _planar_stand_in(scene)
         self._check_drift = self.rigid_prior and scene.depth_metric and not planar
@@ -84,13 +86,14 @@ class LKTracker:
                       disable=not self.progress or len(frames) < 2):
             started = qframe < t
             if started.any():
-                self._step(scene, gray, masks, boxes, state, tracks, visible, scores, t, started)
+                self._step(scene, cameras, gray, masks, boxes, state, tracks, visible, scores, t,
+                           started)
             new = qframe == t
             tracks[t, new] = queries.points[new, 1:]
             visible[t, new] = True
             scores[t, new] = 1.0
             state.anchor_in_rigid_frame(new, tracks[t])
-            seen = self._seed(scene, masks, state, tracks[t], t, qframe <= t)
+            seen = self._seed(scene, cameras, masks, state, tracks[t], t, qframe <= t)
             if masks is not None:  # a carried point found again inside its mask, at its depth
                 regained = seen & ~visible[t] & (qframe < t)
                 visible[t] |= regained
@@ -98,20 +101,20 @@ class LKTracker:
         result = TrackResult(tracks.astype(np.float32), visible, scores)
         return apply_query_convention(result, qframe)
 
-    def _step(self, scene, gray, masks, boxes, state, tracks, visible, scores, t, started):
+    def _step(self, scene, cameras, gray, masks, boxes, state, tracks, visible, scores, t,
+              started):
         V, N = state.pos.shape[:2]
         estimates = np.full((V, N, 3), np.nan)
         # every (view, point) tracked in 2D, view-major: each view's points are one slice
         view, idx = np.nonzero(started[None, :] & ~np.isnan(state.pos[..., 0]))
         if len(idx):  # flow per view, then lift every view's tracked pixels in one go
             uv, ok = self._flow(gray, boxes, state, t, view, idx)
-            ok &= in_image(uv, *scene.image_size)
-            if masks is not None:
-                ok &= _lookup(masks[:, t], uv, view)
+            inside = in_image(uv, *scene.image_size)
+            ok &= inside if masks is None else _lookup(masks[:, t], uv, view, inside)
             lifted = np.flatnonzero(ok)  # depth is read only where the pixel can still count
             v, i = view[lifted], idx[lifted]
-            K, E = scene.intrs[v, t], scene.extrs[v, t]
-            _, z_expected = project_each(tracks[t - 1, i], K, E)
+            K, E = cameras.intrs[v, t], cameras.extrs[v, t]
+            z_expected = depth_each(tracks[t - 1, i], E)
             z, ok_depth = self._read_depth(scene.depths[:, t], uv[lifted], z_expected, v)
             ok[lifted] = ok_depth
             estimates[v[ok_depth], i[ok_depth]] = unproject_each(
@@ -164,7 +167,7 @@ class LKTracker:
         state.rigid_pose = pose
         return drifted, positions
 
-    def _seed(self, scene, masks, state, positions, t, eligible):
+    def _seed(self, scene, cameras, masks, state, positions, t, eligible):
         """Start 2D tracks in every view where the point at `positions` [N,3] is visible at t
         (in the image, depth agrees, inside the mask). Returns [N] bool: started in some view."""
         H, W = scene.image_size
@@ -173,10 +176,10 @@ class LKTracker:
         view, idx = np.nonzero(candidates[None, :] & np.isnan(state.pos[..., 0]))
         if len(idx) == 0:
             return seen
-        uv, z_expected = project_each(positions[idx], scene.intrs[view, t], scene.extrs[view, t])
-        ok = in_image(uv, H, W) & (z_expected > 0)
-        if masks is not None:
-            ok &= _lookup(masks[:, t], uv, view)
+        uv, z_expected = project_each(positions[idx], cameras.intrs[view, t],
+                                      cameras.extrs[view, t])
+        inside = in_image(uv, H, W)
+        ok = (inside if masks is None else _lookup(masks[:, t], uv, view, inside)) & (z_expected > 0)
         check = np.flatnonzero(ok)  # depth is read only where the point can still be seen
         ok[check] = self._read_depth(scene.depths[:, t], uv[check], z_expected[check],
                                      view[check])[1]
@@ -293,6 +296,15 @@ def _planar_stand_in(scene: Scene) -> bool:
     d = scene.depths[:, 0]
     valid = d[d > 0]
     return valid.size > 0 and float(np.ptp(valid)) < 1e-6
+
+
+@dataclass(frozen=True)
+class _Cameras:
+    """The scene's cameras in float64, converted once per track call: intrs [V,T,3,3],
+    extrs [V,T,3,4] world-to-camera."""
+
+    intrs: np.ndarray
+    extrs: np.ndarray
 
 
 class _ViewTracks:

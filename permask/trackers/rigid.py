@@ -11,25 +11,28 @@ import numpy as np
 def kabsch(src: np.ndarray, dst: np.ndarray, with_scale: bool = False) -> np.ndarray:
     """Least-squares transform [4,4] with dst ~ s R src + t, for src, dst [M,3] (M >= 3);
     s = 1 (rigid) unless `with_scale` (Umeyama's similarity)."""
-    n = len(src)
-    cs, cd = src.sum(0) / n, dst.sum(0) / n  # the means, without np.mean's call overhead
-    centred = src - cs
+    return _kabsch_pairs(np.concatenate([src, dst], axis=1), with_scale)
+
+
+def _kabsch_pairs(pairs: np.ndarray, with_scale: bool) -> np.ndarray:
+    """`kabsch` of pairs [M,6] = (src, dst) side by side: one array, so each step below is one
+    numpy call for both point sets (this runs a few times per tracked frame)."""
+    mean = pairs.sum(0) / len(pairs)  # without np.mean's call overhead
+    centred = pairs - mean
     # OpenCV's SVD of a 3x3: the same factors as LAPACK's to ~1e-14, without numpy.linalg's
-    # per-call overhead (this runs a few times per tracked frame)
-    S, U, Vt = cv2.SVDecomp(centred.T @ (dst - cd))
-    S = S[:, 0]
+    # per-call overhead
+    S, U, Vt = cv2.SVDecomp(centred[:, :3].T @ centred[:, 3:])
     R = Vt.T @ U.T
     d = np.ones(3)
     if cv2.determinant(R) < 0:  # a reflection: flip the axis of the smallest singular value
         d[2] = -1.0
         R = (Vt.T * d) @ U.T
-    scale = 1.0
     if with_scale:
-        spread = (centred * centred).sum()
-        scale = float((S * d).sum() / spread) if spread > 0 else 1.0
+        spread = (centred[:, :3] * centred[:, :3]).sum()
+        R = (float((S[:, 0] * d).sum() / spread) if spread > 0 else 1.0) * R
     pose = np.eye(4)
-    pose[:3, :3] = scale * R
-    pose[:3, 3] = cd - scale * R @ cs
+    pose[:3, :3] = R
+    pose[:3, 3] = mean[3:] - R @ mean[:3]
     return pose
 
 
@@ -42,11 +45,11 @@ def fit_rigid_robust(src: np.ndarray, dst: np.ndarray, min_points: int = 6,
     enough = max(min_points, 3)
     if len(src) < enough:
         return None
+    pairs = np.concatenate([src, dst], axis=1)
     keep = None  # every point
     pose = None
     for _ in range(iterations):
-        pose = kabsch(src, dst, with_scale) if keep is None else kabsch(src[keep], dst[keep],
-                                                                         with_scale)
+        pose = _kabsch_pairs(pairs if keep is None else pairs[keep], with_scale)
         diff = src @ pose[:3, :3].T + pose[:3, 3] - dst
         residual = np.sqrt(np.einsum("ij,ij->i", diff, diff))
         inliers = residual < max(3.0 * median(residual), floor)
