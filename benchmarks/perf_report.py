@@ -102,9 +102,9 @@ def summary(results) -> str:
                      ratio(p.one_process_s, p.per_instance_processes_s), "", ""])
     o = results.opencv
     if o:
-        rows.append(["3", "`lk` time outside OpenCV (cProfile; plain timers)",
-                     f"{o.outside:.1%}; {o.outside_timed:.1%}", "", "", f"< {TARGET_OUTSIDE:.0%}",
-                     verdict(o.outside < TARGET_OUTSIDE)])
+        rows.append(["3", "`lk` time outside OpenCV (plain timers; under cProfile)",
+                     f"{o.outside_timed:.1%}; {o.outside:.1%}", "", "", f"< {TARGET_OUTSIDE:.0%}",
+                     verdict(o.outside_timed < TARGET_OUTSIDE)])
     r = results.recording
     if r:
         per = 1e6 / r.point_frames
@@ -175,9 +175,11 @@ def opencv_section(results) -> str:
     return ("## 3. `lk` inside vs outside OpenCV\n\n"
             f"cProfile of the {o.calls} per-instance `track` calls of item 1 ({o.points} points in "
             "all; grey video already converted, as in a run). Outside OpenCV: "
-            f"**{o.outside:.1%}** (target < {TARGET_OUTSIDE:.0%}). The profiler inflates Python "
-            f"calls; unprofiled, the same calls took {o.wall_s:.2f} s, {o.cv2_timed_s:.2f} s of it "
-            f"inside the cv2 functions (timers around them): **{o.outside_timed:.1%}** outside.\n\n"
+            f"**{o.outside:.1%}**. The profiler inflates Python "
+            f"calls (it adds a cost to every Python call, none inside C code); unprofiled "
+            f"(fastest pass), the same calls took {o.wall_s:.2f} s, {o.cv2_timed_s:.2f} s of it "
+            f"inside the cv2 functions (timers around them): **{o.outside_timed:.1%}** outside, "
+            "the figure the target is judged on.\n\n"
             + table(["where", "seconds", "share"], split)
             + "\nOpenCV functions:\n\n" + table(["function", "calls", "seconds"], cv2_rows)
             + "\nTop functions outside OpenCV by own time (tottime):\n\n"
@@ -287,8 +289,12 @@ def plot_profile(share, path: Path) -> Path:
     for name, seconds, color in parts:
         left.bar(0, seconds / share.profiled_s, bottom=bottom, color=color, label=name)
         bottom += seconds / share.profiled_s
+    inside = share.cv2_timed_s / share.wall_s  # the unprofiled pass: OpenCV, then the rest
+    left.bar(1, inside, color="tab:blue")
+    left.bar(1, 1 - inside, bottom=inside, color="tab:gray", label="outside OpenCV")
     left.axhline(1 - TARGET_OUTSIDE, color="k", ls="--", lw=1)
-    left.set(xticks=[], ylabel="share of profiled time", ylim=(0, 1), title="lk track")
+    left.set(xticks=[0, 1], xticklabels=["cProfile", "timers"], ylabel="share of time",
+             ylim=(0, 1), title="lk track")
     left.legend(fontsize=8, loc="lower left")
     top = sorted([(h, "tab:blue") for h in share.cv2_functions]
                  + [(h, "tab:red" if ".py:" in h.label else "tab:orange")

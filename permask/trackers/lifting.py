@@ -117,19 +117,13 @@ def fuse_views(estimates: np.ndarray, previous: np.ndarray, tolerance: float
     The reference is the per-axis median where >=3 views measured, else the estimate nearest the
     previous position [N,3]; views within `tolerance` metres of it are inliers [V,N] and averaged.
     """
-    valid = ~np.isnan(estimates[..., 0])
-    count = valid.sum(0)
-    V, N = valid.shape
-    ref = np.full((N, 3), np.nan)
-    many = count >= 3
-    if many.any():
-        ref[many] = _nan_median(estimates[:, many], count[many])
-    few = (count > 0) & ~many
-    if few.any():
-        prev = np.where(np.isnan(previous[few]), 0.0, previous[few])
-        d = np.linalg.norm(estimates[:, few] - prev[None], axis=-1)
-        d[np.isnan(d)] = np.inf
-        ref[few] = estimates[np.argmin(d, axis=0), np.nonzero(few)[0]]
+    count = (~np.isnan(estimates[..., 0])).sum(0)
+    # both references for every point (a handful of views: cheaper than selecting first)
+    prev = np.where(np.isnan(previous), 0.0, previous)
+    d = np.linalg.norm(estimates - prev[None], axis=-1)
+    d[np.isnan(d)] = np.inf
+    nearest = estimates[np.argmin(d, axis=0), np.arange(len(count))]  # all-NaN where none
+    ref = np.where((count >= 3)[:, None], _nan_median(estimates, count), nearest)
     with np.errstate(invalid="ignore"):
         inlier = np.linalg.norm(estimates - ref[None], axis=-1) < tolerance
     inliers = inlier.sum(0)
@@ -141,7 +135,8 @@ def fuse_views(estimates: np.ndarray, previous: np.ndarray, tolerance: float
 
 def _nan_median(values: np.ndarray, count: np.ndarray) -> np.ndarray:
     """Per-axis median over axis 0 of values [V,M,3] ignoring NaN, count [M] finite per column
-    (sorting puts NaN last; cheaper than np.nanmedian for a handful of views)."""
+    (sorting puts NaN last; cheaper than np.nanmedian for a handful of views). Columns with
+    count 0 get NaN."""
     ordered = np.sort(values, axis=0)
     columns = np.arange(values.shape[1])
     return 0.5 * (ordered[(count - 1) // 2, columns] + ordered[count // 2, columns])

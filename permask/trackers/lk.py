@@ -227,9 +227,10 @@ class LKTracker:
         eligible = ok & (ref_t < t - 1)
         counts = np.bincount(key[eligible], minlength=V * t).reshape(V, t)
         largest = np.argsort(-counts, axis=1, kind="stable")[:, :self.max_anchor_groups]
-        real = np.take_along_axis(counts, largest, axis=1) > 0
+        rows = np.broadcast_to(np.arange(V)[:, None], largest.shape)
+        real = counts[rows, largest] > 0
         chosen = np.zeros((V, t), bool)
-        chosen[np.nonzero(real)[0], largest[real]] = True
+        chosen[rows[real], largest[real]] = True
         anchored = np.flatnonzero(ok & chosen[view, ref_t])
         if len(anchored) == 0:
             return
@@ -331,9 +332,6 @@ class _ViewTracks:
         elif self.rigid_pose is not None:
             R, c = self.rigid_pose[:3, :3], self.rigid_pose[:3, 3]
             self.rigid_local[new] = (positions[new] - c) @ R
-
-    def active(self, v: int) -> np.ndarray:
-        return ~np.isnan(self.pos[v, :, 0])
 
     def start(self, view, idx: np.ndarray, uv: np.ndarray, t: int) -> None:
         """Seed 2D tracks of points idx [M] in view(s) (one int or [M]) at pixels uv [M,2]."""
