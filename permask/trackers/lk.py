@@ -179,7 +179,8 @@ class LKTracker:
         uv, z_expected = project_each(positions[idx], cameras.intrs[view, t],
                                       cameras.extrs[view, t])
         inside = in_image(uv, H, W)
-        ok = (inside if masks is None else _lookup(masks[:, t], uv, view, inside)) & (z_expected > 0)
+        ok = inside if masks is None else _lookup(masks[:, t], uv, view, inside)
+        ok &= z_expected > 0
         check = np.flatnonzero(ok)  # depth is read only where the point can still be seen
         ok[check] = self._read_depth(scene.depths[:, t], uv[check], z_expected[check],
                                      view[check])[1]
