@@ -18,32 +18,27 @@ print(os.environ.get("MIMALLOC_PURGE_DELAY"), "rerun_bindings" in sys.modules)
 """
 
 
-def _probe(env_extra: dict[str, str]) -> list[str]:
+def _run(code: str, env_extra: dict[str, str]) -> list[str]:
+    """stdout words of `python -c code` in the repository root, without the caller's allocator
+    settings but with `env_extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MIMALLOC_", "MALLOC_"))}
     env.update(env_extra)
-    proc = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True,
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.split()
 
 
 def test_entry_point_sets_the_purge_delay_before_rerun_loads():
-    assert _probe({}) == ["0", "False"]
+    assert _run(PROBE, {}) == ["0", "False"]
 
 
 def test_a_users_setting_wins():
-    assert _probe({"MIMALLOC_PURGE_DELAY": "50"}) == ["50", "False"]
+    assert _run(PROBE, {"MIMALLOC_PURGE_DELAY": "50"}) == ["50", "False"]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
 def test_glibc_takes_the_threshold_unless_the_user_set_one():
-    code = ("from permask.allocators import release_freed_memory_promptly as r; "
-            "print(r())")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=60).stdout.split()
-    assert out == (["True"] if platform.libc_ver()[0] == "glibc" else ["False"])
-    env["MALLOC_MMAP_THRESHOLD_"] = "65536"
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=60).stdout.split()
-    assert out == ["False"]
+    code = "from permask.allocators import release_freed_memory_promptly as r; print(r())"
+    assert _run(code, {}) == (["True"] if platform.libc_ver()[0] == "glibc" else ["False"])
+    assert _run(code, {"MALLOC_MMAP_THRESHOLD_": "65536"}) == ["False"]

@@ -73,7 +73,8 @@ class LKTracker:
             return TrackResult(tracks.astype(np.float32), visible, scores)
         masks = self._instance_masks(scene, queries.instance_id) if self.use_masks else None
         gray = scene.gray() if masks is None else masked_video(scene.gray(), masks)
-        boxes = None if masks is None else mask_boxes(masks).tolist()
+        boxes = [None] * V if masks is None else mask_boxes(masks).tolist()
+        videos = [_Frames(gray[v], boxes[v], self.lk_params["winSize"][0]) for v in range(V)]
         state = _ViewTracks(V, N)
         cameras = _Cameras(scene.intrs.astype(np.float64), scene.extrs.astype(np.float64))
         # the long-range rigid check needs real 3D: not a constant-depth stand-in for a video
@@ -86,7 +87,7 @@ class LKTracker:
                       disable=not self.progress or len(frames) < 2):
             started = qframe < t
             if started.any():
-                self._step(scene, cameras, gray, masks, boxes, state, tracks, visible, scores, t,
+                self._step(scene, cameras, videos, masks, state, tracks, visible, scores, t,
                            started)
             new = qframe == t
             tracks[t, new] = queries.points[new, 1:]
@@ -101,16 +102,14 @@ class LKTracker:
         result = TrackResult(tracks.astype(np.float32), visible, scores)
         return apply_query_convention(result, qframe)
 
-    def _step(self, scene, cameras, gray, masks, boxes, state, tracks, visible, scores, t,
-              started):
+    def _step(self, scene, cameras, videos, masks, state, tracks, visible, scores, t, started):
         V, N = state.pos.shape[:2]
         estimates = np.full((V, N, 3), np.nan)
         # every (view, point) tracked in 2D, view-major: each view's points are one slice
         view, idx = np.nonzero(started[None, :] & ~np.isnan(state.pos[..., 0]))
         if len(idx):  # flow per view, then lift every view's tracked pixels in one go
-            uv, ok = self._flow(gray, boxes, state, t, view, idx)
-            inside = in_image(uv, *scene.image_size)
-            ok &= inside if masks is None else _lookup(masks[:, t], uv, view, inside)
+            uv, ok = self._flow(videos, state, t, view, idx)
+            ok &= _in_view(scene, masks, t, uv, view)
             lifted = np.flatnonzero(ok)  # depth is read only where the pixel can still count
             v, i = view[lifted], idx[lifted]
             K, E = cameras.intrs[v, t], cameras.extrs[v, t]
@@ -170,7 +169,6 @@ class LKTracker:
     def _seed(self, scene, cameras, masks, state, positions, t, eligible):
         """Start 2D tracks in every view where the point at `positions` [N,3] is visible at t
         (in the image, depth agrees, inside the mask). Returns [N] bool: started in some view."""
-        H, W = scene.image_size
         seen = np.zeros(len(positions), bool)
         candidates = eligible & ~np.isnan(positions[:, 0])
         view, idx = np.nonzero(candidates[None, :] & np.isnan(state.pos[..., 0]))
@@ -178,9 +176,7 @@ class LKTracker:
             return seen
         uv, z_expected = project_each(positions[idx], cameras.intrs[view, t],
                                       cameras.extrs[view, t])
-        inside = in_image(uv, H, W)
-        ok = inside if masks is None else _lookup(masks[:, t], uv, view, inside)
-        ok &= z_expected > 0
+        ok = _in_view(scene, masks, t, uv, view) & (z_expected > 0)
         check = np.flatnonzero(ok)  # depth is read only where the point can still be seen
         ok[check] = self._read_depth(scene.depths[:, t], uv[check], z_expected[check],
                                      view[check])[1]
@@ -189,21 +185,18 @@ class LKTracker:
         return seen
 
     # ------------------------------------------------------------------ pieces
-    def _flow(self, gray, boxes, state, t, view, idx):
+    def _flow(self, videos, state, t, view, idx):
         """Chained LK t-1 -> t with forward-backward check, refined against the anchor frame,
-        for the 2D tracks (view [M], idx [M]) sorted by view. The LK calls are per view (and per
-        anchor frame); everything around them runs once for all views.
-        Returns uv [M,2] and ok [M]."""
-        margin = self.lk_params["winSize"][0]
-        frames = [_Frames(gray[v], None if boxes is None else boxes[v], margin)
-                  for v in range(len(gray))]
+        for the 2D tracks (view [M], idx [M]) sorted by view, in `videos` (per view, a
+        `_Frames`, built once per track call). The LK calls are per view (and per anchor frame);
+        everything around them runs once for all views. Returns uv [M,2] and ok [M]."""
         p0 = state.pos[view, idx].astype(np.float32)
         p1 = np.empty_like(p0)
         fb = np.empty_like(p0)  # forward-backward difference, crop pixels
         status = np.empty((len(p0), 2), np.uint8)
         runs = list(_runs(view))
         for (v, (s, e)), extent in zip(runs, _extents(p0, runs)):
-            (prev, cur), offset = frames[v].crops([t - 1, t], extent)
+            (prev, cur), offset = videos[v].crops([t - 1, t], extent)
             p0c = p0[s:e] - offset
             p1c, status[s:e, :1], _ = cv2.calcOpticalFlowPyrLK(prev, cur, p0c, None,
                                                                **self.lk_params)
@@ -213,16 +206,16 @@ class LKTracker:
             p1[s:e] = p1c + offset
         ok = (status == 1).all(axis=1) & (np.hypot(fb[:, 0], fb[:, 1]) < self.fb_threshold)
         if self.anchor:
-            self._refine_on_anchors(frames, state, t, view, idx, p1, ok)
+            self._refine_on_anchors(videos, state, t, view, idx, p1, ok)
         return p1.astype(np.float64), ok
 
-    def _refine_on_anchors(self, frames, state, t, view, idx, p1, ok):
+    def _refine_on_anchors(self, videos, state, t, view, idx, p1, ok):
         """Refine p1 [M,2] (in place) by LK from each track's anchor (the frame and pixel it was
         seeded at) to frame t, starting at p1, where that lands within `anchor_max_px` of it.
         One LK call per view and anchor frame: the `max_anchor_groups` largest groups per view
         (a call's fixed cost would dominate for the stragglers of many re-seeds; they stay
         chained this step). Points seeded at t-1 have just been tracked from their anchor."""
-        V = len(frames)
+        V = len(videos)
         ref_t = state.ref_frame[view, idx]  # seeded points: 0 <= ref_t < t
         key = view * t + ref_t  # one group per (view, anchor frame)
         eligible = ok & (ref_t < t - 1)
@@ -246,7 +239,7 @@ class LKTracker:
         for (v, (vs, ve)), extent in zip(views, extents):
             mine = [(k % t, s - vs, e - vs) for k, (s, e) in groups if vs <= s < ve]
             # one crop for this view's anchor frames and the current frame
-            crops, off = frames[v].crops([t, *(r for r, _, _ in mine)], extent)
+            crops, off = videos[v].crops([t, *(r for r, _, _ in mine)], extent)
             start_c, guess_c = start[vs:ve] - off, guess[vs:ve] - off
             refined_v, found_v = refined[vs:ve], found[vs:ve]
             for (_, s, e), ref_image in zip(mine, crops[1:]):
@@ -266,6 +259,14 @@ class LKTracker:
     def _instance_masks(self, scene: Scene, instance_id: str) -> np.ndarray:
         """[V,T,H,W] bool instance mask at depth resolution, dilated for tolerance at borders."""
         return instance_masks(scene, instance_id, self.mask_dilate_px)
+
+
+def _in_view(scene: Scene, masks: np.ndarray | None, t: int, uv: np.ndarray,
+             view: np.ndarray) -> np.ndarray:
+    """[M] bool: pixel uv [M,2] of its view [M] lies in the image at frame t and, with masks
+    [V,T,H,W], inside the instance's mask."""
+    inside = in_image(uv, *scene.image_size)
+    return inside if masks is None else _lookup(masks[:, t], uv, view, inside)
 
 
 def _runs(sorted_keys: np.ndarray):
