@@ -31,7 +31,7 @@ import numpy as np
 from .data import GroundTruth, Scene
 from .errors import InputFormatError
 from .instances import natural_key, sort_instance_ids
-from .safe_pickle import load_npz_safely
+from .safe_pickle import DecodeLimits, load_npz_safely, npz_keys
 
 DEFAULT_MASK_KEY = "sam2_masks"
 REQUIRED_KEYS = ("rgbs", "depths", "intrs", "extrs")
@@ -43,24 +43,37 @@ QUERY_KEY = "query_points"
 
 def load_scene(path: str | Path, mask_key: str = DEFAULT_MASK_KEY, *, temporal_stride: int = 1,
                spatial_downsample: int = 1, require_masks: bool = True,
-               require_depth: bool = True) -> Scene:
+               require_depth: bool = True, limits: DecodeLimits | None = None) -> Scene:
     """Read an input NPZ (without executing pickles) and validate it into a `Scene`.
 
     temporal_stride s keeps frames 0, s, 2s, ...; spatial_downsample d keeps every d-th pixel
     row/column (intrinsics scaled by 1/d). The file is only read, never modified.
     """
     path = Path(path)
-    arrays = load_npz_safely(path)
+    all_keys = npz_keys(path)
+    arrays = load_npz_safely(path, keys=used_keys(mask_key), limits=limits)
     return scene_from_arrays(arrays, str(path), mask_key, temporal_stride=temporal_stride,
                              spatial_downsample=spatial_downsample, require_masks=require_masks,
                              fingerprint=file_fingerprint(path), consume=True,
-                             require_depth=require_depth)
+                             require_depth=require_depth, all_keys=all_keys)
+
+
+SCENE_KEYS = (*REQUIRED_KEYS, "camera_ids", "timestamps", QUERY_KEY, "gt_object_poses",
+              "gt_instance_ids")
+
+
+def used_keys(mask_key: str):
+    """Predicate on member names: the members a scene is built from (others are never read)."""
+    exact = {*SCENE_KEYS, mask_key, *contact_frame_keys(mask_key)}
+    prefixes = tuple(f"{k}/" for k in (mask_key, QUERY_KEY, *contact_frame_keys(mask_key)))
+    return lambda key: key in exact or key.startswith(prefixes)
 
 
 def scene_from_arrays(arrays: dict[str, Any], source: str, mask_key: str = DEFAULT_MASK_KEY, *,
                       temporal_stride: int = 1, spatial_downsample: int = 1,
                       require_masks: bool = True, fingerprint: str = "",
-                      consume: bool = False, require_depth: bool = True) -> Scene:
+                      consume: bool = False, require_depth: bool = True,
+                      all_keys: list[str] | None = None) -> Scene:
     """Validate an in-memory `key -> array` dict (as `load_npz_safely` returns) into a `Scene`.
 
     source names the data in error messages. The result may share memory with `arrays`.
@@ -69,7 +82,7 @@ def scene_from_arrays(arrays: dict[str, Any], source: str, mask_key: str = DEFAU
     require_depth: False for depth sources that make their own (`depth=constant`, learned
     models): `depths` may then be missing (zeros are used) or hold no valid value.
     """
-    ctx = _Ctx(str(source), list(arrays))
+    ctx = _Ctx(str(source), list(all_keys if all_keys is not None else arrays))
     stride = _positive_int(temporal_stride, "temporal_stride", ctx)
     down = _positive_int(spatial_downsample, "spatial_downsample", ctx)
     _check_required(arrays, ctx, require_depth)
@@ -358,7 +371,14 @@ def _read_camera_ids(value: Any, V: int, ctx: _Ctx) -> list[str]:
         items = list(value)
     else:
         items = [value]
+    odd = [x for x in items if not isinstance(x, (str, bytes, int, np.generic))]
+    if odd:
+        raise ctx.error("camera_ids", f"entries must be strings or integers, found a "
+                                      f"{type(odd[0]).__name__}")
     ids = [x.decode("utf-8", "replace") if isinstance(x, bytes) else str(x) for x in items]
+    if any(not x or len(x) > 200 or not x.isprintable() for x in ids):
+        raise ctx.error("camera_ids", "camera ids must be printable, non-empty, at most 200 "
+                                      f"characters (got {_shown(ids)})")
     if len(ids) != V:
         raise ctx.error("camera_ids", f"has {len(ids)} entries but there are V={V} views")
     if len(set(ids)) != V:
@@ -377,7 +397,7 @@ def _read_masks(arrays: dict[str, Any], mask_key: str, vthw: tuple[int, int, int
     if raw is None:
         if not require:
             return {}
-        candidates = [k for k in arrays if "mask" in k.lower() and "/" not in k]
+        candidates = [k for k in ctx.keys if "mask" in k.lower() and "/" not in k]
         fix = f"set input.mask_key to one of {candidates}" if candidates else None
         raise ctx.error(mask_key, f"mask key not found (keys present: {_key_summary(ctx.keys)})", fix)
     masks = {iid: _instance_mask(m, key, V, T, ctx) for iid, (key, m) in raw.items()}
@@ -388,6 +408,59 @@ def _read_masks(arrays: dict[str, Any], mask_key: str, vthw: tuple[int, int, int
     if require and all(not m.any() for m in masks.values()):
         raise ctx.error(mask_key, f"every instance mask is empty in every frame ({list(masks)})")
     return {iid: masks[iid] for iid in sort_instance_ids(masks)}
+
+
+MAX_ID_CHARS = 1000  # longer ids are refused (file names are cut and hashed far below this)
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """A value for a one-line message: ASCII, escaped, cut to `limit` characters."""
+    text = ascii(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _key_text(value: Any) -> str:
+    """A dict key as part of a key path in messages: as it is when plain, else escaped."""
+    text = str(value) if isinstance(value, (str, int, np.integer)) else ""
+    return text if text and text.isprintable() and len(text) <= 60 else _shown(value)
+
+
+def instance_id_of(value: Any, key: str, ctx: _Ctx) -> str:
+    """An instance id from a dict key or member name: str, int or UTF-8 bytes; printable
+    (no control characters, no lone surrogates), not empty, at most MAX_ID_CHARS."""
+    if isinstance(value, (bytes, np.bytes_)):
+        try:
+            value = bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ctx.error(key, f"instance id {_shown(value)} is not UTF-8 text") from None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (str, int, np.integer)):
+        raise ctx.error(key, f"instance id {_shown(value)} is a {type(value).__name__}, "
+                             "expected a string or an integer")
+    text = str(value)
+    if not text or len(text) > MAX_ID_CHARS:
+        raise ctx.error(key, f"instance id {_shown(text)} is empty or longer than "
+                             f"{MAX_ID_CHARS} characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ctx.error(key, f"instance id {_shown(text)} is not valid Unicode") from None
+    if any(not ch.isprintable() and ch != " " for ch in text):
+        raise ctx.error(key, f"instance id {_shown(text)} contains control characters")
+    return text
+
+
+def ids_of(mapping: dict, key: str, ctx: _Ctx) -> dict[str, Any]:
+    """{raw key: value} -> {instance id: value}; two keys naming one id (0 and '0') are refused."""
+    out: dict[str, Any] = {}
+    raw_of: dict[str, Any] = {}
+    for raw, value in mapping.items():
+        iid = instance_id_of(raw, f"{key}/{_key_text(raw)}", ctx)
+        if iid in out:
+            raise ctx.error(key, f"keys {_shown(raw_of[iid])} and {_shown(raw)} both name "
+                                 f"instance {_shown(iid)}; one would be lost",
+                            fix="give every instance a distinct id")
+        out[iid], raw_of[iid] = value, raw
+    return out
 
 
 def _check_distinct_ids(ids: list[str], mask_key: str, ctx: _Ctx) -> None:
@@ -405,12 +478,14 @@ def _mask_entries(arrays: dict[str, Any], mask_key: str, V: int,
                   ctx: _Ctx) -> dict[str, tuple[str, Any]] | None:
     """instance id -> (key for messages, raw mask) from all forms; None if the key is absent."""
     prefix = mask_key + "/"
-    members = {k[len(prefix):]: (k, v) for k, v in arrays.items() if k.startswith(prefix)}
+    members = {instance_id_of(k[len(prefix):], k, ctx): (k, v) for k, v in arrays.items()
+               if k.startswith(prefix)}
     if mask_key not in arrays:
         return members if members else None
     value = arrays[mask_key]
     if isinstance(value, dict):
-        entries = {str(k): (f"{mask_key}/{k}", v) for k, v in value.items()}
+        entries = {iid: (f"{mask_key}/{_key_text(iid)}", v)
+                   for iid, v in ids_of(value, mask_key, ctx).items()}
     elif isinstance(value, np.ndarray) and value.dtype.kind in "biu":
         entries = _split_label_map(value, mask_key, V, ctx)
     else:
@@ -487,12 +562,14 @@ def _read_contact_frames(arrays: dict[str, Any], mask_key: str, camera_ids: list
             if not isinstance(value, dict):
                 raise ctx.error(key, f"expected a dict {{instance: {{camera: frame}}}}, got "
                                      f"{type(value).__name__}")
-            for iid, per_cam in value.items():
-                out.setdefault(str(iid), _per_camera(per_cam, f"{key}/{iid}", camera_ids, T, ctx))
+            for iid, per_cam in ids_of(value, key, ctx).items():
+                out.setdefault(iid, _per_camera(per_cam, f"{key}/{_key_text(iid)}", camera_ids,
+                                                T, ctx))
         prefix = key + "/"
         for member, value in arrays.items():
             if member.startswith(prefix):
-                out.setdefault(member[len(prefix):], _per_camera(value, member, camera_ids, T, ctx))
+                iid = instance_id_of(member[len(prefix):], member, ctx)
+                out.setdefault(iid, _per_camera(value, member, camera_ids, T, ctx))
     return {iid: out[iid] for iid in sort_instance_ids(out)}
 
 
@@ -537,10 +614,11 @@ def _read_query_points(arrays: dict[str, Any], T: int,
                        ctx: _Ctx) -> np.ndarray | dict[str, np.ndarray] | None:
     """query_points [N,4] or per-instance {id: [N,4]} (t,x,y,z), float32, t in [0,T)."""
     prefix = QUERY_KEY + "/"
-    members = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+    members = {instance_id_of(k[len(prefix):], k, ctx): v for k, v in arrays.items()
+               if k.startswith(prefix)}
     value = arrays.get(QUERY_KEY)
     if isinstance(value, dict):
-        members = {**{str(k): v for k, v in value.items()}, **members}
+        members = {**ids_of(value, QUERY_KEY, ctx), **members}
     elif value is not None:
         if members:
             raise ctx.error(QUERY_KEY, "both a global array and per-instance members are present")

@@ -135,14 +135,18 @@ def test_non_plain_result_is_refused(tmp_path):
         load_npz_safely(path)
 
 
-def test_check_plain_accepts_nested_and_cyclic_data():
-    lst: list = [1, "a", None, np.float32(2)]
-    lst.append(lst)
+def test_check_plain_accepts_nested_data_and_refuses_cycles_and_depth():
+    lst: list = [1, "a", None, np.float32(2), [[["deep"]]]]
     obj = np.empty(2, dtype=object)
     obj[0], obj[1] = {"x": np.arange(3)}, (1.5, {2, 3})
     check_plain({"l": lst, "o": obj}, file="f", key="k")
     with pytest.raises(UnsafePickleError):
         check_plain({"f": len}, file="f", key="k")
+    lst.append(lst)  # a cycle never ends: refused as too deep, not a RecursionError later
+    with pytest.raises(UnsafePickleError, match="nested more than"):
+        check_plain(lst, file="f", key="k")
+    with pytest.raises(UnsafePickleError, match="nested more than 3"):
+        check_plain([[[[[1]]]]], file="f", key="k", max_depth=3)
 
 
 # --------------------------------------------------------------------------- accepted forms

@@ -1,0 +1,137 @@
+"""The one place that names a run's files.
+
+`OutputLayout(root, base, tracker)` returns every path a run writes; each is built from
+`safe_name` parts and checked to resolve inside `root` (symlinked folders included). `plan`
+checks a whole run's files at once: two outputs on one name (also case-insensitively, for macOS
+and Windows file systems) or an output on a file the run reads is an error naming both.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from permask.errors import OutputError
+from permask.files.names import safe_name
+
+STATE_DIR = ".permask"  # the lock and the manifest
+
+
+def _resolved(path: Path) -> Path:
+    return Path(os.path.realpath(path))
+
+
+@dataclass
+class OutputLayout:
+    """Paths of one run. root: the output folder; base: `base_name`; tracker: the tracker's name.
+
+    Every method returns an absolute path inside `root`. `reads` lists the files the run reads
+    (input, reused instance files): `plan` refuses any output on one of them.
+    """
+
+    root: Path
+    base: str
+    tracker: str
+    reads: list[Path] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.root = Path(os.path.abspath(self.root))
+        self._base = safe_name(self.base)
+        self._tracker = safe_name(self.tracker)
+
+    # ------------------------------------------------------------------ per instance
+    def instance_file(self, instance_id: str) -> Path:
+        return self._inside("instances", f"{self._base}_{safe_name(instance_id)}.npz")
+
+    def query_file(self, instance_id: str) -> Path:
+        return self._inside("instances", f"{self._base}_{safe_name(instance_id)}_query.npz")
+
+    def tracked(self, instance_id: str) -> Path:
+        return self._inside(f"{self._stem(instance_id)}_tracked.npz")
+
+    def recording(self, instance_id: str) -> Path:
+        return self._inside(f"{self._stem(instance_id)}.rrd")
+
+    def instance_files(self, instance_id: str, record: bool = True) -> dict[str, Path]:
+        """What the run writes per instance: split file, queries, tracked NPZ, recording."""
+        files = {"instance": self.instance_file(instance_id),
+                 "queries": self.query_file(instance_id), "tracked": self.tracked(instance_id)}
+        if record:
+            files["rrd"] = self.recording(instance_id)
+        return files
+
+    # ------------------------------------------------------------------ per run
+    def combined_recording(self) -> Path:
+        return self._inside(f"{self._base}_{self._tracker}_combined.rrd")
+
+    def view_script(self) -> Path:
+        return self._inside(f"view_{self._base}_{self._tracker}_combined.sh")
+
+    def metrics_json(self) -> Path:
+        return self._inside("metrics.json")
+
+    def metrics_table(self) -> Path:
+        return self._inside("metrics.md")
+
+    def state_dir(self) -> Path:
+        return self._inside(STATE_DIR)
+
+    def lock_file(self) -> Path:
+        return self._inside(STATE_DIR, "lock")
+
+    def manifest(self) -> Path:
+        return self._inside(STATE_DIR, "manifest.json")
+
+    def run_files(self, record: bool = True) -> dict[str, Path]:
+        files = {"metrics": self.metrics_json(), "metrics_table": self.metrics_table()}
+        if record:
+            files["combined_rrd"] = self.combined_recording()
+            files["view_script"] = self.view_script()
+        return files
+
+    # ------------------------------------------------------------------ checks
+    def plan(self, instance_ids: Iterable[str], *, record: bool = True,
+             split: bool = True) -> dict[str, dict[str, Path]]:
+        """instance id -> its files, after checking the run's whole set of outputs: no two on
+        one name (case-insensitively), none on a file the run reads. Raises OutputError."""
+        planned = {iid: self.instance_files(iid, record) for iid in instance_ids}
+        if not split:
+            for files in planned.values():
+                files.pop("instance")
+        owners: dict[str, str] = {}
+        for key, path in self.run_files(record).items():
+            self._claim(owners, path, key)
+        for iid, files in planned.items():
+            for kind, path in files.items():
+                self._claim(owners, path, f"instance {iid!a} ({kind})")
+        reads = {_resolved(p): p for p in self.reads}
+        for iid, files in planned.items():
+            for path in [*files.values(), *self.run_files(record).values()]:
+                if _resolved(path) in reads:
+                    raise OutputError(
+                        f"an output of this run would replace the file it reads "
+                        f"({reads[_resolved(path)]})", file=str(path), key="output_dir",
+                        fix="choose another output_dir (or base_name)")
+        return planned
+
+    def _claim(self, owners: dict[str, str], path: Path, owner: str) -> None:
+        name = str(path).casefold()
+        if name in owners:
+            raise OutputError(f"{owner} and {owners[name]} map to the same output file",
+                              file=str(path), key="instance id",
+                              fix="rename one of them in the input file")
+        owners[name] = owner
+
+    def _stem(self, instance_id: str) -> str:
+        return f"{self._base}_{self._tracker}_{safe_name(instance_id)}"
+
+    def _inside(self, *parts: str) -> Path:
+        path = self.root.joinpath(*parts)
+        real_root = _resolved(self.root)
+        real = _resolved(path)
+        if real != real_root and real_root not in real.parents:
+            raise OutputError(f"would be written outside the output folder {self.root}",
+                              file=str(path), key="output_dir")
+        return path
