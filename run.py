@@ -54,7 +54,7 @@ def main(cfg: DictConfig) -> float | None:
 def _check_output_dir_early(argv: list[str]) -> None:
     """Hydra creates the run folder before any of our code runs; an explicit output_dir that
     cannot be written would fail there with a traceback-like message. Say it in one line."""
-    from permask.io import ensure_writable_dir
+    from permask.files.writable import ensure_writable_dir
 
     for arg in argv:
         if arg.startswith("output_dir=") and "$" not in arg:

@@ -43,7 +43,7 @@ import numpy as np
 
 from permask import metrics as met
 from permask import tables
-from permask.io import atomic_path, save_text
+from permask.files.atomic import atomic_write, save_text
 
 log = logging.getLogger(__name__)
 
@@ -381,7 +381,7 @@ def plot_bars(comp: Comparison, path: Path) -> Path | None:
         ax.set_title(f"{tables.label(metric)} per mask")
         ax.grid(axis="y", alpha=0.3)
     axes[0].legend(fontsize="small", loc="best")
-    with atomic_path(path) as tmp:
+    with atomic_write(path) as tmp:
         fig.savefig(tmp, format="png")
     return path
 
@@ -424,7 +424,7 @@ def plot_over_time(comp: Comparison, path: Path) -> Path | None:
     axes[0].legend(fontsize="small", loc="best")
     fig.suptitle(("median 3D error over time (ground truth)" if metric == "median_error_cm"
                   else "mask adherence over time"))
-    with atomic_path(path) as tmp:
+    with atomic_write(path) as tmp:
         fig.savefig(tmp, format="png")
     return path
 

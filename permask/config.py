@@ -6,9 +6,11 @@ fails at start with Hydra's own message.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any, Optional
 
@@ -16,8 +18,55 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
 from permask.depth.config import register_depth_schemas
+from permask.errors import ConfigError
+from permask.files.names import safe_name
 from permask.synthetic import DemoParams
 from permask.trackers.config import register_tracker_schemas
+
+
+class Choice(str, Enum):
+    """A config value from a fixed set: Hydra refuses any other value at start. Members compare
+    equal to (and print as) their value, so code and YAML keep using plain strings."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
+class QueryMode(Choice):
+    first_frame = "first_frame"
+    contact_window = "contact_window"
+    npz = "npz"
+
+
+class Sampling(Choice):
+    uniform = "uniform"
+    grid = "grid"
+    farthest = "farthest"
+
+
+class OnExisting(Choice):
+    resume = "resume"
+    overwrite = "overwrite"
+    error = "error"
+
+
+class OnLocked(Choice):
+    error = "error"
+    wait = "wait"
+
+
+@dataclass
+class LimitsConfig:
+    """Bounds on reading the input (permask/safe_pickle.py, `DecodeLimits`); null: the default
+    for this machine (at most half its memory, 8 GiB per member, 16 GiB per file)."""
+
+    max_member_bytes: Optional[int] = None
+    max_total_bytes: Optional[int] = None
+    max_ratio: Optional[float] = None  # 200: uncompressed/compressed, members over 64 MiB
+    max_depth: Optional[int] = None  # 32: nesting of pickled containers
 
 
 @dataclass
@@ -32,17 +81,18 @@ class InputConfig:
     npz: Optional[str] = None  # None: the built-in demo scene
     mask_key: str = "sam2_masks"
     demo: DemoConfig = field(default_factory=DemoConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
 
 
 @dataclass
 class QueryConfig:
     """How query points are built from each instance's mask (see permask/queries.py)."""
 
-    mode: str = "first_frame"  # first_frame | contact_window | npz
+    mode: QueryMode = QueryMode.first_frame
     frames_before: int = 3
     frames_after: int = 10
     max_points: int = 300  # per instance
-    sampling: str = "farthest"  # uniform | grid | farthest
+    sampling: Sampling = Sampling.farthest
     depth_min: float = 0.05  # metres
     depth_max: float = 50.0  # metres
     erode_px: int = 2  # mask erosion at depth resolution, pixels
@@ -85,7 +135,8 @@ class PermaskConfig:
     spatial_downsample: int = 1
     instances: list[str] = field(default_factory=list)  # empty: every instance
     progress: bool = True
-    on_existing: str = "resume"  # output_dir already holds a run: resume | overwrite | error
+    on_existing: OnExisting = OnExisting.resume  # output_dir already holds a run
+    on_locked: OnLocked = OnLocked.error  # another run is writing into output_dir: error | wait
 
 
 def job_dirname(override_dirname: str) -> str:
@@ -93,13 +144,16 @@ def job_dirname(override_dirname: str) -> str:
     other slashes become `_` (no nested folders), and no overrides gives `job`."""
     name = re.sub(r"input\.npz=([^,]*)", lambda m: "input=" + Path(m.group(1)).stem,
                   override_dirname)
-    return name.replace("/", "_") or "job"
+    name = name.replace("/", "_").replace("\0", "_")
+    return "job" if name in ("", ".", "..") else name
 
 
 def register_resolvers() -> None:
-    """`${permask_job_dir:...}` names sweep folders; `${pid:}` keeps default folders unique when
-    two runs start in the same second."""
+    """`${permask_job_dir:...}` names sweep folders; `${safe_name:...}` makes `base_name` and the
+    tracker's name safe in folder names; `${pid:}` keeps default folders unique when two runs
+    start in the same second."""
     OmegaConf.register_new_resolver("permask_job_dir", job_dirname, replace=True)
+    OmegaConf.register_new_resolver("safe_name", lambda text: safe_name(str(text)), replace=True)
     OmegaConf.register_new_resolver("pid", os.getpid, use_cache=True, replace=True)
 
 
@@ -111,3 +165,41 @@ def register_configs() -> None:
     register_tracker_schemas(cs)
     register_depth_schemas(cs)
     cs.store(group="schema/query", name="query", node=QueryConfig)
+
+
+# (key, test, what it must be): ranges the schema's types cannot say
+_RANGES = [
+    ("query.max_points", lambda v: v >= 1, "an integer >= 1"),
+    ("query.frames_before", lambda v: v >= 0, ">= 0"),
+    ("query.frames_after", lambda v: v >= 0, ">= 0"),
+    ("query.depth_min", lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0 (metres)"),
+    ("query.depth_max", lambda v: v > 0, "> 0 (metres)"),
+    ("query.erode_px", lambda v: v >= 0, ">= 0 (pixels)"),
+    ("query.edge_threshold", lambda v: v > 0, "> 0"),
+    ("query.dedup_radius", lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0 (metres)"),
+    ("query.seed", lambda v: v >= 0, ">= 0"),
+    ("temporal_stride", lambda v: v >= 1, "an integer >= 1"),
+    ("spatial_downsample", lambda v: v >= 1, "an integer >= 1"),
+    ("record.max_points_per_view", lambda v: v >= 0, ">= 0"),
+    ("input.limits.max_member_bytes", lambda v: v is None or v > 0, "> 0 or null"),
+    ("input.limits.max_total_bytes", lambda v: v is None or v > 0, "> 0 or null"),
+    ("input.limits.max_ratio", lambda v: v is None or v >= 1, ">= 1 or null"),
+    ("input.limits.max_depth", lambda v: v is None or v >= 1, ">= 1 or null"),
+]
+
+
+def validate_config(cfg: Any) -> None:
+    """Refuse out-of-range values before any work (names and types are Hydra's job)."""
+    for key, ok, what in _RANGES:
+        value = OmegaConf.select(cfg, key)
+        if OmegaConf.select(cfg, key, default="<absent>") == "<absent>":
+            continue
+        if not ok(value):
+            raise ConfigError(f"must be {what}, got {value}", key=key)
+    if cfg.query.depth_min >= cfg.query.depth_max:
+        raise ConfigError(f"must be below query.depth_max ({cfg.query.depth_max}), got "
+                          f"{cfg.query.depth_min}", key="query.depth_min")
+    thresholds = list(cfg.metrics.thresholds)
+    if not thresholds or any(not (t > 0 and math.isfinite(t)) for t in thresholds):
+        raise ConfigError(f"must be positive distances in metres, got {thresholds}",
+                          key="metrics.thresholds")

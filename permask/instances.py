@@ -18,18 +18,18 @@ The arrays describe the scene as loaded (after stride / downsample), not the ori
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 
 from .data import Scene
-from .errors import InstanceError, OutputError, PermaskError
+from .errors import InstanceError, PermaskError
+from .files.atomic import save_npz
+from .files.names import safe_name
 from .safe_pickle import load_npz_safely, npz_keys
 
 INSTANCE_MASK_KEY = "masks"
@@ -57,8 +57,8 @@ def sort_instance_ids(ids: Iterable[str]) -> list[str]:
 
 
 def instance_file_name(base: str, instance_id: str) -> str:
-    """`{base}_{instance}.npz`, characters outside [A-Za-z0-9._-] replaced by '_'."""
-    return f"{base}_{re.sub(r'[^A-Za-z0-9._-]', '_', instance_id)}.npz"
+    """`{base}_{instance}.npz` with both parts made safe (`permask.files.names.safe_name`)."""
+    return f"{safe_name(base)}_{safe_name(instance_id)}.npz"
 
 
 def is_empty(mask: np.ndarray) -> bool:
@@ -71,33 +71,40 @@ def is_empty(mask: np.ndarray) -> bool:
 
 def write_instance_npz(path: str | Path, scene: Scene, instance_id: str,
                        self_contained: bool = False) -> Path:
-    """Write one instance of `scene` to a pickle-free NPZ (atomically: temp file + os.replace).
+    """Write one instance of `scene` to a pickle-free NPZ (atomically).
 
     self_contained also stores rgbs/depths so the file is a complete one-instance scene.
     """
     if instance_id not in scene.masks:
         raise _unknown(instance_id, scene)
-    path = Path(path)
-    _atomic_savez(path, _instance_arrays(scene, instance_id, self_contained))
-    return path
+    return save_npz(path, **_instance_arrays(scene, instance_id, self_contained))
 
 
 def split_scene(scene: Scene, out_dir: str | Path, base: str,
                 instance_ids: Iterable[str] | None = None,
                 self_contained: bool = False) -> dict[str, Path]:
-    """Write `{out_dir}/{base}_{instance}.npz` per instance; returns id -> path, natural order."""
+    """Write `{out_dir}/{base}_{instance}.npz` per instance; returns id -> path, natural order.
+    (A run names its files through `permask.files.layout.OutputLayout` instead.)"""
     ids = sort_instance_ids(scene.instance_ids if instance_ids is None else instance_ids)
-    for iid in ids:
-        if iid not in scene.masks:
-            raise _unknown(iid, scene)
     out_dir = Path(out_dir)
     paths = {iid: out_dir / instance_file_name(base, iid) for iid in ids}
-    if len(set(paths.values())) != len(paths):
-        raise InstanceError("two instance ids map to the same file name",
-                            fix="rename the instances so they differ in [A-Za-z0-9._-]")
+    clash = _first_clash(paths)
+    if clash:
+        raise InstanceError(f"instance ids {clash[0]!a} and {clash[1]!a} map to the same file "
+                            "name", file=str(paths[clash[0]]), key="instance id",
+                            fix="rename one of them in the input file")
     for iid, path in paths.items():
         write_instance_npz(path, scene, iid, self_contained)
     return paths
+
+
+def _first_clash(paths: dict[str, Path]) -> tuple[str, str] | None:
+    seen: dict[str, str] = {}
+    for iid, path in paths.items():
+        other = seen.setdefault(str(path).casefold(), iid)
+        if other != iid:
+            return other, iid
+    return None
 
 
 def _unknown(instance_id: str, scene: Scene) -> InstanceError:
@@ -141,34 +148,6 @@ def _frame_indices(scene: Scene) -> np.ndarray:
     return np.asarray(scene.frame_indices, np.int64)
 
 
-def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """np.savez_compressed into a temp file next to `path`, then os.replace (never half-written)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as err:
-        raise OutputError(f"cannot write: {err.strerror or err}", file=str(path)) from err
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, allow_pickle=False, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException as err:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(err, OSError):
-            raise OutputError(f"cannot write: {err.strerror or err}", file=str(path)) from err
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 # --------------------------------------------------------------------------- reading
 
 
@@ -184,7 +163,7 @@ def read_instance_masks(paths_or_dir: str | Path | Iterable[str | Path], base: s
     Raises InstanceError when nothing is found, a fingerprint or a shape does not match.
     """
     expected = expected_fingerprint or (scene.fingerprint if scene is not None else None)
-    files = _instance_files(paths_or_dir, base)
+    files = instance_files(paths_or_dir, base)
     masks: dict[str, np.ndarray] = {}
     shape: tuple[int, ...] | None = None
     for path in files:
@@ -202,7 +181,7 @@ def read_instance_masks(paths_or_dir: str | Path | Iterable[str | Path], base: s
     return {iid: masks[iid] for iid in sort_instance_ids(masks)}
 
 
-def _instance_files(paths_or_dir: Any, base: str | None) -> list[Path]:
+def instance_files(paths_or_dir: Any, base: str | None = None) -> list[Path]:
     """Candidate files: a list as given, or a folder's instance NPZs (those holding an
     `instance_id` and a `masks/<id>` member, named `{base}_{that id}.npz` when base is given;
     query files beside them are skipped)."""

@@ -16,10 +16,17 @@ from permask import metrics as met
 from permask import record, resume
 from permask import tables
 from permask.data import Queries, Scene, TrackResult
+from permask.config import validate_config
 from permask.errors import ConfigError, InstanceError
-from permask.io import ensure_writable_dir, save_json, save_npz
+from permask.files.atomic import save_json, save_npz
+from permask.files.layout import OutputLayout
+from permask.files.lock import FolderLock
+from permask.files.manifest import claim_folder
+from permask.files.tracked import read_tracked, write_tracked
+from permask.files.writable import ensure_writable_dir
 from permask.depth.constant import tracks_2d
 from permask.queries import build_queries
+from permask.safe_pickle import DecodeLimits
 from permask.scene import load_scene
 from permask.synthetic import DemoParams, demo_scene_path
 
@@ -69,12 +76,18 @@ def input_path(cfg: DictConfig) -> Path:
     return demo_scene_path(params, cache_dir=cache_dir)
 
 
+def decode_limits(cfg: DictConfig) -> DecodeLimits:
+    """`input.limits` (null entries: this machine's defaults)."""
+    limits = cfg.input.get("limits") or {}
+    return DecodeLimits.for_this_machine(**OmegaConf.to_container(limits, resolve=True))
+
+
 def load_input(cfg: DictConfig) -> Scene:
     """The scene every stage sees: loaded once, with the configured depth source applied."""
     depth = hydra.utils.instantiate(cfg.depth)
     scene = load_scene(input_path(cfg), cfg.input.mask_key, temporal_stride=cfg.temporal_stride,
                        spatial_downsample=cfg.spatial_downsample,
-                       require_depth=depth.needs_file_depth)
+                       require_depth=depth.needs_file_depth, limits=decode_limits(cfg))
     scene = depth.apply(scene)
     scene.depth_source, scene.depth_metric = depth.name, bool(depth.metric)
     return scene
@@ -92,6 +105,7 @@ def select_instances(scene: Scene, wanted: list[str]) -> list[str]:
 
 
 def run(cfg: DictConfig, output_dir: str | Path) -> RunReport:
+    validate_config(cfg)
     out = ensure_writable_dir(output_dir)
     tracker = hydra.utils.instantiate(cfg.tracker)  # once per process, reused for every instance
     if hasattr(tracker, "load"):  # learned models: fail on missing code/weights before any work
@@ -99,17 +113,29 @@ def run(cfg: DictConfig, output_dir: str | Path) -> RunReport:
     if hasattr(tracker, "progress"):
         tracker.progress = cfg.progress
     scene = load_input(cfg)
-    resume.check_existing_output(out, scene.fingerprint, cfg.on_existing)
-    resume.remove_stale_temporaries(out)
-    base = cfg.base_name
-    instance_dir = out / "instances"
+    reads = [Path(scene.source)] if scene.source else []
     if cfg.split.reuse_dir:  # the old --skip-split --instances-dir: the instances of that split
         reuse = Path(hydra.utils.to_absolute_path(cfg.split.reuse_dir))
+        reads += inst.instance_files(reuse)
         scene.masks = inst.read_instance_masks(reuse, scene=scene)
+    layout = OutputLayout(out, cfg.base_name, tracker.name, reads=reads)
     ids = select_instances(scene, list(cfg.instances))
+    plan = layout.plan(ids, record=cfg.record.enabled, split=not cfg.split.reuse_dir)
+    with FolderLock(layout.lock_file(), wait=cfg.on_locked == "wait") as lock:
+        lock.remove_orphaned_temporaries([out, out / "instances"])
+        planned = [p for files in plan.values() for p in files.values()]
+        claim_folder(layout, scene.fingerprint, scene.source, planned
+                     + list(layout.run_files(cfg.record.enabled).values()), cfg.on_existing)
+        return _run_instances(cfg, scene, tracker, layout, plan)
+
+
+def _run_instances(cfg: DictConfig, scene: Scene, tracker, layout: OutputLayout,
+                   plan: dict[str, dict[str, Path]]) -> RunReport:
+    """Per instance: queries -> track -> record; then combine and report (folder locked)."""
+    out, base = layout.root, cfg.base_name
     if not cfg.split.reuse_dir:
-        inst.split_scene(scene, instance_dir, base, instance_ids=ids,
-                         self_contained=cfg.split.self_contained)
+        for iid, files in plan.items():
+            inst.write_instance_npz(files["instance"], scene, iid, cfg.split.self_contained)
     config_text = OmegaConf.to_yaml(cfg, resolve=True)
     rec_ids = record.RecordingIds.for_scene(scene, base)
     context = (record.prepare_scene_context(scene, max_points_per_view=cfg.record.max_points_per_view,
@@ -120,20 +146,15 @@ def run(cfg: DictConfig, output_dir: str | Path) -> RunReport:
     reused: list[str] = []
     finished: list[str] = []  # tracked file on disk: what a resume reuses
     try:
-        for instance_id in tqdm(ids, desc=f"{tracker.name} per mask", unit="instance",
-                                disable=not cfg.progress):
+        for instance_id, files in tqdm(plan.items(), desc=f"{tracker.name} per mask",
+                                       unit="instance", disable=not cfg.progress):
             if inst.is_empty(scene.masks[instance_id]):
                 skipped[instance_id] = "mask is empty in every frame"
                 log.warning("skipping %s: its mask is empty in every frame", instance_id)
                 continue
-            stem = f"{base}_{tracker.name}_{instance_id}"
-            files = {"queries": instance_dir / f"{base}_{instance_id}_query.npz",
-                     "tracked": out / f"{stem}_tracked.npz"}
-            if cfg.record.enabled:
-                files["rrd"] = out / f"{stem}.rrd"
             fingerprint = resume.instance_fingerprint(cfg, scene, instance_id)
             earlier = resume.load_finished(files["tracked"], fingerprint,
-                                           [p for k, p in files.items() if k != "tracked"])
+                                           [files[k] for k in ("queries", "rrd") if k in files])
             if earlier is not None:
                 queries, result = earlier
                 reused.append(instance_id)
@@ -151,8 +172,9 @@ def run(cfg: DictConfig, output_dir: str | Path) -> RunReport:
                                                     tracker=tracker.name, ids=rec_ids,
                                                     context=context)
                 # written last: its fingerprint marks the instance finished
-                save_npz(files["tracked"], fingerprint=np.array(fingerprint),
-                         **tracked_arrays(scene, queries, result, tracker.name, config_text))
+                write_tracked(files["tracked"],
+                              tracked_arrays(scene, queries, result, tracker.name, config_text),
+                              fingerprint)
             finished.append(instance_id)
             figures = instance_metrics(scene, queries, result, list(cfg.metrics.thresholds))
             outcomes[instance_id] = InstanceOutcome(instance_id, queries, result, figures, files)
@@ -164,21 +186,21 @@ def run(cfg: DictConfig, output_dir: str | Path) -> RunReport:
     if cfg.record.enabled and outcomes:
         per_instance = {k: (o.queries, o.result) for k, o in outcomes.items()}
         files["combined_rrd"] = record.write_combined_recording(
-            out / f"{base}_{tracker.name}_combined.rrd", scene, {tracker.name: per_instance},
+            layout.combined_recording(), scene, {tracker.name: per_instance},
             base=base, ids=rec_ids, context=context)
         files["view_script"] = record.write_view_script(
-            out / f"view_{base}_{tracker.name}_combined.sh", [o.files["rrd"] for o in outcomes.values()])
+            layout.view_script(), [o.files["rrd"] for o in outcomes.values()])
     per_instance_figures = {k: o.metrics for k, o in outcomes.items()}
     overall = met.overall(per_instance_figures)
-    files["metrics"] = save_json(out / "metrics.json", {
+    files["metrics"] = save_json(layout.metrics_json(), {
         "base_name": base, "tracker": tracker.name, "input": scene.source,
         "input_fingerprint": scene.fingerprint,
         "depth": {"name": scene.depth_source, "metric": scene.depth_metric},
         "instances": per_instance_figures,
         "overall": overall, "skipped": skipped})
     files["metrics_table"] = tables.write_run_table(
-        out / "metrics.md", per_instance_figures, overall, title=f"{base}: tracker {tracker.name}",
-        skipped=skipped)
+        layout.metrics_table(), per_instance_figures, overall,
+        title=f"{base}: tracker {tracker.name}", skipped=skipped)
     return RunReport(out, base, tracker.name, outcomes, skipped, files, overall, reused)
 
 

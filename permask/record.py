@@ -42,6 +42,7 @@ import rerun.blueprint as rrb
 
 from permask.data import Queries, Scene, TrackResult
 from permask.errors import OutputError
+from permask.files.atomic import atomic_write, save_text
 from permask.geometry import camera_center, unproject
 
 APPLICATION_ID = "permask"
@@ -536,37 +537,28 @@ def _has_footer(path: Path) -> bool:
 
 def _write_atomic(path: str | os.PathLike, ids: RecordingIds, blueprint: rrb.Blueprint | None,
                   log: Callable[[rr.RecordingStream], None], *, name: str | None = None) -> Path:
-    """Log with `log(rec)` into a temporary file beside `path`, finalize it, rename it to `path`.
-
-    On any failure the temporary file is removed and an existing `path` is left untouched.
-    """
+    """Log with `log(rec)` into a temporary file beside `path`, finalize it, rename it to `path`
+    (`permask.files.atomic.atomic_write`: on any failure nothing is left and an existing `path`
+    is untouched; Rerun's sink errors become one OutputError naming the file)."""
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise OutputError(f"cannot create the folder: {err}", file=str(path.parent)) from err
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     rec = rr.RecordingStream(ids.application_id, recording_id=ids.recording_id)
     if not rr.is_enabled(recording=rec):
         raise OutputError("rerun logging is disabled, cannot write the recording", file=str(path),
                           fix="unset the environment variable RERUN (it is 'off')")
-    try:
-        rec.save(tmp)
-        if name:
-            rec.send_recording_name(name)
-        if blueprint is not None:
-            rec.send_blueprint(blueprint, make_active=True, make_default=True)
-        log(rec)
-        rec.flush()  # blocks until the batcher has handed everything to the file sink
-        rec.disconnect()  # drops the file sink: writes the footer and closes the file
+    with atomic_write(path) as tmp:
+        try:
+            rec.save(tmp)
+            if name:
+                rec.send_recording_name(name)
+            if blueprint is not None:
+                rec.send_blueprint(blueprint, make_active=True, make_default=True)
+            log(rec)
+            rec.flush()  # blocks until the batcher has handed everything to the file sink
+            rec.disconnect()  # drops the file sink: writes the footer and closes the file
+        finally:
+            rec.disconnect()
         if not _has_footer(tmp):
-            raise OutputError("the recording was not finalized (no RRD footer)", file=str(path))
-        os.replace(tmp, path)
-    except OSError as err:
-        raise OutputError(f"cannot write the recording: {err}", file=str(path)) from err
-    finally:
-        rec.disconnect()
-        tmp.unlink(missing_ok=True)
+            raise OSError("the recording was not finalized (no RRD footer; disk full?)")
     return path
 
 
@@ -657,16 +649,7 @@ def write_view_script(path: str | os.PathLike, rrd_paths: Iterable[str | os.Path
             "set -euo pipefail\n"
             'here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"\n'
             'exec "${RERUN_BIN:-rerun}" \\\n' + "".join(f"  {a} \\\n" for a in args) + '  "$@"\n')
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text)
-        tmp.chmod(0o755)
-        os.replace(tmp, path)
-    except OSError as err:
-        raise OutputError(f"cannot write the view script: {err}", file=str(path)) from err
-    finally:
-        tmp.unlink(missing_ok=True)
+    save_text(path, text, mode=0o777)
     return path
 
 

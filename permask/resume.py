@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from permask.data import Queries, Scene, TrackResult
-from permask.errors import OutputError
-
-log = logging.getLogger(__name__)
+from permask.files.tracked import read_tracked
 
 # keys that only say where things go or how chatty a run is: they never change an instance
-IGNORED_KEYS = ("output_dir", "sweep_dir", "progress", "instances", "on_existing")
+IGNORED_KEYS = ("output_dir", "sweep_dir", "progress", "instances", "on_existing", "on_locked")
 
 
 def instance_fingerprint(cfg: DictConfig, scene: Scene, instance_id: str) -> str:
@@ -31,6 +28,7 @@ def instance_fingerprint(cfg: DictConfig, scene: Scene, instance_id: str) -> str
     for key in IGNORED_KEYS:
         settings.pop(key, None)
     settings["input"].pop("npz", None)  # the content fingerprint stands for the file
+    settings["input"].pop("limits", None)  # bounds on reading never change what is read
     settings["input"].get("demo", {}).pop("cache_dir", None)
     for key in ("cache", "cache_dir"):  # where depth is cached never changes it
         settings["depth"].pop(key, None)
@@ -47,41 +45,11 @@ def instance_fingerprint(cfg: DictConfig, scene: Scene, instance_id: str) -> str
 def load_finished(tracked_path: Path, fingerprint: str, required: list[Path]
                   ) -> tuple[Queries, TrackResult] | None:
     """The queries and result stored by an earlier run, if it finished this instance with the
-    same fingerprint and every other file of it exists; else None."""
-    if not tracked_path.is_file() or not all(p.is_file() for p in required):
+    same fingerprint and every other file of it exists; else None (unreadable leftovers are
+    simply redone)."""
+    if not all(p.is_file() for p in required):
         return None
-    try:
-        with np.load(tracked_path) as f:
-            if "fingerprint" not in f.files or str(f["fingerprint"]) != fingerprint:
-                return None
-            queries = Queries(str(f["instance_id"]), f["query_points"], f["query_view"],
-                              f["query_pixel"])
-            scores = f["scores"] if "scores" in f.files else None
-            return queries, TrackResult(f["tracks_3d"], f["visibility"], scores)
-    except (OSError, ValueError, KeyError) as err:  # unreadable leftovers are simply redone
-        log.warning("re-running: cannot reuse %s (%s)", tracked_path, err)
+    earlier = read_tracked(tracked_path)
+    if earlier is None or earlier.fingerprint != fingerprint:
         return None
-
-
-def check_existing_output(out: Path, input_fingerprint: str, on_existing: str) -> None:
-    """Refuse to mix results of a different input into a folder unless asked to overwrite."""
-    metrics = out / "metrics.json"
-    if on_existing == "overwrite" or not metrics.is_file():
-        return
-    if on_existing == "error":
-        raise OutputError("already holds results", file=str(out), key="output_dir",
-                          fix="choose another output_dir, or on_existing=resume|overwrite")
-    try:
-        earlier = json.loads(metrics.read_text()).get("input_fingerprint")
-    except (OSError, ValueError):
-        return
-    if earlier and earlier != input_fingerprint:
-        raise OutputError("holds results of a different input file; not mixing them",
-                          file=str(out), key="output_dir",
-                          fix="choose another output_dir, or on_existing=overwrite")
-
-
-def remove_stale_temporaries(out: Path) -> None:
-    """Temporary files of a killed run (never under a final name) are removed on resume."""
-    for tmp in list(out.glob(".*.tmp*")) + list(out.glob("instances/.*.tmp*")):
-        tmp.unlink(missing_ok=True)
+    return earlier.queries, earlier.result

@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -34,6 +33,7 @@ import cv2
 import numpy as np
 
 from . import geometry
+from .files.atomic import atomic_write
 
 GENERATOR_VERSION = 2
 """Bump whenever the generated content changes, so cached files are regenerated."""
@@ -607,16 +607,9 @@ def demo_scene_path(params: DemoParams | None = None, cache_dir: str | Path | No
     path = directory / f"demo_scene_v{GENERATOR_VERSION}_{params_hash(params)}.npz"
     if path.is_file():
         return path
-    directory.mkdir(parents=True, exist_ok=True)
     arrays = make_demo_scene(params)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez_compressed(handle, **arrays)  # object arrays are pickled (old format)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(handle, **arrays)  # object arrays are pickled (old format)
     return path
 
 

@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from permask.io import save_text
+from permask.files.atomic import save_text
 from permask.metrics import direction
 
 # Columns of a run's table, in order; only those with a value somewhere are shown.

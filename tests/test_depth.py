@@ -20,7 +20,7 @@ from permask.depth.filled import FilledDepth, fill_depth_holes
 from permask.depth.learned import DepthAnythingV2Depth, MoGeDepth, VGGTDepth
 from permask.errors import ConfigError, DepthError, PermaskError
 from permask.geometry import project, unproject
-from permask.io import save_npz
+from permask.files.atomic import save_npz
 from permask.scene import load_scene
 
 from .scenes import look_at_extrinsic, plane_scene

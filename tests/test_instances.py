@@ -57,7 +57,9 @@ def test_natural_order():
 
 def test_instance_file_name():
     assert instance_file_name("scene", "instance_3") == "scene_instance_3.npz"
-    assert instance_file_name("scene", "hand/left hand") == "scene_hand_left_hand.npz"
+    # unsafe characters become '_' and a hash of the original keeps the name unique
+    assert instance_file_name("scene", "hand/left hand") == "scene_hand_left_hand-17cdd37a.npz"
+    assert instance_file_name("scene", "hand_left_hand") == "scene_hand_left_hand.npz"
 
 
 def test_is_empty():

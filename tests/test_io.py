@@ -4,24 +4,25 @@ import numpy as np
 import pytest
 
 from permask.errors import OutputError
-from permask.io import atomic_path, ensure_writable_dir, save_json, save_npz
+from permask.files.atomic import atomic_write, save_json, save_npz
+from permask.files.writable import ensure_writable_dir
 
 
 def test_failed_write_leaves_nothing(tmp_path):
     target = tmp_path / "a.npz"
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
+    with pytest.raises(ValueError):
+        with atomic_write(target) as tmp:
             tmp.write_bytes(b"half")
-            raise RuntimeError("killed")
+            raise ValueError("killed")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_failed_rewrite_keeps_the_old_file(tmp_path):
     target = save_json(tmp_path / "m.json", {"a": 1})
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
+    with pytest.raises(ValueError):
+        with atomic_write(target) as tmp:
             tmp.write_text("{")
-            raise RuntimeError
+            raise ValueError
     assert target.read_text().strip().startswith("{") and '"a": 1' in target.read_text()
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from permask import record
+from permask.errors import OutputError
 from permask.data import Queries, Scene, TrackResult
 from permask.geometry import look_at, project, unproject
 
@@ -220,10 +221,10 @@ def test_overwrite_is_atomic_and_leaves_no_temp(tiny, tmp_path):
     assert _no_temp_files(target.parent)
 
     def boom(rec):
-        raise RuntimeError("failed mid-way")
+        raise RuntimeError("failed mid-way")  # how Rerun's sink reports a write error
 
     before = target.read_bytes()
-    with pytest.raises(RuntimeError):
+    with pytest.raises(OutputError, match="x.rrd: cannot write: failed mid-way"):
         record._write_atomic(target, record.RecordingIds("permask", "x"), None, boom)
     assert target.read_bytes() == before
     assert _no_temp_files(target.parent)

@@ -10,7 +10,7 @@ A key is the hash of
   1 GB checkpoint on every run would cost seconds), a hub id by its string.
 
 Entries are uncompressed NPZ files `<dir>/<kind>/<key>.npz`, written atomically (temporary file
-in the same folder + `os.replace`, see `permask.io`), so concurrent sweep jobs computing the same
+in the same folder + `os.replace`, see `permask.files.atomic`), so concurrent sweep jobs computing the same
 entry both succeed and a reader never sees a half-written file. An unreadable entry counts as a
 miss and is rewritten.
 
@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from permask.errors import OutputError
-from permask.io import save_npz
+from permask.files.atomic import save_npz
 from permask.synthetic import default_cache_dir as _permask_cache_dir
 
 log = logging.getLogger(__name__)
