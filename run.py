@@ -17,7 +17,7 @@ from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from permask.config import register_configs  # noqa: E402
-from permask.errors import PermaskError  # noqa: E402
+from permask.errors import PermaskError, unexpected_failure  # noqa: E402
 
 register_configs()
 
@@ -41,6 +41,9 @@ def main(cfg: DictConfig) -> float | None:
         report = run(cfg, HydraConfig.get().runtime.output_dir)
     except PermaskError as err:
         print(f"permask: error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except (MemoryError, RecursionError, OSError) as err:  # nothing expected gets here: say it
+        print(f"permask: error: {unexpected_failure(err)}", file=sys.stderr)
         sys.exit(2)
     except Interrupted as stop:
         print(f"permask: interrupted; finished {len(stop.finished)} instance(s) {stop.finished} "
@@ -66,5 +69,7 @@ def _check_output_dir_early(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    for stream in (sys.stdout, sys.stderr):  # odd ids in messages never crash the printing
+        stream.reconfigure(errors="backslashreplace")
     _check_output_dir_early(sys.argv[1:])
     main()

@@ -44,6 +44,8 @@ import numpy as np
 from permask import metrics as met
 from permask import tables
 from permask.files.atomic import atomic_write, save_text
+from permask.files.layout import ComparisonLayout, OutputLayout
+from permask.files.tracked import read_tracked
 
 log = logging.getLogger(__name__)
 
@@ -456,25 +458,16 @@ def _load_scene(run: Run):
 
 
 def _read_tracks(run: Run, instance_id: str, num_frames: int):
-    from permask.data import Queries, TrackResult
-
-    path = run.path / f"{run.base_name}_{run.tracker}_{instance_id}_tracked.npz"
+    path = OutputLayout(run.path, run.base_name, run.tracker).tracked(instance_id)
     if not path.is_file():
         log.warning("compare: %s missing, %s of %s left out of the recording", path.name,
                     instance_id, run.label)
         return None
-    with np.load(path) as f:
-        if f["tracks_3d"].shape[0] != num_frames:
-            log.warning("compare: %s has %d frames, the scene %d; left out", path,
-                        f["tracks_3d"].shape[0], num_frames)
-            return None
-        queries = Queries(str(f["instance_id"]), f["query_points"], f["query_view"],
-                          f["query_pixel"])
-        scores = f["scores"] if "scores" in f.files else None
-        return queries, TrackResult(f["tracks_3d"], f["visibility"], scores)
+    tracked = read_tracked(path, num_frames=num_frames)
+    return None if tracked is None else (tracked.queries, tracked.result)
 
 
-def write_recordings(runs: Sequence[Run], out: Path) -> dict[str, Path]:
+def write_recordings(runs: Sequence[Run], layout: ComparisonLayout) -> dict[str, Path]:
     """Per scene (content fingerprint, stride, downsampling): one recording with the scene once
     and every run's tracks under world/tracks/{label}/{instance}."""
     from permask import record
@@ -512,7 +505,7 @@ def write_recordings(runs: Sequence[Run], out: Path) -> dict[str, Path]:
         context = record.prepare_scene_context(
             scene, max_points_per_view=int(cfg.get("record", {}).get("max_points_per_view", 5000)),
             log_video=bool(cfg.get("record", {}).get("log_video", True)))
-        path = record.write_combined_recording(out / f"{name}_comparison.rrd", scene, results,
+        path = record.write_combined_recording(layout.recording(name), scene, results,
                                                base=base, ids=record.RecordingIds.for_scene(scene, base),
                                                context=context)
         written[f"recording_{name}"] = path
@@ -527,20 +520,20 @@ def compare(paths: Iterable[str | Path], out: str | Path, *, recording: bool = T
             plots: bool = True) -> Comparison:
     """Aggregate the runs at or below `paths` into `out` (see the module docstring)."""
     out = Path(out)
+    layout = ComparisonLayout(out)
     runs = [load_run(p) for p in find_runs(paths)]
     runs = [r for r in runs if r.instances] or runs
     assign_labels(runs)
     comp = build(runs)
-    out.mkdir(parents=True, exist_ok=True)
-    files: dict[str, Path] = {"csv": save_text(out / "comparison.csv", csv_text(comp, out))}
+    files: dict[str, Path] = {"csv": save_text(layout.csv(), csv_text(comp, out))}
     if plots and comp.rows:
         for kind, fn in (("bars", plot_bars), ("over_time", plot_over_time)):
-            path = fn(comp, out / f"comparison_{kind}.png")
+            path = fn(comp, layout.plot(kind))
             if path is not None:
                 files[kind] = path
     if recording:
-        files.update(write_recordings(runs, out))
-    files["markdown"] = save_text(out / "comparison.md", markdown_text(comp, out, files))
+        files.update(write_recordings(runs, layout))
+    files["markdown"] = save_text(layout.markdown(), markdown_text(comp, out, files))
     comp.files = files
     return comp
 

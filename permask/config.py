@@ -10,29 +10,18 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
+from permask.choices import Choice
 from permask.depth.config import register_depth_schemas
 from permask.errors import ConfigError
 from permask.files.names import safe_name
 from permask.synthetic import DemoParams
 from permask.trackers.config import register_tracker_schemas
-
-
-class Choice(str, Enum):
-    """A config value from a fixed set: Hydra refuses any other value at start. Members compare
-    equal to (and print as) their value, so code and YAML keep using plain strings."""
-
-    def __str__(self) -> str:
-        return str(self.value)
-
-    def __format__(self, spec: str) -> str:
-        return format(str(self.value), spec)
 
 
 class QueryMode(Choice):

@@ -57,3 +57,16 @@ class OutputError(PermaskError):
 
 class DepthError(PermaskError):
     """A depth estimator cannot be built (model code or weights missing) or failed."""
+
+
+def unexpected_failure(err: BaseException) -> str:
+    """One line for a failure no stage turned into a `PermaskError` (out of memory, too deep
+    recursion, an OS error outside any named file), naming the file where the error has one."""
+    if isinstance(err, MemoryError):
+        problem = "out of memory"
+    elif isinstance(err, RecursionError):
+        problem = "input nested too deeply"
+    else:
+        problem = getattr(err, "strerror", None) or str(err) or type(err).__name__
+    file = getattr(err, "filename", None)
+    return PermaskError(problem, file=None if file is None else str(file)).format()

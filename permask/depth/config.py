@@ -7,6 +7,29 @@ from typing import Optional
 
 from hydra.core.config_store import ConfigStore
 
+from permask.choices import Choice
+from permask.trackers.config import Precision
+
+
+class Align(Choice):
+    auto = "auto"
+    none = "none"
+    scale = "scale"
+    scale_shift = "scale_shift"
+    cameras = "cameras"  # vggt
+
+
+class AlignPer(Choice):
+    frame = "frame"
+    view = "view"
+    scene = "scene"
+
+
+class Encoder(Choice):
+    vits = "vits"
+    vitb = "vitb"
+    vitl = "vitl"
+
 
 @dataclass
 class DepthConfig:
@@ -46,10 +69,10 @@ class LearnedDepthConfig(DepthConfig):
     checkpoint: Optional[str] = None  # local weights file/folder (or a hub id in the local cache)
     repo_dir: Optional[str] = None  # local clone of the upstream code; null: installed package
     device: str = "auto"  # auto | cuda | cuda:N | cpu
-    precision: str = "fp32"  # fp32 | fp16 | bf16
+    precision: Precision = Precision.fp32
     batch_size: int = 4  # images per model call (per-image models)
-    align: str = "auto"  # auto | none | scale | scale_shift | cameras (vggt)
-    align_per: str = "frame"  # frame | view | scene: granularity of the depth-based fit
+    align: Align = Align.auto
+    align_per: AlignPer = AlignPer.frame  # granularity of the depth-based fit
     min_align_pixels: int = 100  # measured pixels needed for a depth-based fit
     min_baseline: float = 0.01  # metres; camera pairs closer than this do not fix the scale
     keep_measured: bool = True  # keep the file's measured depth; the model fills the rest
@@ -82,7 +105,7 @@ class VGGTDepthConfig(LearnedDepthConfig):
 class DepthAnythingV2DepthConfig(LearnedDepthConfig):
     _target_: str = "permask.depth.learned.DepthAnythingV2Depth"
     name: str = "depth_anything_v2"
-    encoder: str = "vitl"  # vits | vitb | vitl
+    encoder: Encoder = Encoder.vitl
     max_depth: float = 20.0  # 20: indoor (Hypersim) weights, 80: outdoor (VKITTI)
     input_size: int = 518
 

@@ -128,10 +128,37 @@ class OutputLayout:
         return f"{self._base}_{self._tracker}_{safe_name(instance_id)}"
 
     def _inside(self, *parts: str) -> Path:
-        path = self.root.joinpath(*parts)
-        real_root = _resolved(self.root)
-        real = _resolved(path)
-        if real != real_root and real_root not in real.parents:
-            raise OutputError(f"would be written outside the output folder {self.root}",
-                              file=str(path), key="output_dir")
-        return path
+        return inside(self.root, *parts)
+
+
+def inside(root: Path, *parts: str) -> Path:
+    """`root/parts...`, refused unless it resolves inside `root` (symlinks followed)."""
+    path = Path(root).joinpath(*parts)
+    real_root = _resolved(Path(root))
+    real = _resolved(path)
+    if real != real_root and real_root not in real.parents:
+        raise OutputError(f"would be written outside the output folder {root}",
+                          file=str(path), key="output_dir")
+    return path
+
+
+@dataclass
+class ComparisonLayout:
+    """Files of a comparison (a sweep folder, or `python -m permask.compare -o DIR`)."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        self.root = Path(os.path.abspath(self.root))
+
+    def csv(self) -> Path:
+        return inside(self.root, "comparison.csv")
+
+    def markdown(self) -> Path:
+        return inside(self.root, "comparison.md")
+
+    def plot(self, kind: str) -> Path:
+        return inside(self.root, f"comparison_{safe_name(kind)}.png")
+
+    def recording(self, base: str) -> Path:
+        return inside(self.root, f"{safe_name(base)}_comparison.rrd")

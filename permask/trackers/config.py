@@ -8,6 +8,24 @@ from typing import List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from permask.choices import Choice
+
+
+class Precision(Choice):
+    fp32 = "fp32"
+    fp16 = "fp16"
+    bf16 = "bf16"
+
+
+class Views(Choice):
+    visible = "visible"  # every view that sees the query at its frame
+    source = "source"  # only the view the query was lifted from
+
+
+class CameraPoses(Choice):
+    input = "input"  # the file's calibrated poses (fixed_cam)
+    predicted = "predicted"  # the model's own poses
+
 
 @dataclass
 class TrackerConfig:
@@ -64,7 +82,7 @@ class LearnedTrackerConfig(TrackerConfig):
     hub_repo: Optional[str] = None  # local clone of the upstream repo: no code download
     checkpoint: Optional[str] = None  # local weights; null: the entry point downloads them
     device: str = "auto"  # auto (cuda if available, else cpu) | cuda | cuda:N | cpu
-    precision: str = "fp32"  # fp32 | fp16 | bf16 (autocast around the forward pass)
+    precision: Precision = Precision.fp32  # autocast around the forward pass
     max_points_per_batch: int = 0  # queries per model call (memory); 0: all of an instance at once
 
 
@@ -90,7 +108,7 @@ class MVTrackerConfig(LearnedTrackerConfig):
 class LiftedTrackerConfig(LearnedTrackerConfig):
     """Per-view trackers lifted to 3D with depth and fused across views (cotracker.py)."""
 
-    views: str = "visible"  # visible: every view that sees the query at its frame | source
+    views: Views = Views.visible
     use_masks: bool = True  # a view measures a point only inside the instance's (dilated) mask
     mask_dilate_px: int = 1
     depth_window: int = 2  # radius (px) of the robust depth read
@@ -133,10 +151,10 @@ class SpatialTrackerV2Config(LiftedTrackerConfig):
     name: str = "spatialtrackerv2"
     upstream: str = SPATRACKER_UPSTREAM
     entry: str = "Predictor"  # class in models.SpaTrackV2.models.predictor
-    precision: str = "bf16"  # upstream's inference script runs under bf16 autocast
+    precision: Precision = Precision.bf16  # upstream's inference script runs under bf16 autocast
     vo_points: int = 756  # model.spatrack.track_num: support points
     iters_track: int = 4
-    camera_poses: str = "input"  # input: our calibrated poses (fixed_cam) | predicted: the model's
+    camera_poses: CameraPoses = CameraPoses.input
     fixed_cam: bool = True  # only read with camera_poses=predicted
     query_no_BA: bool = True
     stage: int = 1
