@@ -470,7 +470,7 @@ def _check_distinct_ids(ids: list[str], mask_key: str, ctx: _Ctx) -> None:
     for iid in ids:
         other = seen.setdefault(natural_key(iid)[:-1], iid)  # without the plain-string tiebreak
         if other != iid:
-            raise ctx.error(mask_key, f"instance ids {other!r} and {iid!r} are the same after "
+            raise ctx.error(mask_key, f"instance ids {_shown(other)} and {_shown(iid)} are the same after "
                                       "natural sorting", fix="rename one of them")
 
 

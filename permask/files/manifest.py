@@ -73,9 +73,10 @@ def _legacy_fingerprint(layout: OutputLayout) -> str | None:
 
 
 def _remove_listed(layout: OutputLayout, files: list) -> None:
-    """Remove files an earlier run planned (only names inside the folder; never a symlink's
-    target)."""
+    """Remove files an earlier run planned (only names inside the folder, never a symlink's
+    target, never a file this run reads)."""
     removed = 0
+    reads = {p.resolve() for p in layout.reads}
     for rel in files:
         if not isinstance(rel, str):
             continue
@@ -84,7 +85,7 @@ def _remove_listed(layout: OutputLayout, files: list) -> None:
             inside = path.resolve().is_relative_to(layout.root.resolve()) and ".." not in Path(rel).parts
         except OSError:
             continue
-        if inside and (path.is_file() or path.is_symlink()):
+        if inside and path.resolve() not in reads and (path.is_file() or path.is_symlink()):
             path.unlink(missing_ok=True)
             removed += 1
     if removed:
