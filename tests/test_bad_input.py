@@ -1,7 +1,9 @@
-"""A corpus of broken inputs, each built on the fly and fed to `python run.py` as a user would.
+"""A corpus of broken inputs, each built on the fly and run in process through Hydra's compose and
+`permask.pipeline.run` (what `run.py` calls), plus a sample through `python run.py` (slow).
 
-Every case must exit with code 2 and one line naming the file, the key and the problem; no
-traceback; the input byte-identical afterwards; no pickle code run.
+Every case must fail with a `PermaskError` whose one line names the file, the key and the
+problem (which `run.py` prints with exit code 2); the input byte-identical afterwards; no pickle
+code run.
 """
 
 import os
@@ -11,7 +13,9 @@ import numpy as np
 import pytest
 
 from permask.synthetic import DemoParams, make_demo_scene
+from permask.errors import PermaskError
 from tests.conftest import run_cli
+from tests.test_trust import run_on
 
 BASE = make_demo_scene(DemoParams(num_views=2, num_frames=6, height=32, width=40))
 
@@ -113,7 +117,22 @@ def special_file(name, tmp_path: Path) -> Path:
 SPECIAL = ["truncated_zip", "not_an_npz", "empty_file", "directory", "missing_path", "unreadable"]
 
 
-def check_refused(path: Path, key: str | None, tmp_path: Path):
+def check_refused(path: Path, key: str | None, tmp_path: Path) -> str:
+    """In process: the run raises a PermaskError naming the file (and key); input untouched."""
+    before = path.read_bytes() if path.is_file() else None
+    with pytest.raises(PermaskError) as info:
+        run_on(path, tmp_path / "out")
+    line = str(info.value)
+    assert "\n" not in line and str(path) in line, line
+    if key:
+        assert key in line, line
+    if before is not None:
+        assert path.read_bytes() == before
+    return line
+
+
+def check_refused_cli(path: Path, key: str | None, tmp_path: Path) -> str:
+    """Through `python run.py`: exit 2, exactly one line on stderr, no traceback."""
     before = path.read_bytes() if path.is_file() else None
     proc = run_cli([f"input.npz={path}", f"output_dir={tmp_path / 'out'}", "progress=false",
                     "query.max_points=10"], timeout=120)
@@ -145,5 +164,18 @@ def test_broken_file_refused(name, tmp_path):
     check_refused(special_file(name, tmp_path), None, tmp_path)
 
 
-def test_corpus_is_large_enough():
-    assert len(CASES) + len(SPECIAL) >= 20
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["pickle_that_carries_code", "views_disagree", "mask_key_missing"])
+def test_broken_content_refused_through_run_py(name, tmp_path):
+    Evil.canary = str(tmp_path / "CANARY")
+    arrays, key = CASES[name]
+    path = tmp_path / f"{name}.npz"
+    np.savez(path, **arrays)
+    check_refused_cli(path, key, tmp_path)
+    assert not (tmp_path / "CANARY").exists(), "pickle code ran"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["truncated_zip", "directory", "unreadable"])
+def test_broken_file_refused_through_run_py(name, tmp_path):
+    check_refused_cli(special_file(name, tmp_path), None, tmp_path)
