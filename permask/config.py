@@ -54,7 +54,8 @@ class LimitsConfig:
 
     max_member_bytes: Optional[int] = None
     max_total_bytes: Optional[int] = None
-    max_ratio: Optional[float] = None  # 200: uncompressed/compressed, members over 64 MiB
+    max_ratio: Optional[float] = None  # 200: uncompressed/compressed, rgbs/depths over 64 MiB
+    max_relative_size: Optional[float] = None  # 64: other members over 64 MiB, x the video
     max_depth: Optional[int] = None  # 32: nesting of pickled containers
 
 
@@ -173,6 +174,7 @@ _RANGES = [
     ("input.limits.max_member_bytes", lambda v: v is None or v > 0, "> 0 or null"),
     ("input.limits.max_total_bytes", lambda v: v is None or v > 0, "> 0 or null"),
     ("input.limits.max_ratio", lambda v: v is None or v >= 1, ">= 1 or null"),
+    ("input.limits.max_relative_size", lambda v: v is None or v > 0, "> 0 or null"),
     ("input.limits.max_depth", lambda v: v is None or v >= 1, ">= 1 or null"),
 ]
 

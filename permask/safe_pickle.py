@@ -59,16 +59,23 @@ class DecodeLimits:
 
     max_member_bytes: largest declared (uncompressed) size of one member.
     max_total_bytes: sum over the members read.
-    max_ratio: largest uncompressed/compressed ratio, for members over `ratio_floor_bytes`
-        (real video compresses 2-20x, sparse masks up to a few hundred; zeros 1000x).
+    Where the file holds a video (`scale_keys`: rgbs, depths), it sets the scale:
+    max_ratio: largest uncompressed/compressed ratio of a video member over `floor_bytes` (real
+        video compresses 2-20x, zeros about 1000x);
+    max_relative_size: every other member over `floor_bytes` may declare at most this many times
+        the video's size (masks at 4x resolution, label maps, dozens of pickled instance masks
+        fit; a mask that inflates to gigabytes beside a small video does not). Masks cannot be
+        judged by their ratio: sparse masks really compress a thousand times.
     max_depth: deepest nesting of lists/dicts in a pickled entry.
     """
 
     max_member_bytes: int = 8 * 2**30
     max_total_bytes: int = 16 * 2**30
     max_ratio: float = 200.0
-    ratio_floor_bytes: int = 64 * 2**20
+    max_relative_size: float = 64.0
+    floor_bytes: int = 64 * 2**20
     max_depth: int = 32
+    scale_keys: tuple[str, ...] = ("rgbs", "depths")
 
     @classmethod
     def for_this_machine(cls, **overrides: Any) -> "DecodeLimits":
@@ -280,8 +287,9 @@ _LIMIT_FIX = "if the file is genuine, raise input.limits.{} (see README, Reliabi
 
 
 def check_declared_size(info: zipfile.ZipInfo, path: Path, limits: DecodeLimits,
-                        read_so_far: int) -> None:
-    """Refuse a member before inflating it when its declared size or ratio is past the limits."""
+                        read_so_far: int, video_bytes: int | None) -> None:
+    """Refuse a member before inflating it when its declared size is past the limits (see
+    `DecodeLimits`); video_bytes: the declared size of the file's video, None if it has none."""
     key = info.filename[: -len(".npy")]
     size, packed = info.file_size, max(info.compress_size, 1)
     if size > limits.max_member_bytes:
@@ -292,10 +300,16 @@ def check_declared_size(info: zipfile.ZipInfo, path: Path, limits: DecodeLimits,
         raise _bad(path, f"members read so far would inflate to {read_so_far + size} bytes, over "
                          f"the limit of {limits.max_total_bytes}", key=key,
                    fix=_LIMIT_FIX.format("max_total_bytes"))
-    if size > limits.ratio_floor_bytes and size / packed > limits.max_ratio:
+    if video_bytes is None or size <= limits.floor_bytes:
+        return
+    if key in limits.scale_keys and size / packed > limits.max_ratio:
         raise _bad(path, f"member inflates {size / packed:.0f}x ({packed} -> {size} bytes), over "
                          f"the limit of {limits.max_ratio:g}x (a decompression bomb?)", key=key,
                    fix=_LIMIT_FIX.format("max_ratio"))
+    if key not in limits.scale_keys and size > limits.max_relative_size * video_bytes:
+        raise _bad(path, f"member declares {size} bytes, more than {limits.max_relative_size:g}x "
+                         f"the video's {video_bytes} (a decompression bomb?)", key=key,
+                   fix=_LIMIT_FIX.format("max_relative_size"))
 
 
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path,
@@ -382,8 +396,9 @@ def load_npz_safely(path: str | Path, keys: Iterable[str] | Callable[[str], bool
     with _open_zip(path) as zf:
         members = [i for i in zf.infolist() if i.filename.endswith(".npy")
                    and wanted(i.filename[:-4])]
+        video = [i.file_size for i in zf.infolist() if i.filename[:-4] in limits.scale_keys]
         for info in members:
-            check_declared_size(info, path, limits, read)
+            check_declared_size(info, path, limits, read, max(video) if video else None)
             read += info.file_size
         for info in members:
             key = info.filename[:-4]

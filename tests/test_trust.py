@@ -315,6 +315,16 @@ def test_a_decompression_bomb_under_a_used_key_is_refused_before_inflating(tmp_p
     refused(path, tmp_path / "out", InputFileError, str(path), "rgbs", "inflates")
 
 
+def test_a_mask_that_inflates_far_beyond_its_video_is_refused(tmp_path):
+    """Masks cannot be judged by their ratio (sparse masks compress ~1000x): beside a small
+    video, a mask member declaring 400 MiB is refused before inflating."""
+    others = {k: v for k, v in BASE.items() if k not in ("sam2_masks", "sam2_contact_frames")}
+    path = hostile.write_zero_bomb(tmp_path / "bomb.npz", "sam2_masks/instance_0", 400 * 2**20,
+                                   others, shape=(2, 5, 32 * 1024, 40 * 64))
+    refused(path, tmp_path / "out", InputFileError, str(path), "sam2_masks/instance_0",
+            "the video's", "max_relative_size")
+
+
 def test_members_the_run_does_not_use_are_never_read(tmp_path, monkeypatch):
     from permask import safe_pickle
 
