@@ -4,6 +4,7 @@ All logic lives in the `permask` package; this file only hands Hydra's config to
 expected failures into one line on stderr (exit 2) and interruptions into a resume hint (exit 130).
 """
 
+import os
 import shlex
 import signal
 import sys
@@ -26,6 +27,17 @@ def _sigterm_as_interrupt(signum, frame):
     raise KeyboardInterrupt  # unwinds like Ctrl-C: temporary files removed, resume hint printed
 
 
+def _exit(code: int) -> None:
+    """sys.exit, or os._exit when a Rerun file sink is stuck (its exit hook would never end)."""
+    from permask.record import sink_stuck
+
+    if sink_stuck():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 def _resume_command(output_dir) -> str:
     overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("output_dir=")]
     return shlex.join(["python", "run.py", *overrides, f"output_dir={output_dir}"])
@@ -41,10 +53,10 @@ def main(cfg: DictConfig) -> float | None:
         report = run(cfg, HydraConfig.get().runtime.output_dir)
     except PermaskError as err:
         print(f"permask: error: {err}", file=sys.stderr)
-        sys.exit(2)
+        _exit(2)
     except (MemoryError, RecursionError, OSError) as err:  # nothing expected gets here: say it
         print(f"permask: error: {unexpected_failure(err)}", file=sys.stderr)
-        sys.exit(2)
+        _exit(2)
     except Interrupted as stop:
         print(f"permask: interrupted; finished {len(stop.finished)} instance(s) {stop.finished} "
               f"in {stop.output_dir}. Resume with: {_resume_command(stop.output_dir)}",

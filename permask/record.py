@@ -26,11 +26,14 @@ are written atomically: temporary name in the same folder, finalized (footer), t
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
 import re
 import shlex
+import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -188,6 +191,12 @@ class SceneContext:
     clouds: list[DepthCloud]
     eye: tuple[np.ndarray, np.ndarray, np.ndarray]
     image_plane_distance: float
+
+    def nbytes(self) -> int:
+        """About what the context takes in a file (bytes)."""
+        images = sum(sum(len(b) for b in v) if isinstance(v, list) else v.nbytes
+                     for v in self.images or [])
+        return images + sum(c.positions.nbytes + c.colors.nbytes for c in self.clouds)
 
 
 def frame_values(scene: Scene) -> np.ndarray:
@@ -353,7 +362,7 @@ def log_scene_context(rec: rr.RecordingStream, scene: Scene, *,
             rec.log(cloud_path(cam), rr.Points3D.from_fields(radii=cloud.radius), static=True)
             rec.send_columns(cloud_path(cam), indexes=_time(frames), columns=rr.Points3D.columns(
                 positions=cloud.positions, colors=cloud.colors).partition(cloud.lengths))
-    rec.flush()  # the writer drains the context before instance data piles onto it (peak memory)
+    flush(rec)  # the writer drains the context before instance data piles onto it (peak memory)
     return context
 
 
@@ -535,8 +544,56 @@ def _has_footer(path: Path) -> bool:
     return bool(check_for_rrd_footer(str(path)))
 
 
+_FILES: dict[int, Path] = {}  # id(recording stream) -> the file it writes, while it does
+_STUCK: list[Path] = []  # files whose Rerun sink can no longer finish (see `sink_stuck`)
+
+
+def sink_stuck() -> bool:
+    """True once a Rerun file sink failed in a way Rerun cannot recover from (its writer waits
+    forever on a full disk): the process must then end with `os._exit`, as Rerun's exit hooks
+    would wait forever too."""
+    return bool(_STUCK)
+FLUSH_POLL_S = 2.0
+FLUSH_STALL_S = 120.0  # no byte written for this long: the sink is stuck (disk full, dead mount)
+
+
+def flush(rec: rr.RecordingStream, path: Path | None = None) -> None:
+    """`rec.flush()` that cannot hang: Rerun's file sink waits forever when its disk is full.
+    Polls; raises OSError(ENOSPC) when the file stopped growing on a full disk, or OSError after
+    FLUSH_STALL_S without progress."""
+    path = path or _FILES.get(id(rec))
+    last_size, last_progress = -1, time.monotonic()
+    while True:
+        try:
+            rec.flush(timeout_sec=FLUSH_POLL_S)
+            return
+        except Exception:  # noqa: BLE001 - Rerun raises on timeout; decide below
+            if path is None:
+                raise
+        size = path.stat().st_size if path.exists() else 0
+        if size != last_size:
+            last_size, last_progress = size, time.monotonic()
+            continue
+        if shutil.disk_usage(path.parent).free < 2**20:
+            _STUCK.append(path)
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        if time.monotonic() - last_progress > FLUSH_STALL_S:
+            _STUCK.append(path)
+            raise OSError(errno.EIO, f"writing stalled for {FLUSH_STALL_S:.0f} s", str(path))
+
+
+def _check_space(path: Path, needed: int) -> None:
+    """Refuse before writing when the disk cannot take about `needed` bytes (Rerun's sink
+    cannot report a full disk, see `flush`)."""
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    if shutil.disk_usage(folder).free < needed + 2**20:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+
 def _write_atomic(path: str | os.PathLike, ids: RecordingIds, blueprint: rrb.Blueprint | None,
-                  log: Callable[[rr.RecordingStream], None], *, name: str | None = None) -> Path:
+                  log: Callable[[rr.RecordingStream], None], *, name: str | None = None,
+                  expected_bytes: int = 0) -> Path:
     """Log with `log(rec)` into a temporary file beside `path`, finalize it, rename it to `path`
     (`permask.files.atomic.atomic_write`: on any failure nothing is left and an existing `path`
     is untouched; Rerun's sink errors become one OutputError naming the file)."""
@@ -546,17 +603,21 @@ def _write_atomic(path: str | os.PathLike, ids: RecordingIds, blueprint: rrb.Blu
         raise OutputError("rerun logging is disabled, cannot write the recording", file=str(path),
                           fix="unset the environment variable RERUN (it is 'off')")
     with atomic_write(path) as tmp:
+        _check_space(path, expected_bytes)
         try:
             rec.save(tmp)
+            _FILES[id(rec)] = tmp  # for flush() inside log()
             if name:
                 rec.send_recording_name(name)
             if blueprint is not None:
                 rec.send_blueprint(blueprint, make_active=True, make_default=True)
             log(rec)
-            rec.flush()  # blocks until the batcher has handed everything to the file sink
+            flush(rec, tmp)  # until the batcher has handed everything to the file sink
             rec.disconnect()  # drops the file sink: writes the footer and closes the file
         finally:
-            rec.disconnect()
+            _FILES.pop(id(rec), None)
+            if not sink_stuck():  # a stuck sink would make disconnect wait forever
+                rec.disconnect()
         if not _has_footer(tmp):
             raise OSError("the recording was not finalized (no RRD footer; disk full?)")
     return path
@@ -586,7 +647,7 @@ def write_instance_recording(path: str | os.PathLike, scene: Scene, queries: Que
         log_scene_context(rec, scene, context=context)
         log_instance_tracks(rec, scene, queries, result, tracker=tracker)
 
-    return _write_atomic(path, ids, blueprint, log, name=base)
+    return _write_atomic(path, ids, blueprint, log, name=base, expected_bytes=context.nbytes())
 
 
 def write_combined_recording(path: str | os.PathLike, scene: Scene,
@@ -625,7 +686,7 @@ def write_combined_recording(path: str | os.PathLike, scene: Scene,
                 log_instance_tracks(rec, scene, queries, result, tracker=name, masks=False,
                                     log_queries=not same, queries_path=query_path(iid, name))
 
-    return _write_atomic(path, ids, blueprint, log, name=base)
+    return _write_atomic(path, ids, blueprint, log, name=base, expected_bytes=context.nbytes())
 
 
 def write_view_script(path: str | os.PathLike, rrd_paths: Iterable[str | os.PathLike]) -> Path:

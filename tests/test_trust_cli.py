@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tests import hostile
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, SMALL_DEMO_OVERRIDES, run_cli
 from tests.test_trust import files_under, masks, with_masks
 
 pytestmark = pytest.mark.slow
@@ -117,21 +117,18 @@ def _small_tmpfs(path: Path, size: str) -> bool:
 
 
 def test_a_disk_that_fills_mid_run_is_one_line(tmp_path):
-    """A real full disk: a 70 MiB tmpfs (enough for the free-space check at start, not for the
-    recordings of an 80-frame demo)."""
+    """A real full disk: a 6 MiB tmpfs cannot hold the small demo's 15 MiB of recordings (the
+    free-space check at start is lowered to 1 MiB for it)."""
     disk = tmp_path / "disk"
-    if not _small_tmpfs(disk, "70m"):
+    if not _small_tmpfs(disk, "6m"):
         pytest.skip("cannot mount a tmpfs here (needs root and mount rights); the in-process "
                     "fault tests in tests/test_trust.py cover the same paths")
     try:
-        filler = disk / "filler"
         out = disk / "out"
-        proc = run_cli([f"output_dir={out}", "progress=false", "input.demo.num_frames=80",
-                        "input.demo.height=256", "input.demo.width=320", "query.max_points=50"],
-                       env_extra={"PERMASK_CACHE_DIR": str(tmp_path / "cache")}, timeout=600)
-        if proc.returncode == 0:
-            filler.write_bytes(b"")
-            pytest.skip("the run fitted on the small disk")
+        proc = run_cli([f"output_dir={out}", "progress=false", *SMALL_DEMO_OVERRIDES,
+                        "query.max_points=20"], timeout=300,
+                       env_extra={"PERMASK_MIN_FREE_MIB": "1"})
+        assert proc.returncode != 0, "the run fitted on the small disk"
         one_line_error(proc, str(out), "no space left on the device")
         assert not [p for p in files_under(out) if p.name.endswith(".tmp")]
     finally:
