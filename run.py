@@ -17,7 +17,7 @@ from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from permask.config import register_configs  # noqa: E402
-from permask.errors import PermaskError  # noqa: E402
+from permask.errors import Abort, PermaskError  # noqa: E402
 
 register_configs()
 
@@ -67,4 +67,8 @@ def _check_output_dir_early(argv: list[str]) -> None:
 
 if __name__ == "__main__":
     _check_output_dir_early(sys.argv[1:])
-    main()
+    try:
+        main()
+    except Abort as stop:  # raised on the driver of a multirun (launcher, callback)
+        print(f"permask: error: {stop.error}", file=sys.stderr)
+        sys.exit(2)

@@ -1,8 +1,10 @@
-"""Hydra callbacks: compare the jobs of a multirun when it ends.
+"""Hydra callbacks of a multirun, registered in `conf/config.yaml` under `hydra.callbacks`.
 
-Registered in `conf/config.yaml` under `hydra.callbacks`; at the end of `python run.py -m ...` it
-writes comparison.csv / comparison.md / PNG plots / the merged recording into the sweep folder,
-exactly as `python -m permask.compare SWEEP_DIR` would.
+- `LaunchCallback` (at the start): the sweep folder becomes an absolute path on the driver, so
+  jobs on any launcher (Ray workers, SLURM nodes) write below the folder the user asked for, and
+  the SLURM or Ray cluster the launcher needs is checked before any job leaves.
+- `CompareCallback` (at the end): writes comparison.csv / comparison.md / PNG plots / the merged
+  recording into the sweep folder, exactly as `python -m permask.compare SWEEP_DIR` would.
 """
 
 from __future__ import annotations
@@ -15,6 +17,22 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger(__name__)
+
+
+class LaunchCallback(Callback):
+    """`on_multirun_start`: pin `hydra.sweep.dir` to an absolute path and check the launcher's
+    cluster (`permask.launchers.pin_sweep_dir`, `check_launcher`). A failure is one
+    `permask: error:` line, exit 2 (carried past Hydra's reporting by `Abort`)."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from permask.errors import Abort, PermaskError
+        from permask.launchers import check_launcher, pin_sweep_dir
+
+        try:
+            pin_sweep_dir(config)
+            check_launcher(config.hydra.launcher)
+        except PermaskError as err:
+            raise Abort(err) from None
 
 
 class CompareCallback(Callback):

@@ -57,3 +57,17 @@ class OutputError(PermaskError):
 
 class DepthError(PermaskError):
     """A depth estimator cannot be built (model code or weights missing) or failed."""
+
+
+class LauncherError(PermaskError):
+    """A sweep cannot be launched: no SLURM or Ray cluster to submit to, or the cluster refused it."""
+
+
+class Abort(BaseException):
+    """Carries a PermaskError raised on the driver while Hydra runs a multirun (a callback or a
+    launcher) past Hydra's own reporting, which catches every `Exception` and prints a traceback,
+    up to `run.py`, which prints it as one line, exit 2."""
+
+    def __init__(self, error: PermaskError):
+        self.error = error
+        super().__init__(str(error))
