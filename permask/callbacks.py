@@ -39,12 +39,15 @@ class CompareCallback(Callback):
     """`on_multirun_end`: aggregate every job folder below the sweep folder.
 
     enabled: false turns it off (`hydra.callbacks.compare.enabled=false`); recording: write the
-    merged cross-run .rrd (null: when the runs recorded, i.e. `record.enabled`); plots: the PNGs.
+    merged cross-run .rrd (null: when the runs recorded, i.e. `record.enabled`); plots: the PNGs;
+    print_table: print the headline comparison in the terminal (`permask.compare_print`).
     A failure here is logged, never raised: the jobs' own outputs are complete either way.
     """
 
-    def __init__(self, enabled: bool = True, recording: bool | None = None, plots: bool = True):
+    def __init__(self, enabled: bool = True, recording: bool | None = None, plots: bool = True,
+                 print_table: bool = True):
         self.enabled = enabled
+        self.print_table = print_table
         self.recording = recording
         self.plots = plots
 
@@ -68,3 +71,7 @@ class CompareCallback(Callback):
             return
         log.info("permask: compared %d job(s) (%s) over %d instance(s): %s", len(comp.runs),
                  ", ".join(comp.columns), len(comp.rows), comp.files.get("markdown"))
+        if self.print_table:
+            from permask.compare_print import print_comparison
+
+            print_comparison(comp)
