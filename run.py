@@ -47,6 +47,17 @@ def main(cfg: DictConfig) -> float | None:
               f"in {stop.output_dir}. Resume with: {_resume_command(stop.output_dir)}",
               file=sys.stderr)
         sys.exit(130)
+    if cfg.video and report.outcomes:
+        from permask.video import write_track_videos
+
+        try:
+            report.files.update(write_track_videos(
+                report.scene, {k: (o.queries, o.result) for k, o in report.outcomes.items()},
+                report.output_dir, f"{report.base_name}_{report.tracker}",
+                progress=cfg.progress, **cfg.video_settings))
+        except PermaskError as err:
+            print(f"permask: error: {err}", file=sys.stderr)
+            sys.exit(2)
     print_report(report)
     return report.overall.get("AJ")
 

@@ -45,6 +45,7 @@ class RunReport:
     files: dict[str, Path]
     overall: dict[str, float]
     reused: list[str] = field(default_factory=list)
+    scene: Scene | None = None  # the scene the run saw (for outputs made after it, e.g. videos)
 
 
 class Interrupted(Exception):
@@ -179,7 +180,7 @@ def run(cfg: DictConfig, output_dir: str | Path) -> RunReport:
     files["metrics_table"] = tables.write_run_table(
         out / "metrics.md", per_instance_figures, overall, title=f"{base}: tracker {tracker.name}",
         skipped=skipped)
-    return RunReport(out, base, tracker.name, outcomes, skipped, files, overall, reused)
+    return RunReport(out, base, tracker.name, outcomes, skipped, files, overall, reused, scene)
 
 
 def instance_metrics(scene: Scene, queries: Queries, result: TrackResult,
