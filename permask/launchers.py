@@ -155,6 +155,17 @@ def check_launcher(launcher: DictConfig) -> None:
 # -------------------------------------------------------------------------------------------- Ray
 
 
+def _ray_address_file() -> Path:
+    """Where `ray start --head` leaves the address `auto` joins (Ray's own rule where it has one)."""
+    try:
+        from ray._common.utils import get_ray_address_file
+
+        return Path(get_ray_address_file(None))
+    except Exception:  # noqa: BLE001 - private API moved: Ray's documented default
+        tmp = os.environ.get("RAY_TMPDIR") or os.environ.get("TMPDIR") or "/tmp"
+        return Path(tmp) / "ray" / "ray_current_cluster"
+
+
 def _ray_address(address: str | None) -> str | None:
     """The host:port a Ray driver would join for `address` (None: it starts its own instance)."""
     if address in (None, "local"):
@@ -162,7 +173,7 @@ def _ray_address(address: str | None) -> str | None:
     if address == "auto":
         address = os.environ.get("RAY_ADDRESS") or "auto"
     if address == "auto":
-        current = Path(os.environ.get("RAY_TMPDIR", "/tmp")) / "ray" / "ray_current_cluster"
+        current = _ray_address_file()
         try:
             address = current.read_text().strip()
         except OSError:
