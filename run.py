@@ -18,7 +18,7 @@ from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from permask.config import register_configs  # noqa: E402
-from permask.errors import PermaskError, unexpected_failure  # noqa: E402
+from permask.errors import Abort, PermaskError, unexpected_failure  # noqa: E402
 
 register_configs()
 
@@ -62,6 +62,18 @@ def main(cfg: DictConfig) -> float | None:
               f"in {stop.output_dir}. Resume with: {_resume_command(stop.output_dir)}",
               file=sys.stderr)
         sys.exit(130)
+    if cfg.video and report.outcomes:
+        from permask.files.layout import OutputLayout
+        from permask.video import write_track_videos
+
+        try:
+            report.files.update(write_track_videos(
+                report.scene, {k: (o.queries, o.result) for k, o in report.outcomes.items()},
+                OutputLayout(report.output_dir, report.base_name, report.tracker),
+                progress=cfg.progress, **cfg.video_settings))
+        except PermaskError as err:
+            print(f"permask: error: {err}", file=sys.stderr)
+            _exit(2)
     print_report(report)
     return report.overall.get("AJ")
 
@@ -84,4 +96,8 @@ if __name__ == "__main__":
     for stream in (sys.stdout, sys.stderr):  # odd ids in messages never crash the printing
         stream.reconfigure(errors="backslashreplace")
     _check_output_dir_early(sys.argv[1:])
-    main()
+    try:
+        main()
+    except Abort as stop:  # raised on the driver of a multirun (launcher, callback)
+        print(f"permask: error: {stop.error}", file=sys.stderr)
+        sys.exit(2)

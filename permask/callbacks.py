@@ -1,8 +1,10 @@
-"""Hydra callbacks: compare the jobs of a multirun when it ends.
+"""Hydra callbacks of a multirun, registered in `conf/config.yaml` under `hydra.callbacks`.
 
-Registered in `conf/config.yaml` under `hydra.callbacks`; at the end of `python run.py -m ...` it
-writes comparison.csv / comparison.md / PNG plots / the merged recording into the sweep folder,
-exactly as `python -m permask.compare SWEEP_DIR` would.
+- `LaunchCallback` (at the start): the sweep folder becomes an absolute path on the driver, so
+  jobs on any launcher (Ray workers, SLURM nodes) write below the folder the user asked for, and
+  the SLURM or Ray cluster the launcher needs is checked before any job leaves.
+- `CompareCallback` (at the end): writes comparison.csv / comparison.md / PNG plots / the merged
+  recording into the sweep folder, exactly as `python -m permask.compare SWEEP_DIR` would.
 """
 
 from __future__ import annotations
@@ -17,16 +19,35 @@ from omegaconf import DictConfig, OmegaConf
 log = logging.getLogger(__name__)
 
 
+class LaunchCallback(Callback):
+    """`on_multirun_start`: pin `hydra.sweep.dir` to an absolute path and check the launcher's
+    cluster (`permask.launchers.pin_sweep_dir`, `check_launcher`). A failure is one
+    `permask: error:` line, exit 2 (carried past Hydra's reporting by `Abort`)."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from permask.errors import Abort, PermaskError
+        from permask.launchers import check_launcher, pin_sweep_dir
+
+        try:
+            pin_sweep_dir(config)
+            check_launcher(config.hydra.launcher)
+        except PermaskError as err:
+            raise Abort(err) from None
+
+
 class CompareCallback(Callback):
     """`on_multirun_end`: aggregate every job folder below the sweep folder.
 
     enabled: false turns it off (`hydra.callbacks.compare.enabled=false`); recording: write the
-    merged cross-run .rrd (null: when the runs recorded, i.e. `record.enabled`); plots: the PNGs.
+    merged cross-run .rrd (null: when the runs recorded, i.e. `record.enabled`); plots: the PNGs;
+    print_table: print the headline comparison in the terminal (`permask.compare_print`).
     A failure here is logged, never raised: the jobs' own outputs are complete either way.
     """
 
-    def __init__(self, enabled: bool = True, recording: bool | None = None, plots: bool = True):
+    def __init__(self, enabled: bool = True, recording: bool | None = None, plots: bool = True,
+                 print_table: bool = True):
         self.enabled = enabled
+        self.print_table = print_table
         self.recording = recording
         self.plots = plots
 
@@ -50,3 +71,7 @@ class CompareCallback(Callback):
             return
         log.info("permask: compared %d job(s) (%s) over %d instance(s): %s", len(comp.runs),
                  ", ".join(comp.columns), len(comp.rows), comp.files.get("markdown"))
+        if self.print_table:
+            from permask.compare_print import print_comparison
+
+            print_comparison(comp)

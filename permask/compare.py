@@ -7,7 +7,7 @@ multirun sweep folder: every folder below it holding a `metrics.json` is a run. 
 
     comparison.csv            long format: run, label, tracker, scene, instance, metric, value
     comparison.md             per key metric an instance x run table, best per row in bold
-    comparison_bars.png       per-mask grouped bars per run (AJ with ground truth, else mask
+    comparison_bars.png       (permask/plots.py) per-mask grouped bars per run (AJ with ground truth, else mask
                               adherence; and a second GT-free measure)
     comparison_over_time.png  per mask, error over time (ground truth) or mask adherence over time
     {base}_comparison.rrd     per scene: the scene once and every run's tracks of every instance
@@ -267,9 +267,13 @@ def build(runs: Sequence[Run]) -> Comparison:
     for run in ordered:
         for iid, figures in run.instances.items():
             cells.setdefault(names[(_scene_key(run), iid)], {})[run.label] = figures
-    columns = list(dict.fromkeys(r.label for r in runs))
+    from permask.instances import natural_key
+
+    # natural order: `frames_after=5` before `frames_after=10`
+    columns = sorted(dict.fromkeys(r.label for r in runs), key=natural_key)
     rows = [n for n in names.values() if n in cells]
-    return Comparison(list(runs), columns, rows, cells)
+    runs = sorted(runs, key=lambda r: (natural_key(r.label), natural_key(str(r.path))))
+    return Comparison(runs, columns, rows, cells)
 
 
 def key_metrics(comp: Comparison) -> list[str]:
@@ -336,99 +340,6 @@ def markdown_text(comp: Comparison, out: Path, files: dict[str, Path]) -> str:
         lines += ["", "Every run's tracks in one recording: " +
                   ", ".join(f"`rerun {p.name}`" for p in rrds)]
     return "\n".join(lines) + "\n"
-
-
-# -------------------------------------------------------------------------------------------------
-# plots (matplotlib, no pyplot state: safe in any process and backend)
-
-
-def _figure(width: float, height: float):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _colors(n: int) -> list:
-    from matplotlib import colormaps
-
-    cmap = colormaps["tab10"]
-    return [cmap(i % 10) for i in range(n)]
-
-
-def plot_bars(comp: Comparison, path: Path) -> Path | None:
-    metrics = ["AJ", "mask_adherence"] if comp.has("AJ") else ["mask_adherence", "tracked_at_end"]
-    metrics = [m for m in metrics if comp.has(m)]
-    if not metrics:
-        return None
-    rows, cols = comp.rows, comp.columns
-    fig = _figure(max(4.5, 1.1 * len(rows) * max(1, len(cols)) ** 0.5 + 1.5) * len(metrics), 3.6)
-    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
-    width = 0.8 / max(1, len(cols))
-    colors = _colors(len(cols))
-    x = np.arange(len(rows))
-    for ax, metric in zip(axes, metrics):
-        for j, col in enumerate(cols):
-            values = [comp.value(r, col, metric) for r in rows]
-            ax.bar(x + (j - (len(cols) - 1) / 2) * width, np.nan_to_num(values), width,
-                   label=col, color=colors[j])
-        ax.set_xticks(x, rows, rotation=20 if len(rows) > 4 else 0, ha="right" if len(rows) > 4
-                      else "center")
-        ax.set_ylabel(tables.label(metric) + tables.arrow(metric))
-        if met.direction(metric) > 0 and all(comp.value(r, c, metric) <= 1.0 for r in rows
-                                             for c in cols if not math.isnan(comp.value(r, c, metric))):
-            ax.set_ylim(0, 1.05)
-        ax.set_title(f"{tables.label(metric)} per mask")
-        ax.grid(axis="y", alpha=0.3)
-    axes[0].legend(fontsize="small", loc="best")
-    with atomic_write(path) as tmp:
-        fig.savefig(tmp, format="png")
-    return path
-
-
-def plot_over_time(comp: Comparison, path: Path) -> Path | None:
-    def curves(metric):
-        return any(metric in comp.cells[r][c].get("per_frame", {})
-                   for r in comp.rows for c in comp.cells[r])
-
-    metric = "median_error_cm" if curves("median_error_cm") else \
-        "mask_adherence" if curves("mask_adherence") else None
-    if metric is None:
-        return None
-    rows = comp.rows
-    ncols = min(3, len(rows))
-    nrows = math.ceil(len(rows) / ncols)
-    fig = _figure(4.2 * ncols, 3.0 * nrows)
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    colors = _colors(len(comp.columns))
-    for ax, row in zip(axes, rows):
-        for j, col in enumerate(comp.columns):
-            per_frame = comp.cells[row].get(col, {}).get("per_frame", {})
-            if metric not in per_frame:
-                continue
-            y = np.array(per_frame[metric], float)
-            x = np.array(per_frame.get("frame", np.arange(len(y))), float)
-            if len(x) != len(y):
-                x = np.arange(len(y))
-            ax.plot(x, np.where(np.isfinite(y), y, np.nan), label=col, color=colors[j], lw=1.6)
-        ax.set_title(row)
-        ax.set_xlabel("frame")
-        ax.set_ylabel(tables.label(metric) + tables.arrow(metric))
-        if metric == "median_error_cm":
-            ax.set_yscale("symlog", linthresh=1.0)
-        else:
-            ax.set_ylim(0, 1.05)
-        ax.grid(alpha=0.3)
-    for ax in axes[len(rows):]:
-        ax.set_visible(False)
-    axes[0].legend(fontsize="small", loc="best")
-    fig.suptitle(("median 3D error over time (ground truth)" if metric == "median_error_cm"
-                  else "mask adherence over time"))
-    with atomic_write(path) as tmp:
-        fig.savefig(tmp, format="png")
-    return path
 
 
 # -------------------------------------------------------------------------------------------------
@@ -527,6 +438,8 @@ def compare(paths: Iterable[str | Path], out: str | Path, *, recording: bool = T
     comp = build(runs)
     files: dict[str, Path] = {"csv": save_text(layout.csv(), csv_text(comp, out))}
     if plots and comp.rows:
+        from permask.plots import plot_bars, plot_over_time
+
         for kind, fn in (("bars", plot_bars), ("over_time", plot_over_time)):
             path = fn(comp, layout.plot(kind))
             if path is not None:
@@ -558,6 +471,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CompareError as err:
         print(f"permask.compare: error: {err}", file=sys.stderr)
         return 2
+    from permask.compare_print import print_comparison
+
+    print_comparison(comp, show_files=False)
     print(f"compared {len(comp.runs)} run(s): {', '.join(comp.columns)}; "
           f"{len(comp.rows)} instance(s)")
     for kind, path in comp.files.items():

@@ -105,6 +105,17 @@ class RecordConfig:
 
 
 @dataclass
+class VideoSettings:
+    """How `video=true` draws (permask/video.py)."""
+
+    per_instance: bool = False  # also one video per instance and camera
+    trail: int = 5  # frames of trail behind each point
+    radius: int = 0  # point radius, pixels; 0: from the image size (1 px per 120 px, at least 2)
+    max_points: int = 64  # points drawn per instance (evenly spread over its queries); 0: all
+    fps: float = 10.0
+
+
+@dataclass
 class MetricsConfig:
     thresholds: list[float] = field(default_factory=lambda: [0.01, 0.02, 0.05, 0.10, 0.20])
 
@@ -117,6 +128,8 @@ class PermaskConfig:
     query: QueryConfig = field(default_factory=QueryConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
     record: RecordConfig = field(default_factory=RecordConfig)
+    video: bool = False  # MP4s of the tracks over each camera's frames (video_settings.*)
+    video_settings: VideoSettings = field(default_factory=VideoSettings)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     base_name: str = "demo"
     output_dir: str = MISSING

@@ -70,3 +70,17 @@ def unexpected_failure(err: BaseException) -> str:
         problem = getattr(err, "strerror", None) or str(err) or type(err).__name__
     file = getattr(err, "filename", None)
     return PermaskError(problem, file=None if file is None else str(file)).format()
+
+
+class LauncherError(PermaskError):
+    """A sweep cannot be launched: no SLURM or Ray cluster to submit to, or the cluster refused it."""
+
+
+class Abort(BaseException):
+    """Carries a PermaskError raised on the driver while Hydra runs a multirun (a callback or a
+    launcher) past Hydra's own reporting, which catches every `Exception` and prints a traceback,
+    up to `run.py`, which prints it as one line, exit 2."""
+
+    def __init__(self, error: PermaskError):
+        self.error = error
+        super().__init__(str(error))

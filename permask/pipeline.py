@@ -52,6 +52,7 @@ class RunReport:
     files: dict[str, Path]
     overall: dict[str, float]
     reused: list[str] = field(default_factory=list)
+    scene: Scene | None = None  # the scene the run saw (for outputs made after it, e.g. videos)
 
 
 class Interrupted(Exception):
@@ -201,7 +202,7 @@ def _run_instances(cfg: DictConfig, scene: Scene, tracker, layout: OutputLayout,
     files["metrics_table"] = tables.write_run_table(
         layout.metrics_table(), per_instance_figures, overall,
         title=f"{base}: tracker {tracker.name}", skipped=skipped)
-    return RunReport(out, base, tracker.name, outcomes, skipped, files, overall, reused)
+    return RunReport(out, base, tracker.name, outcomes, skipped, files, overall, reused, scene)
 
 
 def instance_metrics(scene: Scene, queries: Queries, result: TrackResult,

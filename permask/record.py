@@ -567,8 +567,8 @@ def flush(rec: rr.RecordingStream, path: Path | None = None) -> None:
         try:
             rec.flush(timeout_sec=FLUSH_POLL_S)
             return
-        except Exception:  # noqa: BLE001 - Rerun raises on timeout; decide below
-            if path is None:
+        except RuntimeError as err:  # Rerun's timeout; any other error is the sink's own
+            if path is None or "timed out" not in str(err):
                 raise
         size = path.stat().st_size if path.exists() else 0
         if size != last_size:

@@ -247,6 +247,7 @@ def test_submitit_local_launcher(tmp_path, cache_dir):
     assert (tmp_path / ".submitit").is_dir()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not has_module("hydra_plugins.hydra_ray_launcher") or not has_module("ray"),
                     reason="hydra-ray-launcher / ray not installed: pip install -e '.[ray]'")
 def test_ray_launcher_on_a_local_ray_instance(tmp_path, cache_dir):
@@ -300,16 +301,22 @@ def ray_head():
         shutil.rmtree(temp, ignore_errors=True)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not has_module("hydra_plugins.hydra_ray_launcher") or not has_module("ray"),
                     reason="hydra-ray-launcher / ray not installed: pip install -e '.[ray]'")
 def test_ray_launcher_on_a_running_ray_cluster(tmp_path, cache_dir, ray_head):
+    """The default, relative sweep_dir: the jobs (in Ray workers, whose working folder is Ray's)
+    write below the folder the sweep was started in, and the comparison finds both runs."""
     address, env = ray_head
     proc = run_cli(["-m", "hydra/launcher=ray_cluster", f"hydra.launcher.ray.init.address={address}",
-                    "tracker=static,lk", *QUICK, f"sweep_dir={tmp_path}"],
-                   env_extra={"RAY_AUTH_MODE": env["RAY_AUTH_MODE"], **RAY_LOOPBACK}, timeout=180)
+                    "tracker=static,lk", *QUICK],
+                   cwd=tmp_path, env_extra={"RAY_AUTH_MODE": env["RAY_AUTH_MODE"], **RAY_LOOPBACK},
+                   timeout=180)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    _, rows = read_csv(tmp_path / "comparison.csv")
+    [sweep] = (tmp_path / "multirun" / "demo").iterdir()
+    _, rows = read_csv(sweep / "comparison.csv")
     assert {r["label"] for r in rows} == {"lk", "static"}
+    assert sorted(p.name.rsplit("tracker=", 1)[-1] for p in sweep.glob("*tracker=*")) == ["lk", "static"]
 
 
 @pytest.mark.skipif(not has_module("hydra_plugins.hydra_submitit_launcher"),

@@ -1,7 +1,7 @@
 """The one atomic writer: every output appears under its final name only when complete.
 
 `atomic_write(path)` yields a temporary path beside `path` (same folder, so the rename is atomic;
-named `.{name}.{pid}.{random}.tmp` so its owner can be told), renames it into place on success and
+named `.{name}.{pid}.{random}.tmp{suffix}` so its owner can be told), renames it into place on success and
 removes it on any failure. File-system and writer failures (disk full, name too long, permission,
 a Rerun sink error, out of memory) become one `OutputError` naming the file.
 """
@@ -23,17 +23,14 @@ from permask.errors import OutputError
 TMP_SUFFIX = ".tmp"
 
 
+TMP_GLOB = ".*.tmp*"  # every temporary name below
+
+
 def temporary_name(path: Path) -> Path:
-    """`.{name}.{pid}.{random}.tmp` beside `path`; `owner_pid` reads the pid back."""
-    return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}{TMP_SUFFIX}")
-
-
-def owner_pid(tmp: Path) -> int | None:
-    """The pid in a temporary name written by `temporary_name`, else None."""
-    parts = tmp.name.rsplit(".", 3)
-    if len(parts) == 4 and parts[3] == TMP_SUFFIX[1:] and parts[1].isdigit():
-        return int(parts[1])
-    return None
+    """`.{name}.{pid}.{random}.tmp{suffix}` beside `path` (the real suffix last, so writers
+    that choose a format by extension, such as OpenCV's, still can)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}{TMP_SUFFIX}"
+                          f"{path.suffix}")
 
 
 def describe_os_error(err: BaseException) -> str:

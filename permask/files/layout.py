@@ -69,6 +69,11 @@ class OutputLayout:
     def view_script(self) -> Path:
         return self._inside(f"view_{self._base}_{self._tracker}_combined.sh")
 
+    def video(self, camera: str, instance_id: str | None = None) -> Path:
+        """`{base}_{tracker}[_{instance}]_{camera}.mp4` (permask/video.py)."""
+        part = "" if instance_id is None else f"_{safe_name(instance_id)}"
+        return self._inside(f"{self._base}_{self._tracker}{part}_{safe_name(camera)}.mp4")
+
     def metrics_json(self) -> Path:
         return self._inside("metrics.json")
 

@@ -15,7 +15,7 @@ import socket
 from pathlib import Path
 
 from permask.errors import OutputError
-from permask.files.atomic import TMP_SUFFIX, describe_os_error
+from permask.files.atomic import TMP_GLOB, describe_os_error
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class FolderLock:
         assert self._fd is not None, "hold the lock first"
         removed = []
         for folder in folders:
-            for tmp in Path(folder).glob(f".*{TMP_SUFFIX}"):
+            for tmp in Path(folder).glob(TMP_GLOB):
                 tmp.unlink(missing_ok=True)
                 removed.append(tmp)
         if removed:
