@@ -344,6 +344,7 @@ def test_depth_model_end_to_end(depth_ckpts, tmp_path, name):
                  *DEPTH_OVERRIDES[name], "tracker=static", "query.max_points=20"]
     from permask.pipeline import load_input
     from permask.scene import load_scene
+    overrides.append("input.demo.depth_density=0.6")  # holes for the model to fill
     cfg = compose([*COMMON, *overrides])
     scene = load_input(cfg)
     from permask.pipeline import input_path
@@ -362,8 +363,7 @@ def test_depth_model_end_to_end(depth_ckpts, tmp_path, name):
     assert bool(arrays["depth_metric"])
 
 
-@pytest.mark.parametrize("precision,dtype", [("bf16", torch.bfloat16), ("fp16", torch.float16),
-                                             ("fp32", torch.float32)])
+@pytest.mark.parametrize("precision,dtype", [("bf16", torch.bfloat16), ("fp32", torch.float32)])
 def test_moge_precision_is_the_one_asked_for(depth_ckpts, precision, dtype):
     """depth=moge precision=bf16 runs the backbone in bfloat16 (it ran float16 before)."""
     from permask.depth.learned import MoGeDepth

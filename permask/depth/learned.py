@@ -363,6 +363,7 @@ class MoGeDepth(LearnedDepth):
                              key="depth.checkpoint", fix=MOGE_FIX) from None
         model = model.to(self._device).eval()
         if self.precision == "bf16":
+            torch = import_torch()
             # upstream's infer() has fp16 autocast only (use_fp16) and runs in the weights' dtype
             # otherwise (it casts the image to it; an outer autocast would be switched off by its
             # own `autocast(enabled=False)`): bf16 means bf16 weights with use_fp16=False

@@ -196,9 +196,9 @@ class SpatialTrackerV2Tracker(LiftedTracker):
 
 def match_rows(track2d: np.ndarray, queries: np.ndarray, tolerance: float) -> np.ndarray:
     """Which returned row is each query's: track2d [T,R,2] pixels (R rows returned), queries
-    [M,3] (t, x, y) -> rows [M] (-1: none). Row n is query n's when its 2D track at the query's
-    frame lies within `tolerance` pixels of the query; else the nearest row within `tolerance`
-    (upstream reorders or duplicates rows); else none."""
+    [M,3] (t, x, y) -> rows [M] (-1: none). Query n's row is the one whose 2D track at n's frame
+    is nearest n's pixel, within `tolerance` pixels (upstream may reorder or duplicate rows); its
+    own row n where that is as near (ties: duplicates); else none."""
     M = len(queries)
     rows = np.full(M, -1, np.int64)
     if track2d.shape[1] == 0 or M == 0:
@@ -211,8 +211,12 @@ def match_rows(track2d: np.ndarray, queries: np.ndarray, tolerance: float) -> np
     own_dist = np.full(M, np.inf)
     own_dist[own] = dist[np.arange(M)[own], np.arange(M)[own]]
     nearest = np.argmin(dist, axis=1)
-    rows[dist[np.arange(M), nearest] <= tolerance] = nearest[dist[np.arange(M), nearest] <= tolerance]
-    rows[own_dist <= tolerance] = np.arange(M)[own_dist <= tolerance]
+    best = dist[np.arange(M), nearest]
+    within = best <= tolerance
+    rows[within] = nearest[within]
+    # its own row when that is as near as the nearest (duplicates of a query tie with it)
+    own_best = within & (own_dist <= best + 1e-6)
+    rows[own_best] = np.arange(M)[own_best]
     return rows
 
 
