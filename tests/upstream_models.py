@@ -163,14 +163,16 @@ def save_moge(tmp: Path) -> Path:
 
 
 def save_vggt(tmp: Path) -> Path:
-    """`vggt.models.vggt.VGGT(embed_dim=128, enable_point=False, enable_track=False)` (the released
-    VGGT-1B: embed_dim 1024, every head), saved with the Hugging Face mixin's `save_pretrained`,
-    which `VGGT.from_pretrained(<folder>)` reads."""
+    """`vggt.models.vggt.VGGT(enable_point=False, enable_track=False)`: the released VGGT-1B
+    architecture (embed_dim 1024 is the only size its ViT-L patch embedding fits) without the
+    point and track heads permask does not use, saved with the Hugging Face mixin's
+    `save_pretrained`, which `VGGT.from_pretrained(<folder>)` reads (about 4.6 GB, a minute)."""
     _torch()
     module = import_from(folder("vggt"), "vggt.models.vggt")
-    model = module.VGGT(embed_dim=128, enable_point=False, enable_track=False)
-    path = tmp / "VGGT-small"
+    model = module.VGGT(enable_point=False, enable_track=False)
+    path = tmp / "VGGT-1B-depth-camera"
     model.save_pretrained(str(path))
+    del model
     return path
 
 

@@ -363,6 +363,10 @@ class MoGeDepth(LearnedDepth):
                              key="depth.checkpoint", fix=MOGE_FIX) from None
         model = model.to(self._device).eval()
         if self.precision == "bf16":
+            if self._device.type == "cpu":
+                raise ConfigError("MoGe in bf16 needs a GPU: upstream's antialiased resize has no "
+                                  "bfloat16 kernel on the CPU", key="depth.precision",
+                                  fix="depth.precision=fp32 on the CPU")
             torch = import_torch()
             # upstream's infer() has fp16 autocast only (use_fp16) and runs in the weights' dtype
             # otherwise (it casts the image to it; an outer autocast would be switched off by its
