@@ -8,6 +8,7 @@ import os
 import shlex
 import signal
 import sys
+from pathlib import Path
 
 from permask.allocators import release_freed_memory_promptly
 
@@ -21,6 +22,9 @@ from permask.config import register_configs  # noqa: E402
 from permask.errors import Abort, PermaskError, unexpected_failure  # noqa: E402
 
 register_configs()
+
+# run folders named on the command line that existed before this process (never removed)
+_PREEXISTING: set[Path] = set()
 
 
 def _sigterm_as_interrupt(signum, frame):
@@ -52,6 +56,7 @@ def main(cfg: DictConfig) -> float | None:
     try:
         report = run(cfg, HydraConfig.get().runtime.output_dir)
     except PermaskError as err:
+        _remove_untouched_run_dir(HydraConfig.get().runtime.output_dir)
         print(f"permask: error: {err}", file=sys.stderr)
         _exit(2)
     except (MemoryError, RecursionError, OSError) as err:  # nothing expected gets here: say it
@@ -78,6 +83,45 @@ def main(cfg: DictConfig) -> float | None:
     return report.overall.get("AJ")
 
 
+def _remove_untouched_run_dir(output_dir) -> None:
+    """A run that failed before writing anything leaves no folder behind: the run folder goes
+    when this process created it and it holds nothing but Hydra's `.hydra` record and an empty
+    job log (`run.log`); then its empty parents up to the working directory."""
+    path = Path(output_dir).absolute()
+    hydra_dir = path / ".hydra"
+    log = path / "run.log"
+    try:
+        if path in _PREEXISTING or any(p.name not in (".hydra", "run.log") for p in path.iterdir()):
+            return
+        if log.exists():
+            if not log.is_file() or log.stat().st_size:
+                return
+            log.unlink()
+        if hydra_dir.is_dir():
+            if any(not p.is_file() or p.suffix != ".yaml" for p in hydra_dir.iterdir()):
+                return
+            for p in hydra_dir.iterdir():
+                p.unlink()
+            hydra_dir.rmdir()
+        path.rmdir()
+        cwd = Path.cwd().absolute()
+        parent = path.parent
+        while parent != cwd and cwd in parent.parents:
+            parent.rmdir()  # OSError when not empty: stops here
+            parent = parent.parent
+    except OSError:
+        pass
+
+
+def _note_existing_run_dirs(argv: list[str]) -> None:
+    for arg in argv:
+        for key in ("output_dir=", "hydra.run.dir="):
+            if arg.startswith(key):
+                path = Path(os.path.expanduser(arg.split("=", 1)[1])).absolute()
+                if path.exists():
+                    _PREEXISTING.add(path)
+
+
 def _check_output_dir_early(argv: list[str]) -> None:
     """Hydra creates the run folder before any of our code runs; an explicit output_dir that
     cannot be written would fail there with a traceback-like message. Say it in one line."""
@@ -95,6 +139,7 @@ def _check_output_dir_early(argv: list[str]) -> None:
 if __name__ == "__main__":
     for stream in (sys.stdout, sys.stderr):  # odd ids in messages never crash the printing
         stream.reconfigure(errors="backslashreplace")
+    _note_existing_run_dirs(sys.argv[1:])
     _check_output_dir_early(sys.argv[1:])
     try:
         main()

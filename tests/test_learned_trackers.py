@@ -7,6 +7,7 @@ world tracks: a wrong axis order, extrinsic inversion or value range fails here.
 """
 
 import json
+import shutil
 import sys
 
 import numpy as np
@@ -154,12 +155,18 @@ def cotracker(checkpoints, online=False, **kw):
     return CoTrackerTracker(**cfg)
 
 
-def spatracker(checkpoints, **kw):
+def spatracker(checkpoints, cuda_check=False, **kw):
+    """The adapter on the stand-in clone. The stand-in runs on the CPU (the real upstream does
+    not: see tests/test_upstream.py), so the adapter's CUDA requirement is lifted unless
+    `cuda_check`."""
     cfg = {k: v for k, v in vars(SpatialTrackerV2Config()).items() if k != "_target_"}
     cfg.update(hub_repo=str(SPATRACKER_CLONE), checkpoint=str(checkpoints["spatracker"]),
                device="cpu", precision="fp32")
     cfg.update(kw)
-    return SpatialTrackerV2Tracker(**cfg)
+    tracker = SpatialTrackerV2Tracker(**cfg)
+    if not cuda_check:
+        tracker._check_device = lambda device: None
+    return tracker
 
 
 def constructions(package):
@@ -318,6 +325,71 @@ def test_spatialtracker_maps_camera_frame_tracks_to_world(checkpoints):
     assert mod.constructions == count and tracker._model.spatrack.track_num == 756
     batched = spatracker(checkpoints, max_points_per_batch=2).track(scene, q)
     np.testing.assert_array_equal(batched.tracks, res.tracks)
+
+
+def moving_rig_scene(T=6):
+    """The rig with every camera moving along its own x axis, 3 cm per frame."""
+    scene = rig_scene(T=T, holes=0.0)
+    for t in range(T):
+        scene.extrs[:, t, :3, 3] -= np.float32(0.03 * t) * np.array([1.0, 0, 0], np.float32)
+    return scene
+
+
+def test_spatialtracker_predicted_poses_are_relative_to_the_first_camera(checkpoints):
+    """Upstream returns c2w_traj relative to the clip's first camera; composed with the view's
+    first pose, `camera_poses=predicted` gives the same world tracks as the calibrated poses."""
+    scene = moving_rig_scene()
+    q = rig_queries(scene, frame=2)
+    expected = expected_translation(q, 6, VELOCITY)
+    for poses in ("input", "predicted"):
+        res = spatracker(checkpoints, camera_poses=poses).track(scene, q)
+        np.testing.assert_allclose(res.tracks, expected, atol=1e-4, err_msg=poses)
+
+
+def test_spatialtracker_rows_are_mapped_to_queries_by_identity(checkpoints, tmp_path):
+    """When upstream reorders rows and replaces a dropped query's row with a duplicate, each
+    query still gets its own track, and the dropped one none (never another point's)."""
+    folder = tmp_path / "reordering"
+    shutil.copytree(checkpoints["spatracker"], folder)
+    cfg = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**cfg, "reorder_rows": True}))
+    scene = rig_scene(T=6, holes=0.0)
+    q = rig_queries(scene, n=6, late=2, frame=2)
+    res = spatracker(checkpoints, checkpoint=str(folder), views="source",
+                     rigid_prior=False).track(scene, q)
+    expected = expected_translation(q, 6, VELOCITY)
+    after = np.arange(6)[:, None] > q.frame[None, :]
+    ok = res.visible & after
+    np.testing.assert_allclose(res.tracks[ok], expected[ok], atol=1e-5)
+    assert not res.visible[:, 0][after[:, 0]].any()  # query 0's row was dropped upstream
+    assert ok[:, 1:][after[:, 1:]].all()
+
+
+def test_spatialtracker_match_rows():
+    from permask.trackers.spatialtracker import match_rows
+    q = np.array([[0, 10, 10], [1, 20, 20], [0, 30, 30]], np.float32)
+    track2d = np.zeros((2, 3, 2))
+    track2d[:, 0] = [30, 30]  # rows: query 2, query 1, query 1 (duplicate)
+    track2d[:, 1] = [20, 20]
+    track2d[:, 2] = [20.5, 20]
+    np.testing.assert_array_equal(match_rows(track2d, q, 2.0), [-1, 1, 0])
+    assert (match_rows(track2d[:, :0], q, 2.0) == -1).all()
+
+
+def test_spatialtracker_without_cuda_is_one_line_before_any_import(checkpoints):
+    """Upstream calls .cuda() whatever the device: without CUDA, load() refuses at once (a
+    TrackerError naming tracker.device), before the upstream code is imported."""
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    for name in [n for n in sys.modules if n == "models" or n.startswith("models.")]:
+        del sys.modules[name]
+    for device in ("auto", "cpu"):
+        tracker = spatracker(checkpoints, cuda_check=True, device=device)
+        with pytest.raises(TrackerError) as info:
+            tracker.load()
+        text = one_line(info.value)
+        assert "tracker.device" in text and "CUDA" in text
+    assert "models.SpaTrackV2.models.predictor" not in sys.modules
 
 
 # ---------------------------------------------------------------------------- errors

@@ -21,7 +21,8 @@ DepthAnything/Depth-Anything-V2 metric_depth/depth_anything_v2/dpt.py + metric_d
 - MoGe: `moge.model.v2.MoGeModel.from_pretrained(path_or_hub_id)` (v1: `moge.model.v1`; a local
   path to `model.pt` is loaded directly, else hf_hub_download(repo_id, "model.pt"));
   `model.infer(image [B,3,H,W] float in [0,1], fov_x=degrees (float or [B] tensor),
-  resolution_level=0..9, num_tokens=None, use_fp16=bool)` -> dict with `depth` [B,H,W] (z in the
+  resolution_level=0..9, num_tokens=None, use_fp16=bool)` (fp16 autocast when use_fp16, else the
+  weights' dtype: bf16 = weights cast to bfloat16) -> dict with `depth` [B,H,W] (z in the
   input camera; inf where the predicted mask is off), `mask`, `intrinsics` (normalised), `points`.
   MoGe-2 applies its metric scale head inside `infer` (metres); MoGe-1 output is scale-invariant.
 - VGGT: `vggt.models.vggt.VGGT.from_pretrained("facebook/VGGT-1B" or a local folder)` (Hugging
@@ -360,7 +361,18 @@ class MoGeDepth(LearnedDepth):
         except Exception as err:  # noqa: BLE001 - hub download without network, bad file, ...
             raise DepthError(f"cannot load MoGe weights '{weights}': {type(err).__name__}: {err}",
                              key="depth.checkpoint", fix=MOGE_FIX) from None
-        return model.to(self._device).eval()
+        model = model.to(self._device).eval()
+        if self.precision == "bf16":
+            if self._device.type == "cpu":
+                raise ConfigError("MoGe in bf16 needs a GPU: upstream's antialiased resize has no "
+                                  "bfloat16 kernel on the CPU", key="depth.precision",
+                                  fix="depth.precision=fp32 on the CPU")
+            torch = import_torch()
+            # upstream's infer() has fp16 autocast only (use_fp16) and runs in the weights' dtype
+            # otherwise (it casts the image to it; an outer autocast would be switched off by its
+            # own `autocast(enabled=False)`): bf16 means bf16 weights with use_fp16=False
+            model = model.to(torch.bfloat16)
+        return model
 
     def _predict(self, scene):
         torch = import_torch()
@@ -371,7 +383,7 @@ class MoGeDepth(LearnedDepth):
             images = torch.from_numpy(np.ascontiguousarray(scene.rgbs[v, frames]))
             images = images.permute(0, 3, 1, 2).float().div(255.0).to(self._device)
             kwargs: dict[str, Any] = {"resolution_level": self.resolution_level,
-                                      "use_fp16": self.precision != "fp32"}
+                                      "use_fp16": self.precision == "fp16"}
             if self.num_tokens is not None:
                 kwargs["num_tokens"] = int(self.num_tokens)
             if self.use_intrinsics:

@@ -69,8 +69,10 @@ class LKTrackerConfig(TrackerConfig):
 # Pinned upstream revisions (what docs/learned_trackers.md tells you to clone). torch.hub downloads
 # `owner/repo:<commit>` when `hub_repo` is not set, which needs network.
 MVTRACKER_UPSTREAM = "ethz-vlg/mvtracker:ceea8ad2af77ed9b44148ef8e9eeba4ea3c3f072"
-COTRACKER_UPSTREAM = "facebookresearch/co-tracker:20d1b6cced2f98ab68be5ad211d1cb4a5fad25f2"
-SPATRACKER_UPSTREAM = "henry123-boy/SpaTrackerV2:69cad6e0c832d02afda2f89245ae8915e1d5422c"
+# co-tracker: the newest public commit; 20d1b6c (pinned before) crashes with backward_tracking=True
+COTRACKER_UPSTREAM = "facebookresearch/co-tracker:82e02e8029753ad4ef13cf06be7f4fc5facdda4d"
+# SpaTrackerV2: an upstream merge by the author (2025-09-27); 69cad6e (pinned before) is public nowhere
+SPATRACKER_UPSTREAM = "henry123-boy/SpaTrackerV2:da6a92d3d889e4f80556367dd0dea86b7e4fee12"
 
 
 @dataclass
@@ -161,6 +163,8 @@ class SpatialTrackerV2Config(LiftedTrackerConfig):
     replace_ratio: float = 0.2
     depth_validity: bool = True  # pass depth > 0 as the depth-reliability mask (unc_metric)
     visibility_threshold: float = 0.5
+    identity_tolerance_px: float = 4.0  # a returned row is a query's own when its 2D track at the
+    # query's frame lies this close to the query pixel; rows that match no query are dropped
 
 
 def register_tracker_schemas(cs: ConfigStore) -> None:

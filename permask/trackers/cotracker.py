@@ -44,7 +44,7 @@ from __future__ import annotations
 import numpy as np
 
 from permask.data import Queries, Scene, TrackResult
-from permask.errors import ConfigError
+from permask.errors import ConfigError, TrackerError
 from permask.trackers.config import COTRACKER_UPSTREAM
 from permask.trackers.hub import HubTracker, UpstreamSource
 from permask.trackers.lifting import fuse_over_time, instance_masks, lift_pixels, query_views
@@ -164,8 +164,7 @@ class CoTrackerTracker(LiftedTracker):
         for part in self.batches(len(txy)):
             q = torch.as_tensor(txy[part], dtype=torch.float32, device=self.device)[None]
             with self.inference():
-                tracks, visible = self._online(video, q) if self.online else self._model(
-                    video, queries=q, backward_tracking=self.backward_tracking)
+                tracks, visible = self._online(video, q) if self.online else self._offline(video, q)
             tracks = tracks[0].float().cpu().numpy()
             visible = visible[0].cpu().numpy()
             visible = visible[..., 0] if visible.ndim == 3 else visible
@@ -173,6 +172,21 @@ class CoTrackerTracker(LiftedTracker):
             uv[:n, part] = tracks[:n]
             vis[:n, part] = visible[:n].astype(bool)
         return uv, vis
+
+    def _offline(self, video, queries):
+        """The upstream offline predictor; co-tracker commits before 82e02e8 crash in its
+        backward pass (`inv_tracks, inv_visibilities, __ = self.model(...)` unpacks 3 of 4)."""
+        try:
+            return self._model(video, queries=queries, backward_tracking=self.backward_tracking)
+        except ValueError as err:
+            if self.backward_tracking and "unpack" in str(err):
+                raise TrackerError(
+                    f"the co-tracker code at {self.hub_repo or self.upstream} crashes with "
+                    f"backward tracking ({err}); fixed upstream in 82e02e8",
+                    key="tracker.backward_tracking",
+                    fix="update the clone to 82e02e8029753ad4ef13cf06be7f4fc5facdda4d (git "
+                        "checkout 82e02e8), or set tracker.backward_tracking=false") from None
+            raise
 
     def _online(self, video, queries):
         """The upstream online loop: reset with the queries, then chunks of 2*step frames."""

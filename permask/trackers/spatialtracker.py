@@ -4,35 +4,44 @@
 Upstream has no hubconf: the code comes from a local clone (`tracker.hub_repo`), the weights from
 a local snapshot of the Hugging Face repo `Yuxihenry/SpatialTrackerV2-Offline`
 (`tracker.checkpoint`, a folder with config.json + model.safetensors; left unset, the Hugging Face
-id is used, which needs network). Upstream targets CUDA (its inference script moves everything
-to "cuda").
+id is used, which needs network). See docs/learned_trackers.md.
+
+**CUDA only.** Upstream allocates its outputs with `.cuda()` whatever the model's device
+(`models/SpaTrackV2/models/SpaTrack.py`, `forward_stream`), so `load()` refuses a machine (or a
+`tracker.device`) without CUDA with one `TrackerError` before importing anything.
 
 Per instance: the views that see each query at its frame are chosen as for CoTracker (projection
 in the image, depth agrees, inside the mask; or only the source view with `views: source`); each
 view runs once (or once per batch of `max_points_per_batch` queries) with that instance's queries;
-the camera-frame 3D tracks are mapped to world with that view's calibrated camera-to-world pose at
-each frame; views are fused frame by frame with outlier rejection (and the rigid prior), as in
-`lk`.
+the camera-frame 3D tracks are mapped to world with the view's camera-to-world pose at each
+frame; views are fused frame by frame with outlier rejection (and the rigid prior), as in `lk`.
 
-Upstream conventions this adapter relies on (checked against the public code; sources and
-commits in docs/learned_trackers.md):
+Upstream conventions this adapter relies on (read in the code at da6a92d):
 - `from models.SpaTrackV2.models.predictor import Predictor` (the clone's root on sys.path);
-  `Predictor` is a `PyTorchModelHubMixin`: `Predictor.from_pretrained(<hf id or local dir>)`;
-  `model.spatrack.track_num` = number of support ("vo") points (inference.py default 756);
-  `Predictor.to(device)` returns None (not chained here).
+  `Predictor(args)` is a `PyTorchModelHubMixin`: `Predictor.from_pretrained(<hf id or local dir>)`
+  reads config.json `{"args": {...}}` + model.safetensors; `model.spatrack.track_num` = number of
+  support ("vo") points (inference.py default 756); `Predictor.to(device)` returns None.
 - `Predictor.forward(video, depth=None, unc_metric=None, intrs=None, extrs=None, queries=None,
   queries_3d=None, iters_track=4, full_point=False, fps=30, track2d_gt=None, fixed_cam=False,
   query_no_BA=False, stage=0, support_frame=0, replace_ratio=0.6)`; inference.py's posed RGB-D
-  call: video [T,3,H,W] float 0..255, depth [T,H,W], intrs [T,3,3], extrs [T,4,4]
-  camera-to-world (`np.linalg.inv` of the world-to-camera extrinsics it reads), queries [N,3]
-  (t, x, y) pixels, fps=1, full_point=False, iters_track=4, query_no_BA=True, fixed_cam=False,
-  stage=1, support_frame=T-1, replace_ratio=0.2, under bf16 autocast. It pads T up to whole
-  sliding windows internally and returns (c2w_traj [T,4,4], intrs, point_map, conf_depth,
-  track3d_pred [T,N,>=3] camera frame of each frame, track2d_pred, vis_pred, conf_pred, video);
-  world = c2w_traj[t, :3, :3] @ track3d_pred[t, n, :3] + c2w_traj[t, :3, 3].
-- `camera_poses: input` (default) maps camera-frame tracks with our calibrated poses and passes
-  `fixed_cam=True` so the model keeps them; `camera_poses: predicted` uses the returned c2w_traj
-  like upstream's script (with `fixed_cam` as configured).
+  call: video [T,3,H,W] float 0..255, depth [T,H,W] metres, intrs [T,3,3] pixels, extrs
+  [T,4,4] camera-to-world, queries [N,3] (t, x, y) pixels (numpy), fps=1, full_point=False,
+  iters_track=4, query_no_BA=True, stage=1, support_frame=T-1, replace_ratio=0.2, under bf16
+  autocast. It pads T up to whole windows and returns (c2w_traj [T,4,4], intrs, point_map,
+  conf_depth, track3d_pred [T,N,6] (xyz in the camera of each frame, then rgb), track2d_pred
+  [T,N,3] (x, y pixels of the input, depth), vis_pred [T,N,1], conf_pred [T,N,1], video), rows
+  sorted back into the order of `queries`.
+- Poses: `forward_stream` normalises the given extrinsics to the window's first frame
+  (`inv(extrs[0]) @ extrs`) and chains the windows from identity, so `c2w_traj` is relative to
+  the clip's first camera: world = c2w[0] @ c2w_traj[t] @ camera point. `camera_poses: input`
+  (default) uses our calibrated c2w[t] (and passes `fixed_cam=True`); `predicted` uses
+  c2w[0] @ c2w_traj[t].
+- Query identity: with `full_point=False` and *no* extrinsics, upstream drops first-window queries
+  whose reliability is <= 0.5 and pads with random duplicates, so rows stop being the queries'
+  own. This adapter always passes extrinsics (the posed branch keeps every query), and still maps
+  rows to queries by identity: row m is query n's when its 2D track at n's frame lies within
+  `identity_tolerance_px` of n's pixel (its own row preferred); a query no row matches is left
+  unmeasured (NaN), never given another point's track.
 
 Before a query's frame the result is NaN / invisible; at its frame it is the query point itself.
 """
@@ -70,7 +79,8 @@ class SpatialTrackerV2Tracker(LiftedTracker):
                  max_points_per_batch: int = 0, vo_points: int = 756, iters_track: int = 4,
                  camera_poses: str = "input", fixed_cam: bool = True, query_no_BA: bool = True,
                  stage: int = 1, replace_ratio: float = 0.2, depth_validity: bool = True,
-                 visibility_threshold: float = 0.5, views: str = "visible", use_masks: bool = True,
+                 visibility_threshold: float = 0.5, identity_tolerance_px: float = 4.0,
+                 views: str = "visible", use_masks: bool = True,
                  mask_dilate_px: int = 1, depth_window: int = 2, depth_tolerance: float = 0.04,
                  depth_tolerance_rel: float = 0.03, fuse_tolerance: float = 0.03,
                  rigid_prior: bool = True, rigid_outlier_tolerance: float = 0.06,
@@ -88,11 +98,25 @@ class SpatialTrackerV2Tracker(LiftedTracker):
         self.replace_ratio = float(replace_ratio)
         self.depth_validity = depth_validity
         self.visibility_threshold = float(visibility_threshold)
+        self.identity_tolerance_px = float(identity_tolerance_px)
+
+    def _check_device(self, device) -> None:
+        """Upstream runs on CUDA only: a TrackerError (one line) before any import or load."""
+        if device.type != "cuda":
+            raise TrackerError(
+                f"SpatialTrackerV2 needs a CUDA GPU, and tracker.device={self.device_setting} "
+                f"resolves to '{device}' (no CUDA device here): upstream moves its tensors to the "
+                "GPU with .cuda() whatever the model's device", key="tracker.device",
+                fix="run it on a machine with an NVIDIA GPU (tracker.device=auto or cuda), or use "
+                    "tracker=cotracker3_offline, mvtracker or lk on the CPU")
 
     def _build(self, device):
         if self.camera_poses not in ("input", "predicted"):
             raise ConfigError(f"unknown camera_poses '{self.camera_poses}'",
                               key="tracker.camera_poses", fix="tracker.camera_poses=input or predicted")
+        if self.identity_tolerance_px <= 0:
+            raise ConfigError("must be > 0 (pixels)", key="tracker.identity_tolerance_px")
+        self._check_device(device)
         _, ref = split_upstream(self.upstream)
         if not self.hub_repo:
             raise TrackerError("SpatialTrackerV2 has no torch.hub entry: it needs a local clone",
@@ -139,22 +163,61 @@ class SpatialTrackerV2Tracker(LiftedTracker):
         fixed = True if self.camera_poses == "input" else self.fixed_cam
         out = np.full((T, len(txy), 3), np.nan)
         for part in self.batches(len(txy)):
+            queries = txy[part].astype(np.float32)
             with self.inference():
                 result = self._model.forward(
-                    video, depth=depth, intrs=intrs, extrs=c2w, queries=txy[part].astype(np.float32),
+                    video, depth=depth, intrs=intrs, extrs=c2w, queries=queries,
                     fps=1, full_point=False, iters_track=self.iters_track,
                     query_no_BA=self.query_no_BA, fixed_cam=fixed, stage=self.stage,
                     unc_metric=unc, support_frame=T - 1, replace_ratio=self.replace_ratio)
-            c2w_out, track3d, vis = result[0], result[4], result[6]
-            cam = _numpy(track3d)[:T, :, :3]
-            poses = c2w if self.camera_poses == "input" else _numpy(c2w_out)[:T]
-            rot, shift = poses[:, :3, :3].astype(np.float64), poses[:, None, :3, 3]
-            pts = np.einsum("tij,tnj->tni", rot, cam) + shift  # camera -> world, per frame
-            v = _numpy(vis)[:T]
-            v = v[..., 0] if v.ndim == 3 else v
-            pts[~(v > self.visibility_threshold)] = np.nan
-            out[:, part] = pts
+            out[:, part] = self._to_world(result, queries, c2w, T)
         return out
+
+    def _to_world(self, result, queries: np.ndarray, c2w: np.ndarray, T: int) -> np.ndarray:
+        """Upstream's outputs for queries [M,3] -> world points [T,M,3] (NaN: invisible, or no
+        returned row is that query's). c2w [T,4,4]: the view's calibrated camera-to-world."""
+        c2w_out, track3d, track2d, vis = result[0], result[4], result[5], result[6]
+        cam = _numpy(track3d)[:T, :, :3]
+        if self.camera_poses == "input":
+            poses = c2w.astype(np.float64)
+        else:  # upstream's poses are relative to the clip's first camera
+            poses = c2w[0].astype(np.float64) @ _numpy(c2w_out)[:T].astype(np.float64)
+        rot, shift = poses[:, :3, :3], poses[:, None, :3, 3]
+        pts = np.einsum("tij,tnj->tni", rot, cam) + shift  # camera -> world, per frame
+        v = _numpy(vis)[:T]
+        v = v[..., 0] if v.ndim == 3 else v
+        pts[~(v > self.visibility_threshold)] = np.nan
+        rows = match_rows(_numpy(track2d)[:T, :, :2], queries, self.identity_tolerance_px)
+        mapped = np.full((T, len(queries), 3), np.nan)
+        found = rows >= 0
+        mapped[:, found] = pts[:, rows[found]]
+        return mapped
+
+
+def match_rows(track2d: np.ndarray, queries: np.ndarray, tolerance: float) -> np.ndarray:
+    """Which returned row is each query's: track2d [T,R,2] pixels (R rows returned), queries
+    [M,3] (t, x, y) -> rows [M] (-1: none). Query n's row is the one whose 2D track at n's frame
+    is nearest n's pixel, within `tolerance` pixels (upstream may reorder or duplicate rows); its
+    own row n where that is as near (ties: duplicates); else none."""
+    M = len(queries)
+    rows = np.full(M, -1, np.int64)
+    if track2d.shape[1] == 0 or M == 0:
+        return rows
+    frames = np.clip(queries[:, 0].astype(np.int64), 0, len(track2d) - 1)
+    at_frame = track2d[frames]  # [M,R,2]: every row at each query's frame
+    dist = np.linalg.norm(at_frame - queries[:, None, 1:3], axis=-1)
+    dist[~np.isfinite(dist)] = np.inf
+    own = np.arange(M) < track2d.shape[1]
+    own_dist = np.full(M, np.inf)
+    own_dist[own] = dist[np.arange(M)[own], np.arange(M)[own]]
+    nearest = np.argmin(dist, axis=1)
+    best = dist[np.arange(M), nearest]
+    within = best <= tolerance
+    rows[within] = nearest[within]
+    # its own row when that is as near as the nearest (duplicates of a query tie with it)
+    own_best = within & (own_dist <= best + 1e-6)
+    rows[own_best] = np.arange(M)[own_best]
+    return rows
 
 
 def import_predictor(clone: Path, entry: str, ref: str):

@@ -1,0 +1,403 @@
+"""The learned trackers and depth models run on their *real* upstream code (../shared/upstream,
+random weights built the way upstream builds them, saved as upstream's loaders read them), end to
+end through permask on a tiny demo scene on the CPU.
+
+Run: `python -m pytest -q -m upstream` in an environment with the upstream dependencies
+(`.ci/run` builds one: torch 2.14.1 + torchvision 0.29.1 + the `upstream` extra). Marked `slow`
+too, so the default `python -m pytest -q` leaves them out. Skipped (with the reason) only where
+the upstream folder is absent; a missing dependency fails.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+
+import numpy as np
+import pytest
+
+from tests import upstream_models as um
+from tests.conftest import ROOT, run_cli
+
+pytestmark = [pytest.mark.upstream, pytest.mark.slow]
+
+if um.upstream_dir() is None:
+    pytest.skip("no upstream folder: ../shared/upstream beside the repository or "
+                "$PERMASK_UPSTREAM_DIR (see its README)", allow_module_level=True)
+
+try:
+    import torch
+    import torchvision  # noqa: F401 - Depth Anything V2 and SpaTrackerV2 import it
+    import einops, timm, kornia, easydict, huggingface_hub, utils3d  # noqa: F401,E401
+    MISSING = None
+except Exception as err:  # noqa: BLE001 - reported by the fixture below (collection stays quiet
+    MISSING = f"{type(err).__name__}: {err}"  # where these tests are deselected)
+
+
+@pytest.fixture(autouse=True)
+def upstream_dependencies():
+    """A broken environment fails every test here (it is never a skip)."""
+    if MISSING:
+        pytest.fail(f"upstream test dependencies missing ({MISSING}); {um.INSTALL_HINT}")
+
+from permask.data import Queries  # noqa: E402
+from permask.errors import TrackerError  # noqa: E402
+from permask.trackers.spatialtracker import SpatialTrackerV2Tracker  # noqa: E402
+
+V, T, H, W = 2, 8, 48, 64
+
+
+def demo(views=V):
+    return [f"input.demo.num_views={views}", f"input.demo.num_frames={T}",
+            f"input.demo.height={H}", f"input.demo.width={W}"]
+
+
+DEMO = demo()
+COMMON = [*DEMO, "instances=[instance_0]", "progress=false", "record.enabled=false"]
+# CoTracker3 pads every clip to its window (60 frames offline) at 384x512: one view is enough
+ONE_VIEW = [*demo(1), "instances=[instance_0]", "progress=false", "record.enabled=false"]
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+def compose(overrides):
+    from hydra import compose as hydra_compose, initialize_config_dir
+    from permask.config import register_configs
+    register_configs()
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return hydra_compose(config_name="config", overrides=list(overrides))
+
+
+def run_pipeline(tmp_path, overrides, common=COMMON):
+    """permask.pipeline.run in this process; returns (report, tracked arrays of instance_0)."""
+    from permask.pipeline import run
+    out = tmp_path / "out"
+    report = run(compose([*common, *overrides]), out)
+    files = sorted(out.glob("demo_*_instance_0_tracked.npz"))
+    assert len(files) == 1, sorted(p.name for p in out.iterdir())
+    with np.load(files[0]) as data:
+        arrays = {k: data[k] for k in data.files}
+    assert (out / "metrics.json").is_file()
+    assert (out / "instances" / "demo_instance_0_query.npz").is_file()
+    return report, arrays
+
+
+def check_tracked(arrays, frames_from_zero=False):
+    """Shapes, the one convention (NaN / invisible before each query's frame, the query itself at
+    its frame), pixel order and query identity (row n is query n) of a tracked NPZ."""
+    tracks, vis, q = arrays["tracks_3d"], arrays["visibility"], arrays["query_points"]
+    N = len(q)
+    assert N > 0 and tracks.shape == (T, N, 3) and tracks.dtype == np.float32
+    assert vis.shape == (T, N) and vis.dtype == bool
+    frames = q[:, 0].astype(int)
+    before = np.arange(T)[:, None] < frames[None, :]
+    assert np.isnan(tracks[before]).all() and not vis[before].any()
+    after = ~before
+    np.testing.assert_allclose(tracks[frames, np.arange(N)], q[:, 1:], atol=1e-5)
+    assert vis[frames, np.arange(N)].all()
+    assert np.isfinite(tracks[after]).all(), "every started point has a position"
+    # pixel order (x, y): at its own frame each query projects onto its source pixel
+    t2d = arrays["tracks_2d"]
+    assert t2d.shape == (T, N, 2)
+    np.testing.assert_allclose(t2d[frames, np.arange(N)], arrays["query_pixel"], atol=0.51)
+    if "scores" in arrays:
+        s = arrays["scores"][after]
+        assert np.isfinite(s).all() and (s >= 0).all() and (s <= 1).all()
+    if frames_from_zero:
+        assert (frames == 0).all()
+    return frames
+
+
+# ------------------------------------------------------------------------------------ mvtracker
+
+@pytest.fixture(scope="module")
+def mvtracker_ckpt(tmp_path_factory):
+    return um.save_mvtracker(tmp_path_factory.mktemp("mvtracker"))
+
+
+def mvtracker_overrides(ckpt):
+    # 96x128: MVTracker's 4-level point-cloud correlation needs >= 16 feature points per level
+    return ["tracker=mvtracker", f"tracker.hub_repo={um.folder('mvtracker')}",
+            f"tracker.checkpoint={ckpt}", "tracker.device=cpu", "tracker.input_size=[96,128]",
+            "query.max_points=12"]
+
+
+def test_mvtracker_end_to_end_with_late_queries(mvtracker_ckpt, tmp_path):
+    report, arrays = run_pipeline(tmp_path, [*mvtracker_overrides(mvtracker_ckpt),
+                                             "query=contact_window", "query.frames_before=1",
+                                             "query.frames_after=3"])
+    frames = check_tracked(arrays)
+    assert str(arrays["tracker"]) == "mvtracker"
+    assert len(set(frames.tolist())) > 1, "queries at several frames"
+
+
+def test_mvtracker_rows_belong_to_their_queries(mvtracker_ckpt, tmp_path):
+    """Permuting the queries permutes the tracks the same way (row n is query n's track)."""
+    import hydra.utils
+    from permask.pipeline import load_input
+    from permask.queries import build_queries
+    cfg = compose([*COMMON, *mvtracker_overrides(mvtracker_ckpt)])
+    scene = load_input(cfg)
+    tracker = hydra.utils.instantiate(cfg.tracker)
+    q = build_queries(scene, "instance_0", cfg.query)
+    perm = np.random.default_rng(0).permutation(len(q))
+    qp = Queries(q.instance_id, q.points[perm], q.view[perm], q.pixel[perm])
+    a, b = tracker.track(scene, q), tracker.track(scene, qp)
+    np.testing.assert_allclose(b.tracks, a.tracks[:, perm], atol=2e-4)
+    np.testing.assert_array_equal(b.visible, a.visible[:, perm])
+
+
+def test_mvtracker_run_py_subprocess_writes_every_output(mvtracker_ckpt, tmp_path):
+    out = tmp_path / "run"
+    proc = run_cli([*DEMO, "instances=[instance_0,instance_1]", "progress=false",
+                    *mvtracker_overrides(mvtracker_ckpt), f"output_dir={out}"], timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for inst in ("instance_0", "instance_1"):
+        assert (out / f"demo_mvtracker_{inst}.rrd").is_file()
+        with np.load(out / f"demo_mvtracker_{inst}_tracked.npz") as data:
+            check_tracked({k: data[k] for k in data.files}, frames_from_zero=True)
+    assert (out / "demo_mvtracker_combined.rrd").is_file() and (out / "metrics.json").is_file()
+
+
+# ------------------------------------------------------------------------------------ cotracker
+
+@pytest.fixture(scope="module")
+def cotracker_ckpts(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cotracker")
+    return {"offline": um.save_cotracker(d, online=False),
+            "online": um.save_cotracker(d, online=True)}
+
+
+def cotracker_overrides(ckpt, online=False):
+    name = "cotracker3_online" if online else "cotracker3_offline"
+    return [f"tracker={name}", f"tracker.hub_repo={um.folder('cotracker')}",
+            f"tracker.checkpoint={ckpt}", "tracker.device=cpu", "query.max_points=8"]
+
+
+def test_cotracker3_offline_backward_tracking_end_to_end(cotracker_ckpts, tmp_path):
+    """At the pinned commit 82e02e8 backward tracking runs (20d1b6c crashed inside upstream)."""
+    from permask.trackers.config import COTRACKER_UPSTREAM
+    assert COTRACKER_UPSTREAM.endswith("82e02e8029753ad4ef13cf06be7f4fc5facdda4d")
+    _, arrays = run_pipeline(tmp_path, [*cotracker_overrides(cotracker_ckpts["offline"]),
+                                        "tracker.backward_tracking=true", "query=contact_window",
+                                        "query.frames_before=1", "query.frames_after=3"],
+                             common=ONE_VIEW)
+    check_tracked(arrays)
+
+
+def test_cotracker3_online_end_to_end(cotracker_ckpts, tmp_path):
+    _, arrays = run_pipeline(tmp_path, cotracker_overrides(cotracker_ckpts["online"], online=True),
+                             common=ONE_VIEW)
+    check_tracked(arrays, frames_from_zero=True)
+
+
+def test_cotracker_view_call_follows_upstream_layout(cotracker_ckpts):
+    """One view's upstream call: tracks [T,M,2] (x, y) in input pixels, each query at its own
+    pixel at its frame (upstream overwrites it, in the order of the queries given)."""
+    import hydra.utils
+    from permask.pipeline import load_input
+    cfg = compose([*ONE_VIEW, *cotracker_overrides(cotracker_ckpts["offline"])])
+    scene = load_input(cfg)
+    tracker = hydra.utils.instantiate(cfg.tracker)
+    tracker.load()
+    txy = np.array([[0, 10.0, 20.0], [3, 40.0, 8.0], [1, 55.0, 40.0]])
+    uv, vis = tracker._track_view(scene, 0, txy)
+    assert uv.shape == (T, 3, 2) and vis.shape == (T, 3) and vis.dtype == bool
+    np.testing.assert_allclose(uv[txy[:, 0].astype(int), np.arange(3)], txy[:, 1:], atol=1e-3)
+    assert np.isfinite(uv).all()
+
+
+def forget(package):
+    """Drop an imported upstream package: torch.hub's local hubconf imports `cotracker` by name, so
+    a second clone in the same process would silently run the first clone's code."""
+    for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:
+        del sys.modules[name]
+
+
+def test_cotracker_old_pin_with_backward_tracking_is_one_line(cotracker_ckpts, tmp_path):
+    """The co-tracker commit pinned before (20d1b6c) crashes with backward_tracking=True: a user
+    pointing tracker.hub_repo at such a clone gets one TrackerError naming the fix."""
+    import hydra.utils
+    from permask.pipeline import load_input
+    old = um.folder("cotracker_old")
+    forget("cotracker")
+    try:
+        ckpt = um.save_cotracker(tmp_path, online=False, which="cotracker_old")
+        cfg = compose([*ONE_VIEW, *cotracker_overrides(ckpt), f"tracker.hub_repo={old}",
+                       "tracker.backward_tracking=true"])
+        scene = load_input(cfg)
+        tracker = hydra.utils.instantiate(cfg.tracker)
+        tracker.load()
+        assert str(old) in sys.modules["cotracker"].__path__[0]
+        with pytest.raises(TrackerError) as info:
+            tracker._track_view(scene, 0, np.array([[2, 10.0, 20.0]]))
+    finally:
+        forget("cotracker")
+    text = str(info.value)
+    assert "\n" not in text and "tracker.backward_tracking" in text and "82e02e8" in text
+
+
+# ------------------------------------------------------------------------------------ SpaTrackerV2
+
+@pytest.fixture(scope="module")
+def spatracker_ckpt(tmp_path_factory):
+    return um.save_spatracker(tmp_path_factory.mktemp("spatracker"))
+
+
+def spatracker(ckpt, **kw):
+    cfg = dict(hub_repo=str(um.folder("spatracker")), checkpoint=str(ckpt), device="cpu",
+               precision="fp32")
+    cfg.update(kw)
+    return SpatialTrackerV2Tracker(**cfg)
+
+
+def test_spatracker_without_cuda_one_line_exit_2_no_run_folder(spatracker_ckpt, tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    proc = run_cli([*DEMO, "tracker=spatialtrackerv2", f"tracker.hub_repo={um.folder('spatracker')}",
+                    f"tracker.checkpoint={spatracker_ckpt}", "progress=false"], cwd=tmp_path,
+                   timeout=300)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-3000:]
+    assert lines[0].startswith("permask: error: ") and "tracker.device" in lines[0]
+    assert "CUDA" in lines[0]
+    assert list(tmp_path.iterdir()) == [], "no output folder left behind"
+
+
+def test_spatracker_real_code_up_to_the_upstream_call(spatracker_ckpt, monkeypatch):
+    """The real Predictor is built from the saved folder through the adapter (CUDA requirement
+    lifted: upstream cannot run on a CPU); its forward is replaced by a recorder that binds the
+    adapter's arguments to the real signature, checks them against inference.py's posed RGB-D
+    call, and answers in upstream's layout (static points, poses relative to the first camera,
+    rows reversed): the adapter must give each query its own static world point."""
+    um.ensure_torchvision_io_write_video()
+    from permask.pipeline import load_input
+    from permask.queries import build_queries
+    tracker = spatracker(spatracker_ckpt, camera_poses="predicted", views="source",
+                         rigid_prior=False)
+    monkeypatch.setattr(tracker, "_check_device", lambda device: None)
+    model = tracker.load()
+    module = sys.modules["models.SpaTrackV2.models.predictor"]
+    assert type(model) is module.Predictor and model.spatrack.track_num == 756
+    real = inspect.signature(module.Predictor.forward)
+    calls = []
+
+    def recorder(video, **kwargs):
+        bound = real.bind(model, video, **kwargs)
+        args = bound.arguments
+        Tn, C, Hn, Wn = video.shape
+        assert C == 3 and video.dtype == torch.float32 and 1.0 < float(video.max()) <= 255.0
+        assert args["depth"].shape == (Tn, Hn, Wn) and args["intrs"].shape == (Tn, 3, 3)
+        extrs = np.asarray(args["extrs"], np.float64)
+        assert extrs.shape == (Tn, 4, 4) and np.allclose(extrs[:, 3], [0, 0, 0, 1])
+        q = np.asarray(args["queries"])
+        assert q.ndim == 2 and q.shape[1] == 3 and q.dtype == np.float32
+        assert args["full_point"] is False and args["fps"] == 1
+        assert args["support_frame"] == Tn - 1 and args["stage"] == 1
+        calls.append(q)
+        # upstream's answer for points that do not move: camera points of each frame
+        t_q, x, y = q[:, 0].astype(int), q[:, 1], q[:, 2]
+        K, depth = np.asarray(args["intrs"], np.float64), np.asarray(args["depth"])
+        z = depth[t_q, np.rint(y).astype(int), np.rint(x).astype(int)]
+        cam_q = np.einsum("nij,nj->ni", np.linalg.inv(K[t_q]),
+                          np.stack([x, y, np.ones_like(x)], 1)) * z[:, None]
+        world = np.einsum("nij,nj->ni", extrs[t_q, :3, :3], cam_q) + extrs[t_q, :3, 3]
+        w2c = np.linalg.inv(extrs)
+        cam = np.einsum("tij,nj->tni", w2c[:, :3, :3], world) + w2c[:, None, :3, 3]
+        uvw = np.einsum("tij,tnj->tni", K, cam)
+        track2d = np.concatenate([uvw[..., :2] / uvw[..., 2:], cam[..., 2:]], -1)
+        rel = np.linalg.inv(extrs[:1]) @ extrs  # relative to the clip's first camera
+        rows = np.arange(len(q))[::-1].copy()
+        as_t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)  # noqa: E731
+        track3d = np.concatenate([cam, np.zeros_like(cam)], -1)[:, rows]
+        vis = np.ones((Tn, len(q), 1))
+        return (as_t(rel), args["intrs"], None, None, as_t(track3d), as_t(track2d[:, rows]),
+                as_t(vis), as_t(vis), video)
+
+    monkeypatch.setattr(model, "forward", recorder)
+    cfg = compose([*COMMON, "query.max_points=10"])
+    scene = load_input(cfg)
+    q = build_queries(scene, "instance_0", cfg.query)
+    res = tracker.track(scene, q)
+    assert calls and sum(len(c) for c in calls) == len(q)
+    expected = np.broadcast_to(q.points[None, :, 1:], res.tracks.shape)
+    np.testing.assert_allclose(res.tracks, expected, atol=2e-4)
+    assert res.visible.all()
+
+
+# ------------------------------------------------------------------------------------ depth
+
+@pytest.fixture(scope="module")
+def depth_ckpts(tmp_path_factory):
+    d = tmp_path_factory.mktemp("depth")
+    return {"moge": um.save_moge(d), "vggt": um.save_vggt(d),
+            "depth_anything_v2": um.save_depth_anything(d)}
+
+
+DEPTH_OVERRIDES = {
+    "moge": ["depth.num_tokens=120"],
+    "vggt": ["depth.resolution=70", "depth.frames_per_pass=4"],
+    "depth_anything_v2": ["depth.encoder=vits", "depth.input_size=70"],
+}
+REPO = {"moge": "moge", "vggt": "vggt", "depth_anything_v2": "depth_anything"}
+
+
+@pytest.mark.parametrize("name", ["moge", "vggt", "depth_anything_v2"])
+def test_depth_model_end_to_end(depth_ckpts, tmp_path, name):
+    """The model's prediction fills the file's holes (keep_measured), in metres after alignment,
+    and the run goes through to the tracked NPZ."""
+    overrides = [f"depth={name}", f"depth.repo_dir={um.folder(REPO[name])}",
+                 f"depth.checkpoint={depth_ckpts[name]}", "depth.device=cpu",
+                 f"depth.cache_dir={tmp_path / 'cache'}",  # the second load is a cache hit
+                 *DEPTH_OVERRIDES[name], "tracker=static", "query.max_points=20",
+                 "query.edge_threshold=10"]  # random-weight depth is all "edges"
+    from permask.pipeline import load_input
+    from permask.scene import load_scene
+    overrides.append("input.demo.depth_density=0.6")  # holes for the model to fill
+    cfg = compose([*COMMON, *overrides])
+    scene = load_input(cfg)
+    from permask.pipeline import input_path
+    raw = load_scene(input_path(cfg), cfg.input.mask_key)
+    assert scene.depths.shape == raw.depths.shape == (V, T, H, W)
+    measured = raw.depths > 0
+    np.testing.assert_array_equal(scene.depths[measured], raw.depths[measured])
+    holes = ~measured
+    assert holes.any()
+    filled = scene.depths[holes]
+    assert np.isfinite(scene.depths).all() and (scene.depths >= 0).all()
+    assert (filled > 0).mean() > 0.5, f"{name} filled only {(filled > 0).mean():.0%} of the holes"
+    assert scene.depth_metric and scene.depth_source == name
+    _, arrays = run_pipeline(tmp_path, overrides)
+    check_tracked(arrays, frames_from_zero=True)
+    assert bool(arrays["depth_metric"])
+
+
+def test_moge_precision_is_the_one_asked_for(depth_ckpts):
+    """fp32 runs the backbone in float32; bf16 (which ran fp16 before) runs bf16 weights with
+    upstream's fp16 autocast off, on a GPU; on the CPU upstream's antialiased resize has no bf16
+    kernel, so bf16 is refused with one line naming depth.precision."""
+    from permask.depth.learned import MoGeDepth
+    from permask.errors import PermaskError
+    from permask.pipeline import input_path
+    from permask.scene import load_scene
+    cfg = compose(COMMON)
+    scene = load_scene(input_path(cfg), cfg.input.mask_key)
+    kw = dict(repo_dir=str(um.folder("moge")), checkpoint=str(depth_ckpts["moge"]), num_tokens=120,
+              cache=False, align="none")
+    est = MoGeDepth(device="cpu", precision="fp32", **kw)
+    seen = []
+    hook = est.model.encoder.backbone.blocks[0].attn.qkv.register_forward_hook(
+        lambda module, args, out: seen.append(out.dtype))
+    try:
+        depth = est.raw_prediction(scene)["depth"]
+    finally:
+        hook.remove()
+    assert seen and set(seen) == {torch.float32}
+    assert np.isfinite(depth).all() and (depth > 0).mean() > 0.5
+    if torch.cuda.is_available():
+        est = MoGeDepth(device="cuda", precision="bf16", **kw)
+        assert est.model.dtype == torch.bfloat16
+    else:
+        with pytest.raises(PermaskError) as info:
+            MoGeDepth(device="cpu", precision="bf16", **kw).model
+        assert "depth.precision" in str(info.value) and "\n" not in str(info.value)
