@@ -39,11 +39,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 
 from permask import metrics as met
 from permask import tables
-from permask.files.atomic import atomic_write, save_text
+from permask.files.atomic import save_text
 from permask.files.layout import ComparisonLayout, OutputLayout
 from permask.files.tracked import read_tracked
 
@@ -233,6 +232,15 @@ class Comparison:
         v = self.cells.get(row, {}).get(column, {}).get(metric)
         return float(v) if met.is_number(v) else float("nan")
 
+    def overall_row(self) -> dict[str, dict[str, float]]:
+        """Per column: the point-weighted mean over its rows (as a run's `overall`)."""
+        out = {}
+        for col in self.columns:
+            per = {row: {k: v for k, v in self.cells[row][col].items() if met.is_number(v)}
+                   for row in self.rows if col in self.cells[row]}
+            out[col] = met.overall(per)
+        return out
+
     def has(self, metric: str) -> bool:
         return any(not math.isnan(self.value(r, c, metric)) for r in self.rows for c in self.columns)
 
@@ -249,7 +257,7 @@ def _row_names(runs: Sequence[Run]) -> dict[tuple[str, str], str]:
             prefix[s] = f"{b}/"
         else:
             prefix[s] = f"{b}[{s.split(chr(10))[1][:8]}]/"
-    from permask.instances import sort_instance_ids
+    from permask.ids import sort_instance_ids
 
     names = {}
     for s in scenes:
@@ -267,7 +275,7 @@ def build(runs: Sequence[Run]) -> Comparison:
     for run in ordered:
         for iid, figures in run.instances.items():
             cells.setdefault(names[(_scene_key(run), iid)], {})[run.label] = figures
-    from permask.instances import natural_key
+    from permask.ids import natural_key
 
     # natural order: `frames_after=5` before `frames_after=10`
     columns = sorted(dict.fromkeys(r.label for r in runs), key=natural_key)
@@ -279,16 +287,6 @@ def build(runs: Sequence[Run]) -> Comparison:
 def key_metrics(comp: Comparison) -> list[str]:
     keys = [m for m in (*tables.GT_KEY_METRICS, *tables.GT_FREE_KEY_METRICS) if comp.has(m)]
     return keys
-
-
-def overall_row(comp: Comparison) -> dict[str, dict[str, float]]:
-    """Per column: the point-weighted mean over its rows (as a run's `overall`)."""
-    out = {}
-    for col in comp.columns:
-        per = {row: {k: v for k, v in comp.cells[row][col].items() if met.is_number(v)}
-               for row in comp.rows if col in comp.cells[row]}
-        out[col] = met.overall(per)
-    return out
 
 
 def csv_text(comp: Comparison, relative_to: Path | None = None) -> str:
@@ -322,7 +320,7 @@ def markdown_text(comp: Comparison, out: Path, files: dict[str, Path]) -> str:
                 for r in comp.runs]
     lines.append(tables.markdown(["column", "tracker", "scene", "run folder", "overrides"],
                                  run_rows, numeric_from=99))
-    overall = overall_row(comp)
+    overall = comp.overall_row()
     shown = key_metrics(comp)
     for metric in shown:
         cells = {row: {c: comp.value(row, c, metric) for c in comp.columns} for row in comp.rows}

@@ -31,9 +31,7 @@ def headline_metrics(comp: "Comparison") -> list[str]:
 
 def comparison_tables(comp: "Comparison") -> list[Table]:
     """One rich Table per headline metric."""
-    from permask.compare import overall_row
-
-    overall = overall_row(comp)
+    overall = comp.overall_row()
     out = []
     for metric in headline_metrics(comp):
         table = Table(title=f"{tables.label(metric)}{tables.arrow(metric)} per mask",

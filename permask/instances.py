@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import glob
 import os
-import re
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 
 from .data import Scene
+from .scene import mask_ratio, scene_from_arrays
 from .errors import InstanceError, PermaskError
+from .ids import sort_instance_ids
 from .files.atomic import save_npz
 from .files.names import safe_name
 from .safe_pickle import load_npz_safely, npz_keys
@@ -39,21 +40,6 @@ _META_KEYS = ("instance_id", "source_fingerprint", "source_path", "frame_indices
 
 
 # --------------------------------------------------------------------------- ids
-
-
-def natural_key(text: str) -> tuple:
-    """Sort key comparing digit runs as numbers: 'instance_2' < 'instance_10'.
-
-    Ties (e.g. 'a01' vs 'a1') are broken by the plain string, so the order is total.
-    """
-    parts = re.split(r"(\d+)", str(text))
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p.lower()) for p in parts) + (
-        (2, 0, str(text)),)
-
-
-def sort_instance_ids(ids: Iterable[str]) -> list[str]:
-    """Instance ids in natural order."""
-    return sorted(ids, key=natural_key)
 
 
 def instance_file_name(base: str, instance_id: str) -> str:
@@ -230,7 +216,6 @@ def _read_one(path: Path, expected: str | None, scene: Scene | None) -> tuple[st
 
 def _check_against_scene(path: Path, meta: dict[str, Any], mask: np.ndarray, scene: Scene) -> None:
     """Views, frames, frame indices, camera ids and mask resolution must match the scene."""
-    from .scene import mask_ratio  # local: scene.py imports this module
 
     V, T = scene.num_views, scene.num_frames
     problem = None
@@ -296,7 +281,6 @@ def _mask_problems(path: Path, key: str, data: dict[str, Any]) -> list[str]:
 
 def _scene_problems(path: Path, data: dict[str, Any]) -> list[str]:
     """A self-contained file must load as a one-instance scene."""
-    from .scene import scene_from_arrays  # local: scene.py imports this module
 
     try:
         scene_from_arrays(data, str(path), INSTANCE_MASK_KEY)

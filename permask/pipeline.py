@@ -22,7 +22,7 @@ from permask.files.atomic import save_json, save_npz
 from permask.files.layout import OutputLayout
 from permask.files.lock import FolderLock
 from permask.files.manifest import claim_folder
-from permask.files.tracked import read_tracked, write_tracked
+from permask.files.tracked import write_tracked
 from permask.files.writable import ensure_writable_dir
 from permask.depth.constant import tracks_2d
 from permask.queries import build_queries

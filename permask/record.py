@@ -30,7 +30,6 @@ import errno
 import hashlib
 import io
 import os
-import re
 import shlex
 import shutil
 import time
@@ -45,6 +44,7 @@ import rerun.blueprint as rrb
 
 from permask.data import Queries, Scene, TrackResult
 from permask.errors import OutputError
+from permask.ids import natural_key
 from permask.files.atomic import atomic_write, save_text
 from permask.geometry import camera_center, unproject
 
@@ -98,13 +98,9 @@ def scene_fingerprint(scene: Scene) -> str:
     return h.hexdigest()
 
 
-def _natural_key(text: str) -> list[object]:
-    return [int(p) if p.isdigit() else p.lower() for p in re.split(r"(\d+)", text)]
-
-
 def class_ids(instance_ids: Iterable[str]) -> dict[str, int]:
     """Instance id -> class id (1-based) in natural order (instance_2 before instance_10)."""
-    return {iid: k + 1 for k, iid in enumerate(sorted(set(instance_ids), key=_natural_key))}
+    return {iid: k + 1 for k, iid in enumerate(sorted(set(instance_ids), key=natural_key))}
 
 
 def instance_color(instance_id: str, all_instance_ids: Iterable[str] = ()) -> Color:
@@ -669,14 +665,14 @@ def write_combined_recording(path: str | os.PathLike, scene: Scene,
     if context is None:
         context = prepare_scene_context(scene, max_points_per_view=max_points_per_view,
                                         log_video=log_video)
-    instance_ids = sorted({iid for per in results.values() for iid in per}, key=_natural_key)
+    instance_ids = sorted({iid for per in results.values() for iid in per}, key=natural_key)
     blueprint = make_blueprint(scene, instance_ids, list(results), context=context)
 
     def log(rec: rr.RecordingStream) -> None:
         log_scene_context(rec, scene, context=context)
         first: dict[str, Queries] = {}
         for name, per_instance in results.items():
-            for iid in sorted(per_instance, key=_natural_key):
+            for iid in sorted(per_instance, key=natural_key):
                 queries, result = per_instance[iid]
                 if iid not in first:
                     first[iid] = queries

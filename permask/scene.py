@@ -30,7 +30,7 @@ import numpy as np
 
 from .data import GroundTruth, Scene
 from .errors import InputFormatError
-from .instances import natural_key, sort_instance_ids
+from .ids import natural_key, sort_instance_ids
 from .safe_pickle import DecodeLimits, load_npz_safely, npz_keys
 
 DEFAULT_MASK_KEY = "sam2_masks"

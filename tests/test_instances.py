@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from permask.errors import InstanceError
-from permask.instances import (INSTANCE_MASK_KEY, instance_file_name, is_empty, natural_key,
+from permask.ids import natural_key
+from permask.instances import (INSTANCE_MASK_KEY, instance_file_name, is_empty,
                                read_instance_masks, sort_instance_ids, split_scene,
                                verify_instance_npz, write_instance_npz)
 from permask.scene import load_scene
