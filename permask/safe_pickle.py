@@ -281,7 +281,8 @@ def _read_object_array(stream: Any, shape: tuple[int, ...], *, file: str, key: s
 
 _READ_ERRORS = (ValueError, EOFError, OSError, zipfile.BadZipFile, zlib.error, TypeError,
                 pickle.UnpicklingError, IndexError, KeyError, AttributeError, SyntaxError,
-                UnicodeError, OverflowError, RecursionError, MemoryError, NotImplementedError)
+                UnicodeError, OverflowError, RecursionError, MemoryError, NotImplementedError,
+                RuntimeError)  # RuntimeError: an encrypted member
 
 _LIMIT_FIX = "if the file is genuine, raise input.limits.{} (see README, Reliability)"
 
@@ -357,11 +358,12 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
     _check_path(path)
     try:
         return zipfile.ZipFile(path)
-    except zipfile.BadZipFile as err:
+    except (zipfile.BadZipFile, ValueError, EOFError, NotImplementedError, RuntimeError,
+            OverflowError, UnicodeError) as err:
         raise _bad(path, f"not an NPZ (zip) file or truncated: {err}",
-                   fix="check the path; re-create the file if it was cut short") from err
+                   fix="check the path; re-create the file if it was cut short") from None
     except OSError as err:
-        raise _bad(path, f"cannot open: {err.strerror or err}") from err
+        raise _bad(path, f"cannot open: {err.strerror or err}") from None
 
 
 def _unwrap(array: np.ndarray) -> Any:

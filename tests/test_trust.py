@@ -338,6 +338,19 @@ def test_members_the_run_does_not_use_are_never_read(tmp_path, monkeypatch):
     assert read and "unused_junk.npy" not in read
 
 
+def test_an_encrypted_member_is_one_line(tmp_path):
+    path = hostile.write_npz(tmp_path / "enc.npz", with_masks(masks()))
+    data = bytearray(path.read_bytes())
+    for sig in (b"PK\x03\x04", b"PK\x01\x02"):  # set the 'encrypted' flag on every header
+        start = 0
+        while (i := data.find(sig, start)) >= 0:
+            flag_at = i + (6 if sig == b"PK\x03\x04" else 8)
+            data[flag_at] |= 1
+            start = i + 4
+    path.write_bytes(bytes(data))
+    refused(path, tmp_path / "out", InputFileError, str(path))
+
+
 def test_limits_are_config_keys(tmp_path):
     path = tmp_path / "scene.npz"
     np.savez(path, **with_masks(masks()))
