@@ -68,7 +68,7 @@ def test_combined_recording_is_a_true_merge(demo_run):
                                                                 single.recording_id)
 
 
-def test_view_script_quotes_paths(demo_run):
+def test_run_writes_its_view_script(demo_run):  # quoting: tests/test_record.py
     out, _ = demo_run
     text = (out / "view_demo_lk_combined.sh").read_text()
     assert "demo_lk_instance_0.rrd" in text and text.startswith("#!/usr/bin/env bash")

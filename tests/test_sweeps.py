@@ -359,7 +359,8 @@ def test_preset_script_on_a_file_with_spaces(tmp_path, cache_dir):
     proc = subprocess.run(["bash", str(ROOT / "multirun_sweeps" / "compare_trackers.sh"),
                            str(npz), "sam2_masks", "query.max_points=15", "progress=false",
                            "record.enabled=false"],
-                          cwd=work, capture_output=True, text=True, timeout=120)
+                          cwd=work, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHON": sys.executable})  # not whatever is on PATH
     assert proc.returncode == 0, proc.stderr[-3000:]
     sweeps = list((work / "multirun" / "my_scene" / "compare_trackers").iterdir())
     assert len(sweeps) == 1
