@@ -1,6 +1,7 @@
 """The depth group: hole filling, constant depth, learned estimators (stand-ins), the cache,
 and the Hydra configs."""
 
+import importlib.util
 import json
 import sys
 import time
@@ -292,6 +293,10 @@ def forget_standins():
         del sys.modules[name]
 
 
+needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
+                                 reason="torch is not installed: pip install torch==2.13.0")
+
+
 def encoded_scene(V=2, T=3, H=56, W=518, density=0.3, seed=0):
     """A scene whose red channel encodes the true depth (red = depth * 100) and green channel the
     view (green = 40 * view), which the stand-ins decode. Two views 0.6 m apart. The file's depth
@@ -325,6 +330,7 @@ def write_scale(tmp_path, scale, name="model.json"):
     return str(path)
 
 
+@needs_torch
 def test_moge2_stand_in_is_aligned_to_metric_depth(tmp_path):
     scene, truth = encoded_scene()
     est = MoGeDepth(repo_dir=str(FIXTURES / "depth_moge"), checkpoint=write_scale(tmp_path, 0.37),
@@ -344,6 +350,7 @@ def test_moge2_stand_in_is_aligned_to_metric_depth(tmp_path):
     assert est.model.calls == calls
 
 
+@needs_torch
 def test_moge2_without_file_depth_uses_its_metric_output(tmp_path):
     scene, truth = encoded_scene()
     scene.depths[:] = 0
@@ -355,6 +362,7 @@ def test_moge2_without_file_depth_uses_its_metric_output(tmp_path):
     assert not out.depth_measured.any()
 
 
+@needs_torch
 def test_moge1_is_scale_invariant_and_needs_depth_or_align_none(tmp_path):
     scene, truth = encoded_scene()
     kwargs = dict(version=1, repo_dir=str(FIXTURES / "depth_moge"),
@@ -369,6 +377,7 @@ def test_moge1_is_scale_invariant_and_needs_depth_or_align_none(tmp_path):
     assert loose.metric is False
 
 
+@needs_torch
 def test_vggt_stand_in_is_scaled_by_the_file_cameras(tmp_path):
     scene, truth = encoded_scene(T=5)
     weights = tmp_path / "VGGT-1B"
@@ -385,6 +394,7 @@ def test_vggt_stand_in_is_scaled_by_the_file_cameras(tmp_path):
     np.testing.assert_allclose(out.depths, truth, rtol=1e-5)
 
 
+@needs_torch
 def test_vggt_with_one_static_camera_falls_back_to_file_depth(tmp_path):
     scene, truth = encoded_scene(V=1, T=3)
     weights = tmp_path / "VGGT-1B"
@@ -401,6 +411,7 @@ def test_vggt_with_one_static_camera_falls_back_to_file_depth(tmp_path):
                   cache=False).apply(scene)
 
 
+@needs_torch
 def test_depth_anything_stand_in_metric_with_scale_fix(tmp_path):
     import torch
     scene, truth = encoded_scene()
@@ -419,6 +430,7 @@ def test_depth_anything_stand_in_metric_with_scale_fix(tmp_path):
     assert raw.metric is True
 
 
+@needs_torch
 @pytest.mark.parametrize("make, key", [
     (lambda tmp: MoGeDepth(repo_dir=str(tmp / "no_clone"), cache=False), "depth.repo_dir"),
     (lambda tmp: MoGeDepth(repo_dir=str(FIXTURES / "depth_moge"),
