@@ -30,6 +30,7 @@ from .scene import mask_ratio, scene_from_arrays
 from .errors import InstanceError, PermaskError
 from .ids import sort_instance_ids
 from .files.atomic import save_npz
+from .files.layout import first_clash
 from .files.names import safe_name
 from .safe_pickle import load_npz_safely, npz_keys
 
@@ -74,7 +75,7 @@ def split_scene(scene: Scene, out_dir: str | Path, base: str,
     ids = sort_instance_ids(scene.instance_ids if instance_ids is None else instance_ids)
     out_dir = Path(out_dir)
     paths = {iid: out_dir / instance_file_name(base, iid) for iid in ids}
-    clash = _first_clash(paths)
+    clash = first_clash(paths)
     if clash:
         raise InstanceError(f"instance ids {clash[0]!a} and {clash[1]!a} map to the same file "
                             "name", file=str(paths[clash[0]]), key="instance id",
@@ -82,15 +83,6 @@ def split_scene(scene: Scene, out_dir: str | Path, base: str,
     for iid, path in paths.items():
         write_instance_npz(path, scene, iid, self_contained)
     return paths
-
-
-def _first_clash(paths: dict[str, Path]) -> tuple[str, str] | None:
-    seen: dict[str, str] = {}
-    for iid, path in paths.items():
-        other = seen.setdefault(str(path).casefold(), iid)
-        if other != iid:
-            return other, iid
-    return None
 
 
 def _unknown(instance_id: str, scene: Scene) -> InstanceError:

@@ -123,10 +123,10 @@ def run(cfg: DictConfig, output_dir: str | Path) -> RunReport:
     ids = select_instances(scene, list(cfg.instances))
     plan = layout.plan(ids, record=cfg.record.enabled, split=not cfg.split.reuse_dir)
     with FolderLock(layout.lock_file(), wait=cfg.on_locked == "wait") as lock:
-        lock.remove_orphaned_temporaries([out, out / "instances"])
-        planned = [p for files in plan.values() for p in files.values()]
-        claim_folder(layout, scene.fingerprint, scene.source, planned
-                     + list(layout.run_files(cfg.record.enabled).values()), cfg.on_existing)
+        lock.remove_orphaned_temporaries(layout.folders())
+        planned = [*(p for files in plan.values() for p in files.values()),
+                   *layout.run_files(cfg.record.enabled).values()]
+        claim_folder(layout, scene.fingerprint, scene.source, planned, cfg.on_existing)
         return _run_instances(cfg, scene, tracker, layout, plan)
 
 

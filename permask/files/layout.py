@@ -105,35 +105,43 @@ class OutputLayout:
         if not split:
             for files in planned.values():
                 files.pop("instance")
-        owners: dict[str, str] = {}
-        for key, path in self.run_files(record).items():
-            self._claim(owners, path, key)
-        for iid, files in planned.items():
-            for kind, path in files.items():
-                self._claim(owners, path, f"instance {iid!a} ({kind})")
+        owned = {key: path for key, path in self.run_files(record).items()}
+        owned.update({f"instance {iid!a} ({kind})": path
+                      for iid, files in planned.items() for kind, path in files.items()})
+        clash = first_clash(owned)
+        if clash:
+            raise OutputError(f"{clash[1]} and {clash[0]} map to the same output file",
+                              file=str(owned[clash[1]]), key="instance id",
+                              fix="rename one of them in the input file")
         reads = {_resolved(p): p for p in self.reads}
-        for iid, files in planned.items():
-            for path in [*files.values(), *self.run_files(record).values()]:
-                if _resolved(path) in reads:
-                    raise OutputError(
-                        f"an output of this run would replace the file it reads "
-                        f"({reads[_resolved(path)]})", file=str(path), key="output_dir",
-                        fix="choose another output_dir (or base_name)")
+        for path in owned.values():
+            if _resolved(path) in reads:
+                raise OutputError(
+                    f"an output of this run would replace the file it reads "
+                    f"({reads[_resolved(path)]})", file=str(path), key="output_dir",
+                    fix="choose another output_dir (or base_name)")
         return planned
 
-    def _claim(self, owners: dict[str, str], path: Path, owner: str) -> None:
-        name = str(path).casefold()
-        if name in owners:
-            raise OutputError(f"{owner} and {owners[name]} map to the same output file",
-                              file=str(path), key="instance id",
-                              fix="rename one of them in the input file")
-        owners[name] = owner
+    def folders(self) -> list[Path]:
+        """The folders this layout writes files into (where a killed run's temporaries lie)."""
+        return [self.root, self._inside("instances")]
 
     def _stem(self, instance_id: str) -> str:
         return f"{self._base}_{self._tracker}_{safe_name(instance_id)}"
 
     def _inside(self, *parts: str) -> Path:
         return inside(self.root, *parts)
+
+
+def first_clash(owned: dict[str, Path]) -> tuple[str, str] | None:
+    """The first two owners whose paths are one file name (also differing only in case, as on
+    macOS and Windows file systems), else None."""
+    seen: dict[str, str] = {}
+    for owner, path in owned.items():
+        other = seen.setdefault(str(path).casefold(), owner)
+        if other != owner:
+            return other, owner
+    return None
 
 
 def inside(root: Path, *parts: str) -> Path:

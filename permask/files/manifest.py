@@ -10,7 +10,7 @@ from pathlib import Path
 
 from permask.errors import OutputError
 from permask.files.atomic import save_json
-from permask.files.layout import OutputLayout
+from permask.files.layout import OutputLayout, inside
 
 log = logging.getLogger(__name__)
 
@@ -78,14 +78,13 @@ def _remove_listed(layout: OutputLayout, files: list) -> None:
     removed = 0
     reads = {p.resolve() for p in layout.reads}
     for rel in files:
-        if not isinstance(rel, str):
+        if not isinstance(rel, str) or ".." in Path(rel).parts:
             continue
-        path = layout.root / rel
         try:
-            inside = path.resolve().is_relative_to(layout.root.resolve()) and ".." not in Path(rel).parts
-        except OSError:
+            path = inside(layout.root, rel)
+        except OutputError:
             continue
-        if inside and path.resolve() not in reads and (path.is_file() or path.is_symlink()):
+        if path.resolve() not in reads and (path.is_file() or path.is_symlink()):
             path.unlink(missing_ok=True)
             removed += 1
     if removed:
