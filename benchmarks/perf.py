@@ -57,7 +57,6 @@ from permask.data import Queries, Scene, TrackResult
 from permask.queries import build_queries
 from permask.scene import load_scene
 from permask.synthetic import DemoParams, demo_scene_path
-from permask.trackers.config import LKTrackerConfig
 from permask.trackers.lk import LKTracker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -217,7 +216,7 @@ class Results:
 
 def lk_tracker() -> LKTracker:
     """The `lk` tracker with its default config (as `tracker=lk` builds it)."""
-    return LKTracker(**{k: v for k, v in vars(LKTrackerConfig()).items() if k != "_target_"})
+    return LKTracker()
 
 
 def demo_scene(**params) -> Scene:

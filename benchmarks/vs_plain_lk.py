@@ -16,7 +16,6 @@ import cv2
 import numpy as np
 
 from permask.config import QueryConfig
-from permask.trackers.config import LKTrackerConfig
 from permask.data import Queries, Scene
 from permask.geometry import project, unproject
 from permask.metrics import gt_metrics, true_tracks, true_visibility
@@ -64,7 +63,7 @@ def main() -> None:
     ap.add_argument("--depth", choices=["real", "plane"], default="plane")
     args = ap.parse_args()
     full = load_scene(demo_scene_path(DemoParams(num_frames=args.frames)))
-    lk = LKTracker(**{k: v for k, v in vars(LKTrackerConfig()).items() if k != "_target_"})
+    lk = LKTracker()
     rows = []
     for v in range(full.num_views):
         real = single_view(full, v, plane=False)

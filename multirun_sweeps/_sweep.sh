@@ -68,4 +68,4 @@ if [[ -n "$mask_key" ]] && ! has_override input.mask_key "$@"; then
   args+=("input.mask_key=$(hydra_quote "$mask_key")")
 fi
 
-exec "${PYTHON:-python}" "$run_py" -m "+sweep=${preset}" "${args[@]}" "$@"
+exec "${PYTHON:-python}" "$run_py" -m "sweep=${preset}" "${args[@]}" "$@"

@@ -39,8 +39,7 @@ def make_tracker(cfg: Any) -> Any:
     import hydra.utils
 
     tracker = hydra.utils.instantiate(cfg.tracker)
-    if hasattr(tracker, "load"):
-        tracker.load()
+    tracker.load()
     return tracker
 
 

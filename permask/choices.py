@@ -15,3 +15,11 @@ class Choice(str, Enum):
 
     def __format__(self, spec: str) -> str:
         return format(str(self.value), spec)
+
+
+class Precision(Choice):
+    """Floating-point precision of a learned model's forward pass (autocast)."""
+
+    fp32 = "fp32"
+    fp16 = "fp16"
+    bf16 = "bf16"

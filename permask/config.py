@@ -17,11 +17,11 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
 from permask.choices import Choice
-from permask.depth.config import register_depth_schemas
 from permask.errors import ConfigError
 from permask.files.names import safe_name
+from permask.help import groups_text as help_groups_text
+from permask.schemas import register_schemas
 from permask.synthetic import DemoParams
-from permask.trackers.config import register_tracker_schemas
 
 
 class QueryMode(Choice):
@@ -158,6 +158,7 @@ def register_resolvers() -> None:
     OmegaConf.register_new_resolver("permask_job_dir", job_dirname, replace=True)
     OmegaConf.register_new_resolver("safe_name", lambda text: safe_name(str(text)), replace=True)
     OmegaConf.register_new_resolver("pid", os.getpid, use_cache=True, replace=True)
+    OmegaConf.register_new_resolver("permask_help_groups", help_groups_text, replace=True)
 
 
 def register_configs() -> None:
@@ -165,8 +166,7 @@ def register_configs() -> None:
     register_resolvers()
     cs = ConfigStore.instance()
     cs.store(name="permask_schema", node=PermaskConfig)
-    register_tracker_schemas(cs)
-    register_depth_schemas(cs)
+    register_schemas(cs)
     cs.store(group="schema/query", name="query", node=QueryConfig)
 
 

@@ -27,6 +27,7 @@ from permask.files.writable import ensure_writable_dir
 from permask.depth.constant import tracks_2d
 from permask.queries import build_queries
 from permask.safe_pickle import DecodeLimits
+from permask.trackers.base import Tracker
 from permask.scene import load_scene
 from permask.synthetic import DemoParams, demo_scene_path
 
@@ -108,11 +109,9 @@ def select_instances(scene: Scene, wanted: list[str]) -> list[str]:
 def run(cfg: DictConfig, output_dir: str | Path) -> RunReport:
     validate_config(cfg)
     out = ensure_writable_dir(output_dir)
-    tracker = hydra.utils.instantiate(cfg.tracker)  # once per process, reused for every instance
-    if hasattr(tracker, "load"):  # learned models: fail on missing code/weights before any work
-        tracker.load()
-    if hasattr(tracker, "progress"):
-        tracker.progress = cfg.progress
+    tracker: Tracker = hydra.utils.instantiate(cfg.tracker)  # once, reused for every instance
+    tracker.load()  # learned models: fail on missing code/weights before any work
+    tracker.progress = cfg.progress
     scene = load_input(cfg)
     reads = [Path(scene.source)] if scene.source else []
     if cfg.split.reuse_dir:  # the old --skip-split --instances-dir: the instances of that split

@@ -18,10 +18,8 @@ torch = pytest.importorskip("torch")
 from permask.data import Queries, Scene  # noqa: E402
 from permask.errors import PermaskError, TrackerError  # noqa: E402
 from permask.geometry import unproject  # noqa: E402
-from permask.trackers.config import (CoTracker3OfflineConfig, CoTracker3OnlineConfig,  # noqa: E402
-                                     MVTrackerConfig, SpatialTrackerV2Config)
-from permask.trackers.cotracker import CoTrackerTracker  # noqa: E402
-from permask.trackers.mvtracker import MVTrackerTracker  # noqa: E402
+from permask.trackers.cotracker import CoTrackerOnlineConfig, CoTrackerTracker  # noqa: E402
+from permask.trackers.mvtracker import MVTrackerConfig, MVTrackerTracker  # noqa: E402
 from permask.trackers.spatialtracker import SpatialTrackerV2Tracker  # noqa: E402
 from tests.conftest import ROOT, SMALL_DEMO, run_cli  # noqa: E402
 
@@ -140,27 +138,24 @@ def checkpoints(tmp_path_factory):
 
 
 def mvtracker(checkpoints, **kw):
-    cfg = {k: v for k, v in vars(MVTrackerConfig()).items() if k != "_target_"}
-    cfg.update(hub_repo=str(HUB_MVTRACKER), checkpoint=str(checkpoints["mvtracker"]), device="cpu",
+    cfg = dict(hub_repo=str(HUB_MVTRACKER), checkpoint=str(checkpoints["mvtracker"]), device="cpu",
                input_size=None)
     cfg.update(kw)
     return MVTrackerTracker(**cfg)
 
 
 def cotracker(checkpoints, online=False, **kw):
-    schema = CoTracker3OnlineConfig if online else CoTracker3OfflineConfig
-    cfg = {k: v for k, v in vars(schema()).items() if k != "_target_"}
-    cfg.update(hub_repo=str(HUB_COTRACKER), checkpoint=str(checkpoints["cotracker"]), device="cpu")
+    config = CoTrackerOnlineConfig() if online else None
+    cfg = dict(hub_repo=str(HUB_COTRACKER), checkpoint=str(checkpoints["cotracker"]), device="cpu")
     cfg.update(kw)
-    return CoTrackerTracker(**cfg)
+    return CoTrackerTracker(config, **cfg)
 
 
 def spatracker(checkpoints, cuda_check=False, **kw):
     """The adapter on the stand-in clone. The stand-in runs on the CPU (the real upstream does
     not: see tests/test_upstream.py), so the adapter's CUDA requirement is lifted unless
     `cuda_check`."""
-    cfg = {k: v for k, v in vars(SpatialTrackerV2Config()).items() if k != "_target_"}
-    cfg.update(hub_repo=str(SPATRACKER_CLONE), checkpoint=str(checkpoints["spatracker"]),
+    cfg = dict(hub_repo=str(SPATRACKER_CLONE), checkpoint=str(checkpoints["spatracker"]),
                device="cpu", precision="fp32")
     cfg.update(kw)
     tracker = SpatialTrackerV2Tracker(**cfg)
@@ -480,20 +475,3 @@ def test_multirun_static_lk_and_mvtracker_standin(checkpoints, tmp_path, cache_d
         assert found, (name, sorted(p.name for p in tmp_path.rglob("*.npz")))
         data = np.load(found[0])
         assert data["tracks_3d"].shape[0] == 8
-
-
-@pytest.mark.parametrize("name", ["mvtracker", "cotracker3_offline", "cotracker3_online",
-                                  "spatialtrackerv2"])
-def test_tracker_configs_compose_and_instantiate(name):
-    """conf/tracker/<name>.yaml composes on its schema, every key is a constructor argument, and
-    instantiating loads nothing (the model is loaded on first use)."""
-    import hydra.utils
-    from hydra import compose, initialize_config_dir
-    from permask.config import register_configs
-    register_configs()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=[f"tracker={name}",
-                                                        "tracker.max_points_per_batch=64"])
-    assert cfg.tracker.name == name and ":" in cfg.tracker.upstream
-    tracker = hydra.utils.instantiate(cfg.tracker)
-    assert tracker.name == name and tracker._model is None and tracker.max_points_per_batch == 64

@@ -342,11 +342,11 @@ def test_slurm_preset_composes():
     ("stride_downsample", {"temporal_stride": "1,2", "spatial_downsample": "1,2"}),
 ])
 def test_sweep_presets_compose(preset, params):
-    proc = run_cli([f"+sweep={preset}", "--cfg", "hydra", "-p", "hydra.sweeper.params"])
+    proc = run_cli([f"sweep={preset}", "--cfg", "hydra", "-p", "hydra.sweeper.params"])
     assert proc.returncode == 0, proc.stderr
     assert {k: str(v) for k, v in OmegaConf.create(proc.stdout).items()} == params
     if preset == "query_windows":
-        proc = run_cli([f"+sweep={preset}", "--cfg", "job", "-p", "query"])
+        proc = run_cli([f"sweep={preset}", "--cfg", "job", "-p", "query"])
         assert "mode: contact_window" in proc.stdout
 
 

@@ -4,19 +4,17 @@ import numpy as np
 import pytest
 
 from permask.config import QueryConfig
-from permask.trackers.config import LKTrackerConfig
 from permask.data import Queries
 from permask.metrics import gt_metrics, true_tracks, true_visibility
 from permask.queries import build_queries
-from permask.trackers.lk import LKTracker, fuse_views
+from permask.trackers.lifting import fuse_views
+from permask.trackers.lk import LKTracker
 from permask.trackers.rigid import fit_rigid_robust, kabsch
 from permask.trackers.static import StaticTracker
 
 
 def lk_tracker(**overrides):
-    cfg = {k: v for k, v in vars(LKTrackerConfig()).items() if k != "_target_"}
-    cfg.update(overrides)
-    return LKTracker(**cfg)
+    return LKTracker(**overrides)
 
 
 def score(scene, queries, result):

@@ -176,8 +176,8 @@ def cotracker_overrides(ckpt, online=False):
 
 def test_cotracker3_offline_backward_tracking_end_to_end(cotracker_ckpts, tmp_path):
     """At the pinned commit 82e02e8 backward tracking runs (20d1b6c crashed inside upstream)."""
-    from permask.trackers.config import COTRACKER_UPSTREAM
-    assert COTRACKER_UPSTREAM.endswith("82e02e8029753ad4ef13cf06be7f4fc5facdda4d")
+    from permask.trackers.cotracker import UPSTREAM
+    assert UPSTREAM.endswith("82e02e8029753ad4ef13cf06be7f4fc5facdda4d")
     _, arrays = run_pipeline(tmp_path, [*cotracker_overrides(cotracker_ckpts["offline"]),
                                         "tracker.backward_tracking=true", "query=contact_window",
                                         "query.frames_before=1", "query.frames_after=3"],
@@ -376,7 +376,7 @@ def test_moge_precision_is_the_one_asked_for(depth_ckpts):
     """fp32 runs the backbone in float32; bf16 (which ran fp16 before) runs bf16 weights with
     upstream's fp16 autocast off, on a GPU; on the CPU upstream's antialiased resize has no bf16
     kernel, so bf16 is refused with one line naming depth.precision."""
-    from permask.depth.learned import MoGeDepth
+    from permask.depth.learned.moge import MoGeDepth
     from permask.errors import PermaskError
     from permask.pipeline import input_path
     from permask.scene import load_scene

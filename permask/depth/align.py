@@ -22,7 +22,23 @@ from __future__ import annotations
 
 import numpy as np
 
+from permask.choices import Choice
+
 from permask.errors import DepthError
+
+class Align(Choice):
+    auto = "auto"
+    none = "none"
+    scale = "scale"
+    scale_shift = "scale_shift"
+    cameras = "cameras"  # vggt
+
+
+class AlignPer(Choice):
+    frame = "frame"
+    view = "view"
+    scene = "scene"
+
 
 MODES = ("auto", "none", "scale", "scale_shift", "cameras")
 LEVELS = ("frame", "view", "scene")

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+from omegaconf import MISSING
 
 from permask.data import Scene
+
+
+@dataclass
+class DepthConfig:
+    """Settings every depth estimator has; each estimator's schema derives from it and lives in
+    its module (found by `permask.schemas`)."""
+
+    _target_: str = MISSING
+    name: str = MISSING
 
 
 class DepthEstimator(Protocol):

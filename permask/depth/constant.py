@@ -10,14 +10,25 @@ each point's source view (`tracks_2d`) are exact pixel tracks. The 3D positions 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 
 from permask.data import Scene
-from permask.depth.base import with_depth
+from permask.depth.base import DepthConfig, with_depth
 from permask.errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+
+
+@dataclass
+class ConstantDepthConfig(DepthConfig):
+    """`depth=constant`: a plane at `distance` metres in every camera (not metric)."""
+
+    _target_: str = "permask.depth.constant.ConstantDepth"
+    name: str = "constant"
+    distance: float = 1.0  # metres
 
 
 class ConstantDepth:

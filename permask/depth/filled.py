@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
+from typing import Optional
 
 import cv2
 import numpy as np
 
 from permask.data import Scene
-from permask.depth.base import measured_map, with_depth
+from permask.depth.base import DepthConfig, measured_map, with_depth
 from permask.depth.cache import DepthCache, cache_key
 from permask.errors import ConfigError
 
@@ -103,6 +105,21 @@ def _sep(image: np.ndarray, kx: np.ndarray, ky: np.ndarray) -> np.ndarray:
     """Correlation of image [H,W] float32 with the separable kernel ky x kx (centred, zero
     outside the image)."""
     return cv2.sepFilter2D(image, cv2.CV_32F, kx, ky, borderType=cv2.BORDER_CONSTANT)
+
+
+
+@dataclass
+class FilledDepthConfig(DepthConfig):
+    """`depth=gt_filled`: the file's depth with safe holes filled (permask/depth/filled.py)."""
+
+    _target_: str = "permask.depth.filled.FilledDepth"
+    name: str = "gt_filled"
+    max_radius: int = 3  # pixels; holes up to ~2 * max_radius across are filled
+    rel_tolerance: float = 0.05  # measured depths of a window must agree within this share of z
+    abs_tolerance: float = 0.005  # ... plus this many metres
+    min_neighbours: int = 2  # measured pixels needed in the window
+    cache: bool = True
+    cache_dir: Optional[str] = None  # null: $PERMASK_CACHE_DIR/depth or ~/.cache/permask/depth
 
 
 class FilledDepth:

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from permask.data import Scene
+from permask.depth.base import DepthConfig
+
+
+@dataclass
+class GroundTruthDepthConfig(DepthConfig):
+    """`depth=gt`: the file's depth as recorded."""
+
+    _target_: str = "permask.depth.gt.GroundTruthDepth"
+    name: str = "gt"
 
 
 class GroundTruthDepth:

@@ -1,25 +1,66 @@
-"""The tracker protocol and the one convention every tracker follows."""
+"""The tracker protocol, its settings base and the one convention every tracker follows.
+
+A tracker is one module plus one YAML file (see `permask.schemas`): the module defines
+`XConfig(TrackerConfig)` (typed settings, `name` = the config option) and `XTracker(TrackerBase)`
+with `Config = XConfig` and a `track` method; `conf/tracker/<name>.yaml` extends
+`/schema/tracker/<name>`.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
+from omegaconf import MISSING
 
 from permask.data import Queries, Scene, TrackResult
+from permask.schemas import settings
+
+
+@dataclass
+class TrackerConfig:
+    """Settings every tracker has; a tracker's own schema derives from it."""
+
+    _target_: str = MISSING  # the tracker class
+    name: str = MISSING  # the config option (conf/tracker/<name>.yaml), folder and file names
 
 
 class Tracker(Protocol):
-    """Tracks one instance's queries through the scene.
+    """Everything the pipeline calls: built once per process, `load()` once before any work (a
+    missing model fails there, before the scene is read), `progress` set from the run's config,
+    then `track` once per instance.
 
     `track` returns tracks [T,N,3] world metres, visible [T,N] bool and optional scores [T,N];
     frames before a query's own frame are NaN and invisible. A call sees only one instance's
-    queries, so instances never influence each other.
+    queries and keeps its state in the call, so instances never influence each other.
     """
 
     name: str
+    progress: bool
+
+    def load(self) -> Any: ...
 
     def track(self, scene: Scene, queries: Queries) -> TrackResult: ...
+
+
+class TrackerBase:
+    """The common part of every tracker: its settings (`self.config`, an instance of `Config`),
+    its name, the progress switch and a `load` that has nothing to load."""
+
+    Config: ClassVar[type[TrackerConfig]] = TrackerConfig
+
+    def __init__(self, config: TrackerConfig | None = None, **overrides: Any):
+        self.config = settings(self.Config, config, overrides)
+        self.name = self.config.name
+        self.progress = False  # per-frame progress bars (the runner sets it from `progress`)
+
+    def load(self) -> Any:
+        """Nothing to load: classical trackers are ready when built."""
+        return None
+
+    def track(self, scene: Scene, queries: Queries) -> TrackResult:  # pragma: no cover
+        raise NotImplementedError
 
 
 def before_query_mask(num_frames: int, query_frames: np.ndarray) -> np.ndarray:

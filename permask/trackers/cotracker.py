@@ -43,94 +43,59 @@ from __future__ import annotations
 
 import numpy as np
 
-from permask.data import Queries, Scene, TrackResult
-from permask.errors import ConfigError, TrackerError
-from permask.trackers.config import COTRACKER_UPSTREAM
-from permask.trackers.hub import HubTracker, UpstreamSource
-from permask.trackers.lifting import fuse_over_time, instance_masks, lift_pixels, query_views
+from dataclasses import dataclass
 
-UPSTREAM = COTRACKER_UPSTREAM
+from permask.data import Queries, Scene, TrackResult
+from permask.errors import TrackerError
+from permask.trackers.hub import UpstreamSource
+from permask.trackers.lifting import LiftedTracker, LiftedTrackerConfig, fuse_over_time, lift_pixels
+
+# the newest public commit; 20d1b6c (pinned before) crashes with backward_tracking=True
+UPSTREAM = "facebookresearch/co-tracker:82e02e8029753ad4ef13cf06be7f4fc5facdda4d"
 _REPO = "https://github.com/facebookresearch/co-tracker"
 _WEIGHTS = "https://huggingface.co/facebook/cotracker3/resolve/main/"
 OFFLINE_SOURCE = UpstreamSource(_REPO, _WEIGHTS + "scaled_offline.pth", "scaled_offline.pth")
 ONLINE_SOURCE = UpstreamSource(_REPO, _WEIGHTS + "scaled_online.pth", "scaled_online.pth")
-VIEW_MODES = ("visible", "source")
 
 
-class LiftedTracker(HubTracker):
-    """A per-view tracker lifted to 3D: view selection, per-view calls, lifting and fusion.
-    Subclasses implement `_track_view(scene, view, queries_txy [M,3])` -> per-view results."""
+@dataclass
+class CoTrackerConfig(LiftedTrackerConfig):
+    """`tracker=cotracker3_offline`: CoTracker3 offline (whole clip at once), 2D per view, lifted
+    to 3D."""
 
-    def __init__(self, name, upstream, entry, hub_repo=None, checkpoint=None, device="auto",
-                 precision="fp32", max_points_per_batch=0, views="visible", use_masks=True,
-                 mask_dilate_px=1, depth_window=2, depth_tolerance=0.04, depth_tolerance_rel=0.03,
-                 fuse_tolerance=0.03, rigid_prior=True, rigid_outlier_tolerance=0.06,
-                 min_rigid_points=6):
-        super().__init__(name, upstream, entry, hub_repo, checkpoint, device, precision,
-                         max_points_per_batch)
-        self.views = views
-        self.use_masks = use_masks
-        self.mask_dilate_px = int(mask_dilate_px)
-        self.depth_window = int(depth_window)
-        self.depth_tolerance = float(depth_tolerance)
-        self.depth_tolerance_rel = float(depth_tolerance_rel)
-        self.fuse_tolerance = float(fuse_tolerance)
-        self.rigid_prior = rigid_prior
-        self.rigid_outlier_tolerance = float(rigid_outlier_tolerance)
-        self.min_rigid_points = int(min_rigid_points)
+    _target_: str = "permask.trackers.cotracker.CoTrackerTracker"
+    name: str = "cotracker3_offline"
+    upstream: str = UPSTREAM
+    entry: str = "cotracker3_offline"
+    online: bool = False
+    backward_tracking: bool = False  # upstream option; frames before a query are dropped anyway
+    add_support_grid: bool = True  # online only (offline adds it by itself)
 
-    def _select_views(self, scene: Scene, queries: Queries, masks):
-        if self.views not in VIEW_MODES:
-            raise ConfigError(f"unknown view selection '{self.views}'", key="tracker.views",
-                              fix="tracker.views=visible or source")
-        return query_views(scene, queries, masks, self.depth_window, self.depth_tolerance,
-                           self.depth_tolerance_rel, source_only=self.views == "source")
 
-    def _track_views(self, scene: Scene, queries: Queries, per_view, width: int):
-        """Load the model, choose the views that see each query at its frame and run
-        `per_view(view, queries_txy [M,3]) -> [T,M,width]` (NaN: not tracked) in each.
-        Returns (results [V,T,N,width], NaN where a view does not track a point; the instance's
-        masks at depth resolution, or None)."""
-        self.load()
-        masks = (instance_masks(scene, queries.instance_id, self.mask_dilate_px)
-                 if self.use_masks else None)
-        pixels, ok = self._select_views(scene, queries, masks)
-        results = np.full((scene.num_views, scene.num_frames, len(queries), width), np.nan)
-        for v in range(scene.num_views):
-            idx = np.nonzero(ok[v])[0]
-            if len(idx):
-                txy = np.concatenate([queries.frame[idx, None].astype(np.float64),
-                                      pixels[v, idx]], 1)
-                results[v][:, idx] = per_view(v, txy)
-        return results, masks
+@dataclass
+class CoTrackerOnlineConfig(CoTrackerConfig):
+    """`tracker=cotracker3_online`: sliding windows of 16 frames, step 8 (less memory on long
+    clips)."""
+
+    name: str = "cotracker3_online"
+    entry: str = "cotracker3_online"
+    online: bool = True
 
 
 class CoTrackerTracker(LiftedTracker):
     """CoTracker3 offline or online, lifted to 3D (see the module docstring)."""
 
-    def __init__(self, name: str = "cotracker3_offline", upstream: str = UPSTREAM,
-                 entry: str = "cotracker3_offline", hub_repo: str | None = None,
-                 checkpoint: str | None = None, device: str = "auto", precision: str = "fp32",
-                 max_points_per_batch: int = 0, online: bool = False,
-                 backward_tracking: bool = False, add_support_grid: bool = True,
-                 views: str = "visible", use_masks: bool = True, mask_dilate_px: int = 1,
-                 depth_window: int = 2, depth_tolerance: float = 0.04,
-                 depth_tolerance_rel: float = 0.03, fuse_tolerance: float = 0.03,
-                 rigid_prior: bool = True, rigid_outlier_tolerance: float = 0.06,
-                 min_rigid_points: int = 6):
-        super().__init__(name, upstream, entry, hub_repo, checkpoint, device, precision,
-                         max_points_per_batch, views, use_masks, mask_dilate_px, depth_window,
-                         depth_tolerance, depth_tolerance_rel, fuse_tolerance, rigid_prior,
-                         rigid_outlier_tolerance, min_rigid_points)
-        self.online = online
-        self.backward_tracking = backward_tracking
-        self.add_support_grid = add_support_grid
-        self.source = ONLINE_SOURCE if online else OFFLINE_SOURCE
+    Config = CoTrackerConfig
+    config: CoTrackerConfig
+
+    def __init__(self, config: CoTrackerConfig | None = None, **overrides):
+        super().__init__(config, **overrides)
+        self.source = ONLINE_SOURCE if self.config.online else OFFLINE_SOURCE
 
     def track(self, scene: Scene, queries: Queries) -> TrackResult:
         T, N = scene.num_frames, len(queries)
         if N == 0:
-            return fuse_over_time(T, queries, None, self.fuse_tolerance)
+            return fuse_over_time(T, queries, None, self.config)
 
         def visible_pixels(v, txy):
             uv, vis = self._track_view(scene, v, txy)
@@ -145,12 +110,10 @@ class CoTrackerTracker(LiftedTracker):
                 sel = np.nonzero(started & ~np.isnan(tracks_2d[v, t, :, 0]))[0]
                 if len(sel):
                     out[v, sel] = lift_pixels(scene, v, t, tracks_2d[v, t, sel], previous[sel],
-                                              masks, self.depth_window, self.depth_tolerance,
-                                              self.depth_tolerance_rel)
+                                              masks, self.config)
             return out
 
-        return fuse_over_time(T, queries, estimate, self.fuse_tolerance, self.rigid_prior,
-                              self.min_rigid_points, self.rigid_outlier_tolerance)
+        return fuse_over_time(T, queries, estimate, self.config)
 
     def _track_view(self, scene: Scene, view: int, txy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """CoTracker on one view for queries [M,3] (t, u, v): tracks [T,M,2], visible [T,M]."""
@@ -164,7 +127,7 @@ class CoTrackerTracker(LiftedTracker):
         for part in self.batches(len(txy)):
             q = torch.as_tensor(txy[part], dtype=torch.float32, device=self.device)[None]
             with self.inference():
-                tracks, visible = self._online(video, q) if self.online else self._offline(video, q)
+                tracks, visible = self._online(video, q) if self.config.online else self._offline(video, q)
             tracks = tracks[0].float().cpu().numpy()
             visible = visible[0].cpu().numpy()
             visible = visible[..., 0] if visible.ndim == 3 else visible
@@ -177,11 +140,11 @@ class CoTrackerTracker(LiftedTracker):
         """The upstream offline predictor; co-tracker commits before 82e02e8 crash in its
         backward pass (`inv_tracks, inv_visibilities, __ = self.model(...)` unpacks 3 of 4)."""
         try:
-            return self._model(video, queries=queries, backward_tracking=self.backward_tracking)
+            return self._model(video, queries=queries, backward_tracking=self.config.backward_tracking)
         except ValueError as err:
-            if self.backward_tracking and "unpack" in str(err):
+            if self.config.backward_tracking and "unpack" in str(err):
                 raise TrackerError(
-                    f"the co-tracker code at {self.hub_repo or self.upstream} crashes with "
+                    f"the co-tracker code at {self.hub_repo or self.config.upstream} crashes with "
                     f"backward tracking ({err}); fixed upstream in 82e02e8",
                     key="tracker.backward_tracking",
                     fix="update the clone to 82e02e8029753ad4ef13cf06be7f4fc5facdda4d (git "
@@ -193,10 +156,10 @@ class CoTrackerTracker(LiftedTracker):
         model = self._model
         T = video.shape[1]
         model(video_chunk=video[:, :1], is_first_step=True, queries=queries,
-              add_support_grid=self.add_support_grid)
+              add_support_grid=self.config.add_support_grid)
         step = int(model.step)
         tracks = visible = None
         for start in range(0, max(T - step, 1), step):
             tracks, visible = model(video_chunk=video[:, start:start + 2 * step],
-                                    add_support_grid=self.add_support_grid)
+                                    add_support_grid=self.config.add_support_grid)
         return tracks, visible

@@ -24,10 +24,14 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
+
+from omegaconf import MISSING
 
 from permask import torch_support
+from permask.choices import Precision
 from permask.errors import ConfigError, TrackerError
+from permask.trackers.base import TrackerBase, TrackerConfig
 
 
 
@@ -203,37 +207,44 @@ def apply_checkpoint(module, path: Path, source: UpstreamSource, ref: str,
                            f"{source.weights}")
 
 
-class HubTracker:
-    """Common part of the learned trackers: settings, the model loaded once (lazily, on the first
-    `track` call or an explicit `load()`), device, precision and query batching.
+@dataclass
+class LearnedTrackerConfig(TrackerConfig):
+    """Settings every learned tracker has."""
 
-    Loading is lazy so that a missing model surfaces as a `TrackerError` from `track` (run.py
+    upstream: str = MISSING  # torch.hub spec owner/repo:<commit>, used when hub_repo is null
+    entry: str = MISSING  # hubconf entry point (or class) that builds the predictor
+    hub_repo: Optional[str] = None  # local clone of the upstream repo: no code download
+    checkpoint: Optional[str] = None  # local weights; null: the entry point downloads them
+    device: str = "auto"  # auto (cuda if available, else cpu) | cuda | cuda:N | cpu
+    precision: Precision = Precision.fp32  # autocast around the forward pass
+    max_points_per_batch: int = 0  # queries per model call (memory); 0: all of an instance at once
+
+
+class HubTracker(TrackerBase):
+    """Common part of the learned trackers: the model loaded once (on the first `track` call or
+    the runner's `load()`, before any work), device, precision and query batching.
+
+    Loading is lazy so that a missing model surfaces as a `TrackerError` from `load` (run.py
     prints it as one line) rather than from inside Hydra's instantiate.
     """
 
     source: UpstreamSource
+    config: LearnedTrackerConfig
 
-    def __init__(self, name: str, upstream: str, entry: str, hub_repo: str | None = None,
-                 checkpoint: str | None = None, device: str = "auto", precision: str = "fp32",
-                 max_points_per_batch: int = 0):
-        self.name = name
-        self.upstream = upstream
-        self.entry = entry
-        self.hub_repo = hub_repo or None
-        self.checkpoint = checkpoint or None
-        self.device_setting = device
-        self.precision = precision
-        self.max_points_per_batch = int(max_points_per_batch)
+    def __init__(self, config: LearnedTrackerConfig | None = None, **overrides: Any):
+        super().__init__(config, **overrides)
+        self.hub_repo = self.config.hub_repo or None  # "" from a shell script: not set
+        self.checkpoint = self.config.checkpoint or None
         self._model = None
         self.device = None
 
     def load(self):
         """The upstream predictor, built on first use and reused for every instance."""
         if self._model is None:
-            check_precision(self.precision)
-            if self.max_points_per_batch < 0:
+            check_precision(self.config.precision)
+            if self.config.max_points_per_batch < 0:
                 raise ConfigError("must be >= 0 (0: no limit)", key="tracker.max_points_per_batch")
-            device = resolve_device(self.device_setting)
+            device = resolve_device(self.config.device)
             model = self._build(device)
             model.eval()
             model.to(device)  # some upstream `to` return None: keep our reference
@@ -241,18 +252,18 @@ class HubTracker:
         return self._model
 
     def _build(self, device):
-        return load_hub_entry(self.upstream, self.entry, self.hub_repo, self.checkpoint,
+        return load_hub_entry(self.config.upstream, self.config.entry, self.hub_repo, self.checkpoint,
                               self.source, self._entry_kwargs(device))
 
     def _entry_kwargs(self, device) -> dict[str, Any]:
         return {}
 
     def batches(self, num_points: int) -> list[slice]:
-        return query_batches(num_points, self.max_points_per_batch)
+        return query_batches(num_points, self.config.max_points_per_batch)
 
     @contextlib.contextmanager
     def inference(self) -> Iterator[None]:
         """no_grad + the configured autocast around an upstream forward pass."""
         torch = import_torch()
-        with torch.no_grad(), autocast(self.device, self.precision):
+        with torch.no_grad(), autocast(self.device, self.config.precision):
             yield

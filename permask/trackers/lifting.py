@@ -7,22 +7,43 @@
 - `lift_pixels`: one view's 2D positions -> world points with the robust depth read;
 - `fuse_views`: per-view 3D estimates -> one position per point, with outlier rejection;
 - `fuse_over_time`: the frame loop that turns per-view estimates into a `TrackResult` following
-  the one convention (NaN / invisible before each query's frame, the query itself at its frame).
+  the one convention (NaN / invisible before each query's frame, the query itself at its frame);
+- `LiftingParams`: the settings of all of the above, one block shared by `lk` and the lifted
+  trackers; `LiftedTracker`: the base of the per-view learned trackers (CoTracker3,
+  SpatialTrackerV2): view selection, one call per view, lifting and fusion.
 """
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Callable
 
 import cv2
 import numpy as np
 
+from permask.choices import Choice
 from permask.data import Queries, Scene, TrackResult
 from permask.geometry import in_image, project, unproject
 from permask.scene import mask_at_depth_resolution
 from permask.trackers.base import apply_query_convention
+from permask.trackers.hub import HubTracker, LearnedTrackerConfig
 from permask.trackers.rigid import fit_rigid_robust
+
+
+@dataclass
+class LiftingParams:
+    """How image measurements become fused world tracks (`lk` and the lifted trackers)."""
+
+    use_masks: bool = True  # a view measures a point only inside the instance's (dilated) mask
+    mask_dilate_px: int = 1
+    depth_window: int = 2  # radius (px) of the robust depth read
+    depth_tolerance: float = 0.04  # metres (+ depth_tolerance_rel * z) for depth consistency
+    depth_tolerance_rel: float = 0.03
+    fuse_tolerance: float = 0.03  # metres; a view's 3D estimate further than this is an outlier
+    rigid_prior: bool = True  # carry unmeasured points with the instance's robust rigid motion
+    rigid_outlier_tolerance: float = 0.06  # metres; fused points this far off the rigid fit drop
+    min_rigid_points: int = 6
 
 
 def read_depth_robust(depth: np.ndarray, uv: np.ndarray, z_expected: np.ndarray, window: int,
@@ -142,9 +163,8 @@ def _nan_median(values: np.ndarray, count: np.ndarray) -> np.ndarray:
     return 0.5 * (ordered[(count - 1) // 2, columns] + ordered[count // 2, columns])
 
 
-def query_views(scene: Scene, queries: Queries, masks: np.ndarray | None, window: int,
-                tolerance: float, tolerance_rel: float, source_only: bool = False
-                ) -> tuple[np.ndarray, np.ndarray]:
+def query_views(scene: Scene, queries: Queries, masks: np.ndarray | None, params: LiftingParams,
+                source_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Where each query is visible at its own frame: (pixels [V,N,2] (u,v), ok [V,N] bool).
 
     A view sees a query when its projection lies in the image, in front of the camera, the depth
@@ -165,7 +185,8 @@ def query_views(scene: Scene, queries: Queries, masks: np.ndarray | None, window
                 continue
             uv, z = project(queries.points[idx, 1:], scene.intrs[v, t], scene.extrs[v, t])
             good = in_image(uv, H, W) & (z > 0)
-            _, agrees = read_depth_robust(scene.depths[v, t], uv, z, window, tolerance, tolerance_rel)
+            _, agrees = read_depth_robust(scene.depths[v, t], uv, z, params.depth_window,
+                                          params.depth_tolerance, params.depth_tolerance_rel)
             good &= agrees
             if masks is not None:
                 good &= lookup_mask(masks[v, t], uv)
@@ -176,8 +197,7 @@ def query_views(scene: Scene, queries: Queries, masks: np.ndarray | None, window
 
 
 def lift_pixels(scene: Scene, view: int, frame: int, uv: np.ndarray, previous: np.ndarray,
-                masks: np.ndarray | None, window: int, tolerance: float, tolerance_rel: float
-                ) -> np.ndarray:
+                masks: np.ndarray | None, params: LiftingParams) -> np.ndarray:
     """World points [M,3] of pixels uv [M,2] (NaN: not tracked) of one view and frame, with the
     depth read robustly near the depth the previous world positions [M,3] project to; NaN where
     the pixel left the image, the depth disagrees or (with masks) it left the mask."""
@@ -189,8 +209,9 @@ def lift_pixels(scene: Scene, view: int, frame: int, uv: np.ndarray, previous: n
     if not good.any():
         return out
     idx = np.nonzero(good)[0]
-    z, agrees = read_depth_robust(scene.depths[view, frame], uv[idx], z_expected[idx], window,
-                                  tolerance, tolerance_rel)
+    z, agrees = read_depth_robust(scene.depths[view, frame], uv[idx], z_expected[idx],
+                                  params.depth_window, params.depth_tolerance,
+                                  params.depth_tolerance_rel)
     if masks is not None:
         agrees &= lookup_mask(masks[view, frame], uv[idx])
     idx, uv_ok, z = idx[agrees], uv[idx][agrees], z[agrees]
@@ -202,9 +223,8 @@ def lift_pixels(scene: Scene, view: int, frame: int, uv: np.ndarray, previous: n
 Estimator = Callable[[int, np.ndarray, np.ndarray], np.ndarray]
 
 
-def fuse_over_time(num_frames: int, queries: Queries, estimate: Estimator, fuse_tolerance: float,
-                   rigid_prior: bool = True, min_rigid_points: int = 6,
-                   rigid_outlier_tolerance: float = 0.06) -> TrackResult:
+def fuse_over_time(num_frames: int, queries: Queries, estimate: Estimator | None,
+                   params: LiftingParams) -> TrackResult:
     """World tracks from per-view estimates, frame by frame.
 
     `estimate(t, previous [N,3], started [N] bool)` returns [V,N,3] world estimates at frame t
@@ -225,14 +245,15 @@ def fuse_over_time(num_frames: int, queries: Queries, estimate: Estimator, fuse_
         if started.any():
             estimates = np.asarray(estimate(t, tracks[t - 1], started), np.float64).copy()
             estimates[:, ~started] = np.nan
-            fused, inlier = fuse_views(estimates, tracks[t - 1], fuse_tolerance)
+            fused, inlier = fuse_views(estimates, tracks[t - 1], params.fuse_tolerance)
             measured = started & ~np.isnan(fused[:, 0])
             carried = tracks[t - 1].copy()
-            if rigid_prior:
-                pose = fit_rigid_robust(tracks[t - 1, measured], fused[measured], min_rigid_points)
+            if params.rigid_prior:
+                pose = fit_rigid_robust(tracks[t - 1, measured], fused[measured],
+                                        params.min_rigid_points)
                 if pose is not None:
                     predicted = tracks[t - 1] @ pose[:3, :3].T + pose[:3, 3]
-                    off = np.linalg.norm(fused - predicted, axis=1) > rigid_outlier_tolerance
+                    off = np.linalg.norm(fused - predicted, axis=1) > params.rigid_outlier_tolerance
                     measured &= ~off
                     carried = predicted
             tracks[t, started] = np.where(measured[started, None], fused[started], carried[started])
@@ -244,3 +265,44 @@ def fuse_over_time(num_frames: int, queries: Queries, estimate: Estimator, fuse_
         visible[t, new] = True
         scores[t, new] = 1.0
     return apply_query_convention(TrackResult(tracks.astype(np.float32), visible, scores), frames)
+
+
+class Views(Choice):
+    visible = "visible"  # every view that sees the query at its frame
+    source = "source"  # only the view the query was lifted from
+
+
+@dataclass
+class LiftedTrackerConfig(LiftingParams, LearnedTrackerConfig):
+    """Per-view learned trackers lifted to 3D with depth and fused across views."""
+
+    views: Views = Views.visible
+
+
+class LiftedTracker(HubTracker):
+    """A per-view tracker lifted to 3D: view selection, per-view calls, lifting and fusion.
+    Subclasses implement `_track_view(scene, view, queries_txy [M,3])` -> per-view results."""
+
+    config: LiftedTrackerConfig
+
+    def _select_views(self, scene: Scene, queries: Queries, masks):
+        return query_views(scene, queries, masks, self.config,
+                           source_only=self.config.views == Views.source)
+
+    def _track_views(self, scene: Scene, queries: Queries, per_view, width: int):
+        """Load the model, choose the views that see each query at its frame and run
+        `per_view(view, queries_txy [M,3]) -> [T,M,width]` (NaN: not tracked) in each.
+        Returns (results [V,T,N,width], NaN where a view does not track a point; the instance's
+        masks at depth resolution, or None)."""
+        self.load()
+        masks = (instance_masks(scene, queries.instance_id, self.config.mask_dilate_px)
+                 if self.config.use_masks else None)
+        pixels, ok = self._select_views(scene, queries, masks)
+        results = np.full((scene.num_views, scene.num_frames, len(queries), width), np.nan)
+        for v in range(scene.num_views):
+            idx = np.nonzero(ok[v])[0]
+            if len(idx):
+                txy = np.concatenate([queries.frame[idx, None].astype(np.float64),
+                                      pixels[v, idx]], 1)
+                results[v][:, idx] = per_view(v, txy)
+        return results, masks

@@ -16,7 +16,6 @@ agrees (the point is visible again in that view).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import cv2
@@ -25,43 +24,39 @@ from tqdm.auto import tqdm
 
 from permask.data import Queries, Scene, TrackResult
 from permask.geometry import depth_each, in_image, project_each, unproject_each
-from permask.trackers.base import apply_query_convention
-from permask.trackers.lifting import fuse_views, instance_masks, read_depth_robust
-from permask.trackers.lifting import lookup_mask as _lookup
+from permask.trackers.base import TrackerBase, TrackerConfig, apply_query_convention
+from permask.trackers.lifting import (LiftingParams, fuse_views, instance_masks, lookup_mask,
+                                      read_depth_robust)
+from permask.trackers.lk_frames import Frames, extents, mask_boxes, masked_video, runs
 from permask.trackers.rigid import fit_rigid_robust, median
 
-__all__ = ["LKTracker", "fuse_views", "mask_boxes", "masked_video"]
+
+@dataclass
+class LKConfig(LiftingParams, TrackerConfig):
+    """`tracker=lk`: the lifting settings (`LiftingParams`) plus the LK ones below."""
+
+    _target_: str = "permask.trackers.lk.LKTracker"
+    name: str = "lk"
+    win_size: int = 15  # pixels
+    max_level: int = 3  # pyramid levels above the base
+    fb_threshold: float = 1.0  # pixels, forward-backward error limit
+    anchor: bool = True  # refine each step against the seed frame (less drift)
+    anchor_max_px: float = 2.0  # accept the anchored estimate within this of the chained one
+    max_anchor_groups: int = 4  # per view and step, refine the tracks of this many anchor frames
+    rigid_consistency: float = 0.02  # metres; median residual below which the instance is rigid
+    rigid_drift_tolerance: float = 0.02  # metres off the instance's rigid motion = drifted
+    rigid_min_inliers: float = 0.8  # share of points within that tolerance for a rigid instance
 
 
-class LKTracker:
-    def __init__(self, name: str = "lk", win_size: int = 15, max_level: int = 3,
-                 fb_threshold: float = 1.0, anchor: bool = True, anchor_max_px: float = 2.0,
-                 depth_window: int = 2, depth_tolerance: float = 0.04,
-                 depth_tolerance_rel: float = 0.03, fuse_tolerance: float = 0.03,
-                 use_masks: bool = True, mask_dilate_px: int = 1, rigid_prior: bool = True,
-                 rigid_outlier_tolerance: float = 0.06, min_rigid_points: int = 6,
-                 max_anchor_groups: int = 4, rigid_consistency: float = 0.02,
-                 rigid_drift_tolerance: float = 0.02, rigid_min_inliers: float = 0.8):
-        self.name = name
-        self.progress = False  # per-frame progress bar (the runner turns it on with `progress`)
-        self.lk_params = dict(winSize=(win_size, win_size), maxLevel=max_level,
+class LKTracker(TrackerBase):
+    Config = LKConfig
+    config: LKConfig
+
+    def __init__(self, config: LKConfig | None = None, **overrides):
+        super().__init__(config, **overrides)
+        c = self.config
+        self.lk_params = dict(winSize=(c.win_size, c.win_size), maxLevel=c.max_level,
                               criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01))
-        self.fb_threshold = fb_threshold
-        self.anchor = anchor
-        self.anchor_max_px = anchor_max_px
-        self.max_anchor_groups = max_anchor_groups
-        self.depth_window = depth_window
-        self.depth_tolerance = depth_tolerance
-        self.depth_tolerance_rel = depth_tolerance_rel
-        self.fuse_tolerance = fuse_tolerance
-        self.use_masks = use_masks
-        self.mask_dilate_px = mask_dilate_px
-        self.rigid_prior = rigid_prior
-        self.rigid_outlier_tolerance = rigid_outlier_tolerance
-        self.min_rigid_points = min_rigid_points
-        self.rigid_consistency = rigid_consistency
-        self.rigid_drift_tolerance = rigid_drift_tolerance
-        self.rigid_min_inliers = rigid_min_inliers
 
     # ------------------------------------------------------------------ main loop
     def track(self, scene: Scene, queries: Queries) -> TrackResult:
@@ -71,16 +66,16 @@ class LKTracker:
         scores = np.zeros((T, N), np.float32)
         if N == 0:
             return TrackResult(tracks.astype(np.float32), visible, scores)
-        masks = self._instance_masks(scene, queries.instance_id) if self.use_masks else None
+        masks = self._instance_masks(scene, queries.instance_id) if self.config.use_masks else None
         gray = scene.gray() if masks is None else masked_video(scene.gray(), masks)
         boxes = [None] * V if masks is None else mask_boxes(masks).tolist()
-        videos = [_Frames(gray[v], boxes[v], self.lk_params["winSize"][0]) for v in range(V)]
+        videos = [Frames(gray[v], boxes[v], self.lk_params["winSize"][0]) for v in range(V)]
         state = _ViewTracks(V, N)
         cameras = _Cameras(scene.intrs.astype(np.float64), scene.extrs.astype(np.float64))
         # the long-range rigid check needs real 3D: not a constant-depth stand-in for a video
         planar = _planar_stand_in(scene)
-        self._check_drift = self.rigid_prior and scene.depth_metric and not planar
-        self._similarity = planar  # on a stand-in plane, moving away looks like shrinking
+        state.check_drift = self.config.rigid_prior and scene.depth_metric and not planar
+        state.similarity = planar  # on a stand-in plane, moving away looks like shrinking
         qframe = queries.frame
         frames = range(int(qframe.min()), T)
         for t in tqdm(frames, desc=f"  {queries.instance_id}", unit="frame", leave=False,
@@ -119,21 +114,21 @@ class LKTracker:
             estimates[v[ok_depth], i[ok_depth]] = unproject_each(
                 uv[lifted][ok_depth], z[ok_depth], K[ok_depth], E[ok_depth])
             state.pos[view, idx] = np.where(ok[:, None], uv, np.nan)
-        fused, inlier = fuse_views(estimates, tracks[t - 1], self.fuse_tolerance)
+        fused, inlier = fuse_views(estimates, tracks[t - 1], self.config.fuse_tolerance)
         state.pos[~inlier & ~np.isnan(estimates[..., 0])] = np.nan  # outlier views lose the point
         measured = started & ~np.isnan(fused[:, 0])
         carried = tracks[t - 1].copy()
-        if self.rigid_prior:
-            pose = fit_rigid_robust(tracks[t - 1, measured], fused[measured], self.min_rigid_points,
-                                    with_scale=self._similarity)
+        if self.config.rigid_prior:
+            pose = fit_rigid_robust(tracks[t - 1, measured], fused[measured], self.config.min_rigid_points,
+                                    with_scale=state.similarity)
             if pose is not None:
                 predicted = tracks[t - 1] @ pose[:3, :3].T + pose[:3, 3]
-                off = np.linalg.norm(fused - predicted, axis=1) > self.rigid_outlier_tolerance
+                off = np.linalg.norm(fused - predicted, axis=1) > self.config.rigid_outlier_tolerance
                 state.pos[:, measured & off] = np.nan
                 measured &= ~off
                 carried = predicted
             drifted, rigid_positions = (self._rigid_drift(state, fused, measured)
-                                        if self._check_drift else (None, None))
+                                        if state.check_drift else (None, None))
             if rigid_positions is not None:
                 state.pos[:, drifted] = np.nan
                 measured &= ~drifted
@@ -151,15 +146,15 @@ class LKTracker:
         `rigid_drift_tolerance`), the points further off are drifted: returns (drifted [N] bool,
         rigid positions [N,3]); else (none, None)."""
         usable = measured & ~np.isnan(state.rigid_local[:, 0])
-        pose = fit_rigid_robust(state.rigid_local[usable], fused[usable], self.min_rigid_points)
+        pose = fit_rigid_robust(state.rigid_local[usable], fused[usable], self.config.min_rigid_points)
         if pose is None:
             state.rigid_pose = None
             return np.zeros(len(fused), bool), None
         positions = state.rigid_local @ pose[:3, :3].T + pose[:3, 3]
         deviation = np.linalg.norm(fused - positions, axis=1)
-        drifted = usable & (deviation > self.rigid_drift_tolerance)
-        rigid = (median(deviation[usable]) <= self.rigid_consistency
-                 and drifted.sum() <= (1 - self.rigid_min_inliers) * usable.sum())
+        drifted = usable & (deviation > self.config.rigid_drift_tolerance)
+        rigid = (median(deviation[usable]) <= self.config.rigid_consistency
+                 and drifted.sum() <= (1 - self.config.rigid_min_inliers) * usable.sum())
         if not rigid:  # a deforming instance (hand, animal): no drift check, no rigid carry
             state.rigid_pose = None
             return np.zeros(len(fused), bool), None
@@ -188,14 +183,14 @@ class LKTracker:
     def _flow(self, videos, state, t, view, idx):
         """Chained LK t-1 -> t with forward-backward check, refined against the anchor frame,
         for the 2D tracks (view [M], idx [M]) sorted by view, in `videos` (per view, a
-        `_Frames`, built once per track call). The LK calls are per view (and per anchor frame);
+        `Frames`, built once per track call). The LK calls are per view (and per anchor frame);
         everything around them runs once for all views. Returns uv [M,2] and ok [M]."""
         p0 = state.pos[view, idx].astype(np.float32)
         p1 = np.empty_like(p0)
         fb = np.empty_like(p0)  # forward-backward difference, crop pixels
         status = np.empty((len(p0), 2), np.uint8)
-        runs = list(_runs(view))
-        for (v, (s, e)), extent in zip(runs, _extents(p0, runs)):
+        view_runs = list(runs(view))
+        for (v, (s, e)), extent in zip(view_runs, extents(p0, view_runs)):
             (prev, cur), offset = videos[v].crops([t - 1, t], extent)
             p0c = p0[s:e] - offset
             p1c, status[s:e, :1], _ = cv2.calcOpticalFlowPyrLK(prev, cur, p0c, None,
@@ -204,8 +199,8 @@ class LKTracker:
                                                                **self.lk_params)
             fb[s:e] = p0b - p0c
             p1[s:e] = p1c + offset
-        ok = (status == 1).all(axis=1) & (np.hypot(fb[:, 0], fb[:, 1]) < self.fb_threshold)
-        if self.anchor:
+        ok = (status == 1).all(axis=1) & (np.hypot(fb[:, 0], fb[:, 1]) < self.config.fb_threshold)
+        if self.config.anchor:
             self._refine_on_anchors(videos, state, t, view, idx, p1, ok)
         return p1.astype(np.float64), ok
 
@@ -220,7 +215,7 @@ class LKTracker:
         key = view * t + ref_t  # one group per (view, anchor frame)
         eligible = ok & (ref_t < t - 1)
         counts = np.bincount(key[eligible], minlength=V * t).reshape(V, t)
-        largest = np.argsort(-counts, axis=1, kind="stable")[:, :self.max_anchor_groups]
+        largest = np.argsort(-counts, axis=1, kind="stable")[:, :self.config.max_anchor_groups]
         rows = np.broadcast_to(np.arange(V)[:, None], largest.shape)
         real = counts[rows, largest] > 0
         chosen = np.zeros((V, t), bool)
@@ -233,10 +228,10 @@ class LKTracker:
         guess = p1[anchored]
         refined = np.empty_like(guess)
         found = np.empty((len(guess), 1), np.uint8)
-        groups = list(_runs(key[anchored]))
-        views = list(_runs(view[anchored]))
-        extents = _extents(start, views, also=guess)  # a view's anchors and current positions
-        for (v, (vs, ve)), extent in zip(views, extents):
+        groups = list(runs(key[anchored]))
+        views = list(runs(view[anchored]))
+        boxes = extents(start, views, also=guess)  # a view's anchors and current positions
+        for (v, (vs, ve)), extent in zip(views, boxes):
             mine = [(k % t, s - vs, e - vs) for k, (s, e) in groups if vs <= s < ve]
             # one crop for this view's anchor frames and the current frame
             crops, off = videos[v].crops([t, *(r for r, _, _ in mine)], extent)
@@ -248,17 +243,17 @@ class LKTracker:
                     flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **self.lk_params)
             refined_v += off
         shift = refined - guess
-        agree = (found[:, 0] == 1) & (np.hypot(shift[:, 0], shift[:, 1]) < self.anchor_max_px)
+        agree = (found[:, 0] == 1) & (np.hypot(shift[:, 0], shift[:, 1]) < self.config.anchor_max_px)
         p1[anchored[agree]] = refined[agree]
 
     def _read_depth(self, depth, uv, z_expected, view=None):
         """Robust depth read at uv [M,2] (see `lifting.read_depth_robust`): (z [M], ok [M])."""
-        return read_depth_robust(depth, uv, z_expected, self.depth_window, self.depth_tolerance,
-                                 self.depth_tolerance_rel, view)
+        return read_depth_robust(depth, uv, z_expected, self.config.depth_window, self.config.depth_tolerance,
+                                 self.config.depth_tolerance_rel, view)
 
     def _instance_masks(self, scene: Scene, instance_id: str) -> np.ndarray:
         """[V,T,H,W] bool instance mask at depth resolution, dilated for tolerance at borders."""
-        return instance_masks(scene, instance_id, self.mask_dilate_px)
+        return instance_masks(scene, instance_id, self.config.mask_dilate_px)
 
 
 def _in_view(scene: Scene, masks: np.ndarray | None, t: int, uv: np.ndarray,
@@ -266,31 +261,7 @@ def _in_view(scene: Scene, masks: np.ndarray | None, t: int, uv: np.ndarray,
     """[M] bool: pixel uv [M,2] of its view [M] lies in the image at frame t and, with masks
     [V,T,H,W], inside the instance's mask."""
     inside = in_image(uv, *scene.image_size)
-    return inside if masks is None else _lookup(masks[:, t], uv, view, inside)
-
-
-def _runs(sorted_keys: np.ndarray):
-    """(key, (start, end)) of each run of equal values in a sorted [M] int array."""
-    if len(sorted_keys) == 0:
-        return
-    cuts = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
-    bounds = [0, *cuts.tolist(), len(sorted_keys)]
-    for k, s, e in zip(sorted_keys[bounds[:-1]].tolist(), bounds[:-1], bounds[1:]):
-        yield k, (s, e)
-
-
-def _extents(points: np.ndarray, runs: list, also: np.ndarray | None = None) -> list[list[float]]:
-    """Per run (see `_runs`) of points [M,2] (x, y; finite), and of `also` [M,2] with them:
-    [x0, y0, x1, y1], the points' minimum and maximum + 1 (a box holding every pixel they touch)."""
-    if not runs:
-        return []
-    starts = [s for _, (s, _) in runs]
-    lo = np.minimum.reduceat(points, starts, axis=0)
-    hi = np.maximum.reduceat(points, starts, axis=0)
-    if also is not None:
-        lo = np.minimum(lo, np.minimum.reduceat(also, starts, axis=0))
-        hi = np.maximum(hi, np.maximum.reduceat(also, starts, axis=0))
-    return np.concatenate([lo, hi + 1], axis=1).tolist()
+    return inside if masks is None else lookup_mask(masks[:, t], uv, view, inside)
 
 
 def _planar_stand_in(scene: Scene) -> bool:
@@ -311,8 +282,8 @@ class _Cameras:
 
 
 class _ViewTracks:
-    """Per view and point: the current 2D position (NaN: not tracked in that view) and the frame
-    and pixel the 2D track was seeded at (its anchor)."""
+    """One `track` call's state. Per view and point: the current 2D position (NaN: not tracked
+    in that view) and the frame and pixel the 2D track was seeded at (its anchor)."""
 
     def __init__(self, num_views: int, num_points: int):
         self.pos = np.full((num_views, num_points, 2), np.nan)
@@ -323,6 +294,9 @@ class _ViewTracks:
         self.rigid_local = np.full((num_points, 3), np.nan)
         self.rigid_pose: np.ndarray | None = np.eye(4)
         self._rigid_started = False
+        # per call: check slow drift against the rigid motion (real 3D only); fit similarities
+        self.check_drift = False
+        self.similarity = False
 
     def anchor_in_rigid_frame(self, new: np.ndarray, positions: np.ndarray) -> None:
         """Place points starting now [N] bool, at positions [N,3], in the common frame."""
@@ -342,65 +316,3 @@ class _ViewTracks:
         self.ref_frame[view, idx] = t
 
 
-class _Frames:
-    """One view's grey frames as LK sees them for one instance.
-
-    With the instance's mask boxes [T,4] (the frames already masked, see `masked_video`): crops
-    around the instance's boxes at the given frames and points, so the pyramids cover the object
-    only and tracking N instances costs about what tracking their pixels once costs. Without
-    boxes: the whole frames.
-    """
-
-    def __init__(self, gray: np.ndarray, boxes: list[list[int]] | None, margin: int):
-        """gray [T,H,W] uint8; boxes: per frame [y0, y1, x0, x1] (`mask_boxes(...).tolist()` of
-        this view: plain ints, cheap to compare per step), or None."""
-        self.gray, self.boxes, self.margin = gray, boxes, margin
-
-    def crops(self, frames: list[int], extent: list[float] | None
-              ) -> tuple[list[np.ndarray], np.ndarray]:
-        """The frames' images (views cropped to one common box covering the frames' mask boxes
-        and the points' `extent` [x0, y0, x1, y1], see `_extents`) and the box's offset [2]
-        (x, y)."""
-        if self.boxes is None:
-            return [self.gray[f] for f in frames], np.zeros(2, np.float32)
-        H, W = self.gray.shape[1:]
-        b = [self.boxes[f] for f in frames]
-        b = [box for box in b if box[0] < box[1]]
-        if extent is not None:
-            b.append([extent[1], extent[3], extent[0], extent[2]])
-        if not b:
-            return [self.gray[f] for f in frames], np.zeros(2, np.float32)
-        top, bottom, left, right = zip(*b)
-        y0 = max(math.floor(min(top)) - self.margin, 0)
-        y1 = min(math.ceil(max(bottom)) + self.margin, H)
-        x0 = max(math.floor(min(left)) - self.margin, 0)
-        x1 = min(math.ceil(max(right)) + self.margin, W)
-        return [self.gray[f, y0:y1, x0:x1] for f in frames], np.array([x0, y0], np.float32)
-
-
-def masked_video(gray: np.ndarray, masks: np.ndarray) -> np.ndarray:
-    """[V,T,H,W] uint8 video with everything outside the instance's (dilated) mask [V,T,H,W]
-    set to the mask's mean grey of that frame, so LK windows at the object's border are driven by
-    the object's own texture and silhouette, not by the static background or an occluder."""
-    # the mean grey from every 4th pixel: a fill value needs no more, and it is 16x cheaper
-    g, m = gray[:, :, ::4, ::4], masks[:, :, ::4, ::4]
-    inside = m.sum(axis=(2, 3))
-    totals = g.sum(axis=(2, 3), where=m, dtype=np.int64)
-    fill = np.where(inside > 0, totals / np.maximum(inside, 1), 128.0).round().astype(np.uint8)
-    out = np.empty_like(gray)
-    out[...] = fill[:, :, None, None]
-    np.copyto(out, gray, where=masks)
-    return out
-
-
-def mask_boxes(masks: np.ndarray) -> np.ndarray:
-    """[V,T,4] (y0, y1, x0, x1) bounding boxes of masks [V,T,H,W] (y0 == y1 when empty)."""
-    rows = masks.any(axis=3)  # [V,T,H]
-    cols = masks.any(axis=2)  # [V,T,W]
-    H, W = masks.shape[2:]
-    has = rows.any(axis=2)
-    y0 = np.where(has, rows.argmax(axis=2), 0)
-    y1 = np.where(has, H - rows[..., ::-1].argmax(axis=2), 0)
-    x0 = np.where(has, cols.argmax(axis=2), 0)
-    x1 = np.where(has, W - cols[..., ::-1].argmax(axis=2), 0)
-    return np.stack([y0, y1, x0, x1], axis=-1)

@@ -39,16 +39,18 @@ own frame each query is its query point, visible; visibility elsewhere is vis_e_
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import List, Optional
+
 import cv2
 import numpy as np
 
 from permask.data import Queries, Scene, TrackResult
 from permask.errors import ConfigError
 from permask.trackers.base import apply_query_convention
-from permask.trackers.config import MVTRACKER_UPSTREAM
-from permask.trackers.hub import HubTracker, UpstreamSource, load_hub_entry
+from permask.trackers.hub import HubTracker, LearnedTrackerConfig, UpstreamSource, load_hub_entry
 
-UPSTREAM = MVTRACKER_UPSTREAM
+UPSTREAM = "ethz-vlg/mvtracker:ceea8ad2af77ed9b44148ef8e9eeba4ea3c3f072"
 SOURCE = UpstreamSource(
     repo_url="https://github.com/ethz-vlg/mvtracker",
     weights="https://huggingface.co/ethz-vlg/mvtracker/resolve/main/mvtracker_200000_june2025.pth",
@@ -56,46 +58,57 @@ SOURCE = UpstreamSource(
 SIZE_MULTIPLE = 16  # the feature encoder works on multiples of 16 pixels
 
 
+@dataclass
+class MVTrackerConfig(LearnedTrackerConfig):
+    """`tracker=mvtracker`: MVTracker, multi-view 3D."""
+
+    _target_: str = "permask.trackers.mvtracker.MVTrackerTracker"
+    name: str = "mvtracker"
+    upstream: str = UPSTREAM
+    entry: str = "mvtracker"  # or mvtracker_cleandepth
+    # [H, W] the model sees (multiples of 16); null: the scene size rounded down to multiples of 16
+    input_size: Optional[List[int]] = field(default_factory=lambda: [384, 512])
+    support_grid_size: int = 4  # support points per view side, lifted from depth at t=0
+    visibility_threshold: float = 0.5
+    window_len: int = 12  # the model's sliding window (clips are padded so it runs)
+    rgb_scale: float = 255.0  # colours go in as 0..rgb_scale (the model divides by 255)
+    scene_scale: float = 1.0  # the model sees world' = scene_scale * world + scene_translation
+    scene_translation: List[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
+
+
 class MVTrackerTracker(HubTracker):
+    Config = MVTrackerConfig
+    config: MVTrackerConfig
     source = SOURCE
 
-    def __init__(self, name: str = "mvtracker", upstream: str = UPSTREAM, entry: str = "mvtracker",
-                 hub_repo: str | None = None, checkpoint: str | None = None, device: str = "auto",
-                 precision: str = "fp32", max_points_per_batch: int = 0,
-                 input_size: list[int] | None = (384, 512), support_grid_size: int = 4,
-                 visibility_threshold: float = 0.5, window_len: int = 12, rgb_scale: float = 255.0,
-                 scene_scale: float = 1.0, scene_translation: list[float] = (0.0, 0.0, 0.0)):
-        super().__init__(name, upstream, entry, hub_repo, checkpoint, device, precision,
-                         max_points_per_batch)
-        self.input_size = None if input_size is None else tuple(int(x) for x in input_size)
-        self.support_grid_size = int(support_grid_size)
-        self.visibility_threshold = float(visibility_threshold)
-        self.window_len = int(window_len)
-        self.rgb_scale = float(rgb_scale)
-        self.scene_scale = float(scene_scale)
-        self.scene_translation = np.asarray(list(scene_translation), np.float64).reshape(3)
+    def __init__(self, config: MVTrackerConfig | None = None, **overrides):
+        super().__init__(config, **overrides)
+        size = self.config.input_size
+        self.input_size = None if size is None else tuple(int(x) for x in size)
+        self.scene_translation = np.asarray(list(self.config.scene_translation), np.float64
+                                            ).reshape(3)
         self._inputs = None  # (scene, tensors): the scene prepared once, reused per instance
 
     def _entry_kwargs(self, device):
         return {"device": str(device)}
 
     def _build(self, device):
-        if self.scene_scale <= 0:
+        if self.config.scene_scale <= 0:
             raise ConfigError("must be > 0", key="tracker.scene_scale")
         if self.input_size is not None and (len(self.input_size) != 2 or any(
                 s <= 0 or s % SIZE_MULTIPLE for s in self.input_size)):
             raise ConfigError(f"{list(self.input_size)} is not [H, W] in positive multiples of "
                               f"{SIZE_MULTIPLE}", key="tracker.input_size",
                               fix="e.g. tracker.input_size=[384,512], or null for the scene size")
-        model = load_hub_entry(self.upstream, self.entry, self.hub_repo, self.checkpoint,
+        model = load_hub_entry(self.config.upstream, self.config.entry, self.hub_repo, self.checkpoint,
                                self.source, self._entry_kwargs(device), allow_missing_keys=True)
         # upstream keeps these predictor settings as plain attributes
         if hasattr(model, "interp_shape"):
             model.interp_shape = None  # resized here, with pixel-centre-correct intrinsics
         if hasattr(model, "grid_size"):
-            model.grid_size = self.support_grid_size
+            model.grid_size = self.config.support_grid_size
         if hasattr(model, "visibility_threshold"):
-            model.visibility_threshold = self.visibility_threshold
+            model.visibility_threshold = self.config.visibility_threshold
         return model
 
     # ------------------------------------------------------------------ tracking
@@ -110,7 +123,7 @@ class MVTrackerTracker(HubTracker):
         prob = np.zeros((T, N))
         for part in self.batches(N):  # separate calls: memory bound, merged back in order
             tracks[:, part], prob[:, part] = self._run(model, inputs, queries.points[part], T)
-        visible = prob > self.visibility_threshold
+        visible = prob > self.config.visibility_threshold
         idx, frames = np.arange(N), queries.frame
         tracks[frames, idx] = queries.points[:, 1:]
         visible[frames, idx] = True
@@ -122,13 +135,13 @@ class MVTrackerTracker(HubTracker):
         """One forward pass for queries [M,4]: world tracks [T,M,3] and visibility prob [T,M]."""
         import torch
 
-        s, shift = self.scene_scale, self.scene_translation
+        s, shift = self.config.scene_scale, self.scene_translation
         q = np.asarray(points, np.float64).copy()
         q[:, 1:] = s * q[:, 1:] + shift
-        needed = int(q[:, 0].min()) + self.window_len // 2 + 1
+        needed = int(q[:, 0].min()) + self.config.window_len // 2 + 1
         pad = max(0, needed - T)
         args = {k: _pad_time(v, pad) for k, v in inputs.items()}
-        args["rgbs"] = args["rgbs"].float() * (self.rgb_scale / 255.0)
+        args["rgbs"] = args["rgbs"].float() * (self.config.rgb_scale / 255.0)
         query = torch.as_tensor(q, dtype=torch.float32, device=self.device)[None]
         with self.inference():
             out = model(rgbs=args["rgbs"], depths=args["depths"], intrs=args["intrs"],
@@ -149,9 +162,9 @@ class MVTrackerTracker(HubTracker):
             return self._inputs[1]
         size = self.input_size or snapped_size(scene.image_size)
         rgbs, depths, intrs = resize_views(scene, size)
-        extrs = scaled_extrinsics(scene.extrs, self.scene_scale, self.scene_translation)
+        extrs = scaled_extrinsics(scene.extrs, self.config.scene_scale, self.scene_translation)
         dev = self.device
-        depths = (depths * self.scene_scale).astype(np.float32)
+        depths = (depths * self.config.scene_scale).astype(np.float32)
         tensors = {
             "rgbs": torch.from_numpy(np.ascontiguousarray(rgbs)).to(dev).permute(0, 1, 4, 2, 3)[None],
             "depths": torch.from_numpy(depths).to(dev)[None, :, :, None],

@@ -54,15 +54,17 @@ from pathlib import Path
 
 import numpy as np
 
+from dataclasses import dataclass
+
+from permask.choices import Choice, Precision
 from permask.data import Queries, Scene, TrackResult
 from permask.errors import ConfigError, TrackerError
 from permask.geometry import camera_to_world_matrix
-from permask.trackers.config import SPATRACKER_UPSTREAM
-from permask.trackers.cotracker import LiftedTracker
 from permask.trackers.hub import UpstreamSource, check_checkpoint, check_clone, split_upstream
-from permask.trackers.lifting import fuse_over_time
+from permask.trackers.lifting import LiftedTracker, LiftedTrackerConfig, fuse_over_time
 
-UPSTREAM = SPATRACKER_UPSTREAM
+# an upstream merge by the author (2025-09-27); 69cad6e (pinned before) is public nowhere
+UPSTREAM = "henry123-boy/SpaTrackerV2:da6a92d3d889e4f80556367dd0dea86b7e4fee12"
 HF_REPO = "Yuxihenry/SpatialTrackerV2-Offline"
 SOURCE = UpstreamSource("https://github.com/henry123-boy/SpaTrackerV2", f"hf:{HF_REPO}",
                         "SpatialTrackerV2-Offline")
@@ -70,61 +72,64 @@ PREDICTOR_MODULE = "models.SpaTrackV2.models.predictor"
 MARKER = "models/SpaTrackV2/models/predictor.py"
 
 
-class SpatialTrackerV2Tracker(LiftedTracker):
-    source = SOURCE
+class CameraPoses(Choice):
+    input = "input"  # the file's calibrated poses (fixed_cam)
+    predicted = "predicted"  # the model's own poses
 
-    def __init__(self, name: str = "spatialtrackerv2", upstream: str = UPSTREAM,
-                 entry: str = "Predictor", hub_repo: str | None = None,
-                 checkpoint: str | None = None, device: str = "auto", precision: str = "bf16",
-                 max_points_per_batch: int = 0, vo_points: int = 756, iters_track: int = 4,
-                 camera_poses: str = "input", fixed_cam: bool = True, query_no_BA: bool = True,
-                 stage: int = 1, replace_ratio: float = 0.2, depth_validity: bool = True,
-                 visibility_threshold: float = 0.5, identity_tolerance_px: float = 4.0,
-                 views: str = "visible", use_masks: bool = True,
-                 mask_dilate_px: int = 1, depth_window: int = 2, depth_tolerance: float = 0.04,
-                 depth_tolerance_rel: float = 0.03, fuse_tolerance: float = 0.03,
-                 rigid_prior: bool = True, rigid_outlier_tolerance: float = 0.06,
-                 min_rigid_points: int = 6):
-        super().__init__(name, upstream, entry, hub_repo, checkpoint, device, precision,
-                         max_points_per_batch, views, use_masks, mask_dilate_px, depth_window,
-                         depth_tolerance, depth_tolerance_rel, fuse_tolerance, rigid_prior,
-                         rigid_outlier_tolerance, min_rigid_points)
-        self.vo_points = int(vo_points)
-        self.iters_track = int(iters_track)
-        self.camera_poses = camera_poses
-        self.fixed_cam = fixed_cam
-        self.query_no_BA = query_no_BA
-        self.stage = int(stage)
-        self.replace_ratio = float(replace_ratio)
-        self.depth_validity = depth_validity
-        self.visibility_threshold = float(visibility_threshold)
-        self.identity_tolerance_px = float(identity_tolerance_px)
+
+@dataclass
+class SpatialTrackerV2Config(LiftedTrackerConfig):
+    """`tracker=spatialtrackerv2`: monocular 3D per view, fused across views. hub_repo (a clone)
+    is required; checkpoint: a local Yuxihenry/SpatialTrackerV2-Offline folder."""
+
+    _target_: str = "permask.trackers.spatialtracker.SpatialTrackerV2Tracker"
+    name: str = "spatialtrackerv2"
+    upstream: str = UPSTREAM
+    entry: str = "Predictor"  # class in models.SpaTrackV2.models.predictor
+    precision: Precision = Precision.bf16  # upstream's inference script runs under bf16 autocast
+    vo_points: int = 756  # model.spatrack.track_num: support points
+    iters_track: int = 4
+    camera_poses: CameraPoses = CameraPoses.input
+    fixed_cam: bool = True  # only read with camera_poses=predicted
+    query_no_BA: bool = True
+    stage: int = 1
+    replace_ratio: float = 0.2
+    depth_validity: bool = True  # pass depth > 0 as the depth-reliability mask (unc_metric)
+    visibility_threshold: float = 0.5
+    identity_tolerance_px: float = 4.0  # a returned row is a query's own when its 2D track at the
+    # query's frame lies this close to the query pixel; rows that match no query are dropped
+
+
+class SpatialTrackerV2Tracker(LiftedTracker):
+    Config = SpatialTrackerV2Config
+    config: SpatialTrackerV2Config
+    source = SOURCE
 
     def _check_device(self, device) -> None:
         """Upstream runs on CUDA only: a TrackerError (one line) before any import or load."""
         if device.type != "cuda":
             raise TrackerError(
-                f"SpatialTrackerV2 needs a CUDA GPU, and tracker.device={self.device_setting} "
+                f"SpatialTrackerV2 needs a CUDA GPU, and tracker.device={self.config.device} "
                 f"resolves to '{device}' (no CUDA device here): upstream moves its tensors to the "
                 "GPU with .cuda() whatever the model's device", key="tracker.device",
                 fix="run it on a machine with an NVIDIA GPU (tracker.device=auto or cuda), or use "
                     "tracker=cotracker3_offline, mvtracker or lk on the CPU")
 
     def _build(self, device):
-        if self.camera_poses not in ("input", "predicted"):
-            raise ConfigError(f"unknown camera_poses '{self.camera_poses}'",
+        if self.config.camera_poses not in ("input", "predicted"):
+            raise ConfigError(f"unknown camera_poses '{self.config.camera_poses}'",
                               key="tracker.camera_poses", fix="tracker.camera_poses=input or predicted")
-        if self.identity_tolerance_px <= 0:
+        if self.config.identity_tolerance_px <= 0:
             raise ConfigError("must be > 0 (pixels)", key="tracker.identity_tolerance_px")
         self._check_device(device)
-        _, ref = split_upstream(self.upstream)
+        _, ref = split_upstream(self.config.upstream)
         if not self.hub_repo:
             raise TrackerError("SpatialTrackerV2 has no torch.hub entry: it needs a local clone",
                                key="tracker.hub_repo", fix=SOURCE.fix(ref))
         clone = check_clone(self.hub_repo, MARKER, SOURCE, ref)
         weights = str(check_checkpoint(self.checkpoint, SOURCE, ref, directory=True)
                       ) if self.checkpoint else HF_REPO
-        predictor_cls = import_predictor(clone, self.entry, ref)
+        predictor_cls = import_predictor(clone, self.config.entry, ref)
         try:
             model = predictor_cls.from_pretrained(weights)
         except Exception as err:  # noqa: BLE001 - no network, wrong folder, missing packages
@@ -133,21 +138,20 @@ class SpatialTrackerV2Tracker(LiftedTracker):
                                key="tracker.checkpoint", fix=SOURCE.fix(ref)) from None
         spatrack = getattr(model, "spatrack", None)
         if spatrack is not None and hasattr(spatrack, "track_num"):
-            spatrack.track_num = self.vo_points
+            spatrack.track_num = self.config.vo_points
         return model
 
     def track(self, scene: Scene, queries: Queries) -> TrackResult:
         T, N = scene.num_frames, len(queries)
         if N == 0:
-            return fuse_over_time(T, queries, None, self.fuse_tolerance)
+            return fuse_over_time(T, queries, None, self.config)
         world, _ = self._track_views(scene, queries,
                                      lambda v, txy: self._track_view(scene, v, txy), 3)
 
         def estimate(t, previous, started):
             return world[:, t]
 
-        return fuse_over_time(T, queries, estimate, self.fuse_tolerance, self.rigid_prior,
-                              self.min_rigid_points, self.rigid_outlier_tolerance)
+        return fuse_over_time(T, queries, estimate, self.config)
 
     def _track_view(self, scene: Scene, view: int, txy: np.ndarray) -> np.ndarray:
         """SpatialTrackerV2 on one view for queries [M,3] (t, u, v): world points [T,M,3], NaN
@@ -159,17 +163,17 @@ class SpatialTrackerV2Tracker(LiftedTracker):
         depth = scene.depths[view].astype(np.float32)
         intrs = scene.intrs[view].astype(np.float32)
         c2w = np.stack([camera_to_world_matrix(E) for E in scene.extrs[view]]).astype(np.float32)
-        unc = (depth > 0).astype(np.float32) if self.depth_validity else None
-        fixed = True if self.camera_poses == "input" else self.fixed_cam
+        unc = (depth > 0).astype(np.float32) if self.config.depth_validity else None
+        fixed = True if self.config.camera_poses == "input" else self.config.fixed_cam
         out = np.full((T, len(txy), 3), np.nan)
         for part in self.batches(len(txy)):
             queries = txy[part].astype(np.float32)
             with self.inference():
                 result = self._model.forward(
                     video, depth=depth, intrs=intrs, extrs=c2w, queries=queries,
-                    fps=1, full_point=False, iters_track=self.iters_track,
-                    query_no_BA=self.query_no_BA, fixed_cam=fixed, stage=self.stage,
-                    unc_metric=unc, support_frame=T - 1, replace_ratio=self.replace_ratio)
+                    fps=1, full_point=False, iters_track=self.config.iters_track,
+                    query_no_BA=self.config.query_no_BA, fixed_cam=fixed, stage=self.config.stage,
+                    unc_metric=unc, support_frame=T - 1, replace_ratio=self.config.replace_ratio)
             out[:, part] = self._to_world(result, queries, c2w, T)
         return out
 
@@ -178,7 +182,7 @@ class SpatialTrackerV2Tracker(LiftedTracker):
         returned row is that query's). c2w [T,4,4]: the view's calibrated camera-to-world."""
         c2w_out, track3d, track2d, vis = result[0], result[4], result[5], result[6]
         cam = _numpy(track3d)[:T, :, :3]
-        if self.camera_poses == "input":
+        if self.config.camera_poses == "input":
             poses = c2w.astype(np.float64)
         else:  # upstream's poses are relative to the clip's first camera
             poses = c2w[0].astype(np.float64) @ _numpy(c2w_out)[:T].astype(np.float64)
@@ -186,8 +190,8 @@ class SpatialTrackerV2Tracker(LiftedTracker):
         pts = np.einsum("tij,tnj->tni", rot, cam) + shift  # camera -> world, per frame
         v = _numpy(vis)[:T]
         v = v[..., 0] if v.ndim == 3 else v
-        pts[~(v > self.visibility_threshold)] = np.nan
-        rows = match_rows(_numpy(track2d)[:T, :, :2], queries, self.identity_tolerance_px)
+        pts[~(v > self.config.visibility_threshold)] = np.nan
+        rows = match_rows(_numpy(track2d)[:T, :, :2], queries, self.config.identity_tolerance_px)
         mapped = np.full((T, len(queries), 3), np.nan)
         found = rows >= 0
         mapped[:, found] = pts[:, rows[found]]

@@ -1,18 +1,24 @@
-"""Zero-motion baseline: each query stays at its query position from its own frame on."""
+"""`tracker=static`, the zero-motion baseline: each query stays at its query position from its
+own frame on."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from permask.data import Queries, Scene, TrackResult
-from permask.trackers.base import apply_query_convention
+from permask.trackers.base import TrackerBase, TrackerConfig, apply_query_convention
 
 
-class StaticTracker:
-    name = "static"
+@dataclass
+class StaticConfig(TrackerConfig):
+    _target_: str = "permask.trackers.static.StaticTracker"
+    name: str = "static"
 
-    def __init__(self, name: str = "static"):
-        self.name = name
+
+class StaticTracker(TrackerBase):
+    Config = StaticConfig
 
     def track(self, scene: Scene, queries: Queries) -> TrackResult:
         T, N = scene.num_frames, len(queries)
