@@ -379,7 +379,9 @@ def _read_tracks(run: Run, instance_id: str, num_frames: int):
 def write_recordings(runs: Sequence[Run], layout: ComparisonLayout) -> dict[str, Path]:
     """Per scene (content fingerprint, stride, downsampling): one recording with the scene once
     and every run's tracks under world/tracks/{label}/{instance}."""
-    from permask import record
+    from permask.record.context import prepare_scene_context
+    from permask.record.identity import RecordingIds
+    from permask.record.write import write_combined_recording
 
     groups: dict[tuple[str, str, int, int], list[Run]] = {}
     for run in runs:
@@ -411,12 +413,12 @@ def write_recordings(runs: Sequence[Run], layout: ComparisonLayout) -> dict[str,
                     results.setdefault(run.label, {})[iid] = loaded
         if not results:
             continue
-        context = record.prepare_scene_context(
+        context = prepare_scene_context(
             scene, max_points_per_view=int(cfg.get("record", {}).get("max_points_per_view", 5000)),
             log_video=bool(cfg.get("record", {}).get("log_video", True)))
-        path = record.write_combined_recording(layout.recording(name), scene, results,
-                                               base=base, ids=record.RecordingIds.for_scene(scene, base),
-                                               context=context)
+        path = write_combined_recording(layout.recording(name), scene, results,
+                                        base=base, ids=RecordingIds.for_scene(scene, base),
+                                        context=context)
         written[f"recording_{name}"] = path
     return written
 
