@@ -19,9 +19,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from permask import metrics as met
+from permask.compare.runs import Run, assign_labels
 from permask.record.paths import cloud_path, image_path, track_path
 from permask.record.readback import summarize
-from permask.compare import Run, assign_labels
 from tests.conftest import ROOT, SMALL_DEMO_OVERRIDES, run_cli
 
 # the ranking sweep runs the small demo (16 frames); the launcher sweeps an 8-frame cut of it
