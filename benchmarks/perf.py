@@ -13,9 +13,10 @@
    cross-checked with plain timers around the cv2 functions, which add no profiler overhead;
    fastest of `repeats` passes).
    Target: outside OpenCV < 25%. The top functions outside OpenCV are printed and written.
-4. recording: `write_instance_recording` (columns) against a naive writer that logs the same
-   content with one `rr.set_time` + `rr.log` per entity and frame; merging: the combined file
-   (`write_combined_recording`) against `rerun rrd merge` of the per-instance files.
+4. recording: `record.write.write_instance_recording` (columns) against a naive writer that logs
+   the same content with one `rr.set_time` + `rr.log` per entity and frame; merging: the combined
+   file (`record.write.write_combined_recording`) against `rerun rrd merge` of the per-instance
+   files.
 5. memory: peak working memory of a run against the decoded scene, N = 1 and 16
    (`benchmarks/memory.py`). Target: about 2x at most.
 6. scaling: tracking time (the run's `track` calls) and whole-run time (`pipeline.run` in process:

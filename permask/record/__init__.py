@@ -21,6 +21,7 @@ constants (colours, radii, image formats) are logged once as static components b
 
 Every file of one scene shares application id and recording id (`RecordingIds.for_scene`), so files
 opened together merge into one recording; paths never collide across instances or trackers. Files
+are written atomically: temporary name in the same folder, finalized (footer), then `os.replace`.
 
 The package, one job per module (callers import the module they need; nothing is re-exported here):
 
