@@ -33,7 +33,7 @@ def _sigterm_as_interrupt(signum, frame):
 
 def _exit(code: int) -> None:
     """sys.exit, or os._exit when a Rerun file sink is stuck (its exit hook would never end)."""
-    from permask.record import sink_stuck
+    from permask.record.sink import sink_stuck
 
     if sink_stuck():
         sys.stdout.flush()

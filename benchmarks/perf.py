@@ -13,9 +13,10 @@
    cross-checked with plain timers around the cv2 functions, which add no profiler overhead;
    fastest of `repeats` passes).
    Target: outside OpenCV < 25%. The top functions outside OpenCV are printed and written.
-4. recording: `record.write_instance_recording` (columns) against a naive writer that logs the same
-   content with one `rr.set_time` + `rr.log` per entity and frame; merging: the combined file
-   (`record.write_combined_recording`) against `rerun rrd merge` of the per-instance files.
+4. recording: `record.write.write_instance_recording` (columns) against a naive writer that logs
+   the same content with one `rr.set_time` + `rr.log` per entity and frame; merging: the combined
+   file (`record.write.write_combined_recording`) against `rerun rrd merge` of the per-instance
+   files.
 5. memory: peak working memory of a run against the decoded scene, N = 1 and 16
    (`benchmarks/memory.py`). Target: about 2x at most.
 6. scaling: tracking time (the run's `track` calls) and whole-run time (`pipeline.run` in process:
@@ -51,7 +52,12 @@ import rerun as rr
 
 import memory  # benchmarks/memory.py (this script's folder is on sys.path)
 from perf_report import write_outputs
-from permask import record
+from permask.record.context import SceneContext, log_scene_context, prepare_scene_context
+from permask.record.identity import RecordingIds, class_ids, instance_color
+from permask.record.paths import (TIMELINE, frame_values, mask_path, query_path, track_path,
+                                  trail_path)
+from permask.record.tracks import _resize_nearest, _trails, log_instance_tracks
+from permask.record.write import write_combined_recording, write_instance_recording
 from permask.config import QueryConfig
 from permask.data import Queries, Scene, TrackResult
 from permask.queries import build_queries
@@ -401,7 +407,7 @@ def bench_opencv(scene: Scene, queries: dict[str, Queries], repeats: int = 1,
 
 
 @contextmanager
-def recording_file(path: Path, ids: record.RecordingIds) -> Iterator[rr.RecordingStream]:
+def recording_file(path: Path, ids: RecordingIds) -> Iterator[rr.RecordingStream]:
     """A recording stream saved to `path`, flushed and closed (footer written) on exit."""
     rec = rr.RecordingStream(ids.application_id, recording_id=ids.recording_id)
     rec.save(path)
@@ -413,71 +419,71 @@ def recording_file(path: Path, ids: record.RecordingIds) -> Iterator[rr.Recordin
 
 
 def write_naive_recording(path: Path, scene: Scene, queries: Queries, result: TrackResult, *,
-                          tracker: str, ids: record.RecordingIds,
-                          context: record.SceneContext | None, masks: bool = True,
+                          tracker: str, ids: RecordingIds,
+                          context: SceneContext | None, masks: bool = True,
                           trails: bool = True, queries_too: bool = True,
                           trail_length: int = 8) -> Path:
-    """The baseline writer: what `record.write_instance_recording` writes for one instance
+    """The baseline writer: what `write_instance_recording` writes for one instance
     (scene context, queries, track points, trails, masks), but the temporal data row by row:
     per frame `rec.set_time` and one `rec.log` per entity (points, trails, each view's mask),
     colours and radii with every row. No blueprint, not atomic. context None: no scene context;
     masks / trails / queries_too False: leave those out."""
     iid = queries.instance_id
-    color = record.instance_color(iid, scene.instance_ids)
+    color = instance_color(iid, scene.instance_ids)
     tracks = np.asarray(result.tracks, np.float32)
     show = result.visible & np.isfinite(tracks).all(axis=-1)
-    strips, counts = record._trails(tracks, show, trail_length)  # the same trails as permask's
+    strips, counts = _trails(tracks, show, trail_length)  # the same trails as permask's
     counts = counts if trails else np.zeros_like(counts)
     ends = np.cumsum(counts)
     H, W = scene.image_size
-    class_id = np.uint8(record.class_ids(scene.instance_ids)[iid])
-    labels = [record._resize_nearest(np.asarray(m) != 0, H, W) for m in scene.masks[iid]] \
+    class_id = np.uint8(class_ids(scene.instance_ids)[iid])
+    labels = [_resize_nearest(np.asarray(m) != 0, H, W) for m in scene.masks[iid]] \
         if masks else []
     with recording_file(path, ids) as rec:
         if context is not None:
-            record.log_scene_context(rec, scene, context=context)
+            log_scene_context(rec, scene, context=context)
         if queries_too:
-            rec.log(record.query_path(iid), rr.Points3D(
+            rec.log(query_path(iid), rr.Points3D(
                 queries.points[:, 1:4], colors=[(*color, 160)], radii=rr.Radius.ui_points(2.0),
                 labels=[iid], show_labels=True), static=True)
-        for t, frame in enumerate(record.frame_values(scene)):
-            rec.set_time(record.TIMELINE, sequence=int(frame))
-            rec.log(record.track_path(tracker, iid), rr.Points3D(
+        for t, frame in enumerate(frame_values(scene)):
+            rec.set_time(TIMELINE, sequence=int(frame))
+            rec.log(track_path(tracker, iid), rr.Points3D(
                 tracks[t, show[t]], colors=[color], radii=rr.Radius.ui_points(2.5)))
             if counts[t]:
-                rec.log(record.trail_path(tracker, iid), rr.LineStrips3D(
+                rec.log(trail_path(tracker, iid), rr.LineStrips3D(
                     strips[ends[t] - counts[t]:ends[t]], colors=[color],
                     radii=rr.Radius.ui_points(1.0)))
             for cam, label in zip(scene.camera_ids, labels):
-                rec.log(record.mask_path(cam, iid), rr.SegmentationImage(
+                rec.log(mask_path(cam, iid), rr.SegmentationImage(
                     label[t].astype(np.uint8) * class_id, opacity=0.5, draw_order=0.0))
     return path
 
 
 def write_tracks_columns(path: Path, scene: Scene, queries: Queries, result: TrackResult, *,
-                         tracker: str, ids: record.RecordingIds) -> Path:
+                         tracker: str, ids: RecordingIds) -> Path:
     """permask's column logging of the tracks alone (queries, points, trails; no context, no
-    masks): `record.log_instance_tracks(masks=False)` into a file."""
+    masks): `log_instance_tracks(masks=False)` into a file."""
     with recording_file(path, ids) as rec:
-        record.log_instance_tracks(rec, scene, queries, result, tracker=tracker, masks=False)
+        log_instance_tracks(rec, scene, queries, result, tracker=tracker, masks=False)
     return path
 
 
 def write_points_columns(path: Path, scene: Scene, queries: Queries, result: TrackResult, *,
-                         tracker: str, ids: record.RecordingIds) -> Path:
+                         tracker: str, ids: RecordingIds) -> Path:
     """The track points alone in columns: the static colour/radius row and the one
-    `send_columns` call that `record.log_instance_tracks` makes for them (it has no switch to
+    `send_columns` call that `log_instance_tracks` makes for them (it has no switch to
     leave the trails out)."""
     iid = queries.instance_id
     tracks = np.asarray(result.tracks, np.float32)
     show = result.visible & np.isfinite(tracks).all(axis=-1)
-    path_in_file = record.track_path(tracker, iid)
+    path_in_file = track_path(tracker, iid)
     with recording_file(path, ids) as rec:
         rec.log(path_in_file, rr.Points3D.from_fields(
-            colors=[record.instance_color(iid, scene.instance_ids)],
+            colors=[instance_color(iid, scene.instance_ids)],
             radii=rr.Radius.ui_points(2.5)), static=True)
-        rec.send_columns(path_in_file, indexes=[rr.TimeColumn(record.TIMELINE,
-                                                              sequence=record.frame_values(scene))],
+        rec.send_columns(path_in_file, indexes=[rr.TimeColumn(TIMELINE,
+                                                              sequence=frame_values(scene))],
                          columns=rr.Points3D.columns(positions=tracks[show]).partition(
                              show.sum(axis=1)))
     return path
@@ -505,9 +511,9 @@ def cli_merge(paths: Sequence[Path], out: Path, repeats: int) -> Writing | None:
 
 def bench_recording(scene: Scene, queries: dict[str, Queries], results: dict[str, TrackResult],
                     work: Path, repeats: int) -> Recording:
-    ids = record.RecordingIds.for_scene(scene, BASE)
-    bare = record.prepare_scene_context(scene, max_points_per_view=0, log_video=False)
-    default = record.prepare_scene_context(scene)  # the run's: JPEG video + depth clouds
+    ids = RecordingIds.for_scene(scene, BASE)
+    bare = prepare_scene_context(scene, max_points_per_view=0, log_video=False)
+    default = prepare_scene_context(scene)  # the run's: JPEG video + depth clouds
     work.mkdir(parents=True, exist_ok=True)
 
     def per_instance(write: Callable[..., Path], tag: str, **kwargs) -> Callable[[], list[Path]]:
@@ -515,11 +521,11 @@ def bench_recording(scene: Scene, queries: dict[str, Queries], results: dict[str
         return lambda: [write(work / f"{tag}_{iid}.rrd", scene, q, results[iid], ids=ids,
                               tracker="lk", **kwargs) for iid, q in queries.items()]
 
-    def files(context: record.SceneContext) -> Callable[[], list[Path]]:
-        return per_instance(record.write_instance_recording, "file", base=BASE, context=context)
+    def files(context: SceneContext) -> Callable[[], list[Path]]:
+        return per_instance(write_instance_recording, "file", base=BASE, context=context)
 
     def combined() -> list[Path]:
-        return [record.write_combined_recording(
+        return [write_combined_recording(
             work / "combined.rrd", scene, {"lk": {k: (q, results[k]) for k, q in queries.items()}},
             base=BASE, ids=ids, context=default)]
 

@@ -40,7 +40,7 @@ class CompareCallback(Callback):
 
     enabled: false turns it off (`hydra.callbacks.compare.enabled=false`); recording: write the
     merged cross-run .rrd (null: when the runs recorded, i.e. `record.enabled`); plots: the PNGs;
-    print_table: print the headline comparison in the terminal (`permask.compare_print`).
+    print_table: print the headline comparison in the terminal (`permask.compare.printed`).
     A failure here is logged, never raised: the jobs' own outputs are complete either way.
     """
 
@@ -58,7 +58,8 @@ class CompareCallback(Callback):
         recording = self.recording
         if recording is None:
             recording = bool(OmegaConf.select(config, "record.enabled", default=True))
-        from permask.compare import CompareError, compare
+        from permask.compare.runs import CompareError
+        from permask.compare.sweep import compare
 
         try:
             comp = compare([sweep_dir], sweep_dir, recording=recording, plots=self.plots)
@@ -72,6 +73,6 @@ class CompareCallback(Callback):
         log.info("permask: compared %d job(s) (%s) over %d instance(s): %s", len(comp.runs),
                  ", ".join(comp.columns), len(comp.rows), comp.files.get("markdown"))
         if self.print_table:
-            from permask.compare_print import print_comparison
+            from permask.compare.printed import print_comparison
 
             print_comparison(comp)

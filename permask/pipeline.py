@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from permask import instances as inst
 from permask import metrics as met
-from permask import record, resume
+from permask import resume
 from permask import tables
 from permask.data import Queries, Scene, TrackResult
 from permask.config import validate_config
@@ -26,6 +26,11 @@ from permask.files.tracked import write_tracked
 from permask.files.writable import ensure_writable_dir
 from permask.depth.constant import tracks_2d
 from permask.queries import build_queries
+from permask.record.context import prepare_scene_context
+from permask.record.identity import RecordingIds
+from permask.record.paths import frame_values
+from permask.record.write import (write_combined_recording, write_instance_recording,
+                                  write_view_script)
 from permask.safe_pickle import DecodeLimits
 from permask.trackers.base import Tracker
 from permask.scene import load_scene
@@ -137,9 +142,9 @@ def _run_instances(cfg: DictConfig, scene: Scene, tracker, layout: OutputLayout,
         for iid, files in plan.items():
             inst.write_instance_npz(files["instance"], scene, iid, cfg.split.self_contained)
     config_text = OmegaConf.to_yaml(cfg, resolve=True)
-    rec_ids = record.RecordingIds.for_scene(scene, base)
-    context = (record.prepare_scene_context(scene, max_points_per_view=cfg.record.max_points_per_view,
-                                            log_video=cfg.record.log_video)
+    rec_ids = RecordingIds.for_scene(scene, base)
+    context = (prepare_scene_context(scene, max_points_per_view=cfg.record.max_points_per_view,
+                                     log_video=cfg.record.log_video)
                if cfg.record.enabled else None)  # encoded once, shared by every recording
     outcomes: dict[str, InstanceOutcome] = {}
     skipped: dict[str, str] = {}
@@ -168,9 +173,8 @@ def _run_instances(cfg: DictConfig, scene: Scene, tracker, layout: OutputLayout,
                 save_npz(files["queries"], **query_arrays(queries, config_text))
                 result = tracker.track(scene, queries)
                 if cfg.record.enabled:
-                    record.write_instance_recording(files["rrd"], scene, queries, result, base=base,
-                                                    tracker=tracker.name, ids=rec_ids,
-                                                    context=context)
+                    write_instance_recording(files["rrd"], scene, queries, result, base=base,
+                                             tracker=tracker.name, ids=rec_ids, context=context)
                 # written last: its fingerprint marks the instance finished
                 write_tracked(files["tracked"],
                               tracked_arrays(scene, queries, result, tracker.name, config_text),
@@ -185,10 +189,10 @@ def _run_instances(cfg: DictConfig, scene: Scene, tracker, layout: OutputLayout,
     files = {}
     if cfg.record.enabled and outcomes:
         per_instance = {k: (o.queries, o.result) for k, o in outcomes.items()}
-        files["combined_rrd"] = record.write_combined_recording(
+        files["combined_rrd"] = write_combined_recording(
             layout.combined_recording(), scene, {tracker.name: per_instance},
             base=base, ids=rec_ids, context=context)
-        files["view_script"] = record.write_view_script(
+        files["view_script"] = write_view_script(
             layout.view_script(), [o.files["rrd"] for o in outcomes.values()])
     per_instance_figures = {k: o.metrics for k, o in outcomes.items()}
     overall = met.overall(per_instance_figures)
@@ -212,7 +216,7 @@ def instance_metrics(scene: Scene, queries: Queries, result: TrackResult,
     gt_free = met.gt_free_metrics(scene, queries.instance_id, result.tracks, result.visible,
                                   queries.points)
     figures.update(gt_free.figures)
-    per_frame = {"frame": [int(f) for f in record.frame_values(scene)], **gt_free.per_frame}
+    per_frame = {"frame": [int(f) for f in frame_values(scene)], **gt_free.per_frame}
     if scene.ground_truth is not None and scene.depth_metric:  # 3D truth needs metric depth
         gt = met.true_tracks(scene.ground_truth, queries, scene.num_frames)
         if gt is not None:

@@ -2,10 +2,10 @@
 
 Per run: one video per camera with every instance (`{base}_{tracker}_{camera}.mp4`) and, with
 `video.per_instance=true`, one per instance and camera (`{base}_{tracker}_{instance}_{camera}.mp4`).
-Each point is drawn in its instance's colour (the same as in the viewer, `record.instance_color`)
-with a short trail of its last `video.trail` frames; a point the tracker calls visible is a filled
-dot, one it calls occluded a hollow ring, a point before its own query frame or outside the image
-is not drawn. Encoded with OpenCV's `VideoWriter` (`mp4v`); each file is written to a temporary
+Each point is drawn in its instance's colour (the same as in the viewer,
+`permask.record.identity.instance_color`) with a short trail of its last `video.trail` frames; a
+point the tracker calls visible is a filled dot, one it calls occluded a hollow ring, a point
+before its own query frame or outside the image is not drawn. Encoded with OpenCV's `VideoWriter` (`mp4v`); each file is written to a temporary
 beside it and renamed into place when complete.
 """
 
@@ -18,12 +18,12 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from permask import record
 from permask.data import Queries, Scene, TrackResult
 from permask.errors import OutputError
 from permask.geometry import project
 from permask.files.atomic import atomic_write
 from permask.files.layout import OutputLayout
+from permask.record.identity import instance_color
 
 FOURCC = "mp4v"
 
@@ -106,7 +106,7 @@ def write_track_videos(scene: Scene, results: Mapping[str, tuple[Queries, TrackR
     for v in range(scene.num_views):
         layers_per_view.append({
             iid: (project_tracks(scene, v, result.tracks[:, chosen[iid]]),
-                  np.asarray(result.visible, bool)[:, chosen[iid]], record.instance_color(iid, ids))
+                  np.asarray(result.visible, bool)[:, chosen[iid]], instance_color(iid, ids))
             for iid, (_, result) in results.items()})
     jobs = [(f"video_{cam}", layout.video(cam), v, list(results))
             for v, cam in enumerate(scene.camera_ids)]

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from permask import plots
-from permask.compare import build, compare, load_run, assign_labels
-from permask.compare_print import print_comparison
+from permask.compare import plots
+from permask.compare.printed import print_comparison
+from permask.compare.runs import assign_labels, load_run
+from permask.compare.sweep import compare
+from permask.compare.table import build
 
 FRAMES = list(range(1, 9))
 

@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from permask import record
+from permask.record.paths import cloud_path, track_path
+from permask.record.readback import summarize
 from permask.synthetic import DemoParams, make_demo_scene
 from tests.conftest import SMALL_DEMO, SMALL_DEMO_OVERRIDES, run_cli
 
@@ -54,14 +55,14 @@ def test_tracked_npz_contents(demo_run):
 
 def test_combined_recording_is_a_true_merge(demo_run):
     out, _ = demo_run
-    combined = record.summarize(out / "demo_lk_combined.rrd")
-    single = record.summarize(out / "demo_lk_instance_0.rrd")
+    combined = summarize(out / "demo_lk_combined.rrd")
+    single = summarize(out / "demo_lk_instance_0.rrd")
     for iid in ("instance_0", "instance_1", "instance_2"):
-        assert combined.rows.get(record.track_path("lk", iid), 0) > 0
-    assert single.rows.get(record.track_path("lk", "instance_0"), 0) > 0
-    assert record.track_path("lk", "instance_1") not in single.rows
+        assert combined.rows.get(track_path("lk", iid), 0) > 0
+    assert single.rows.get(track_path("lk", "instance_0"), 0) > 0
+    assert track_path("lk", "instance_1") not in single.rows
     # scene context once: the point cloud of a camera has as many rows in both files
-    cloud = record.cloud_path("cam_00")
+    cloud = cloud_path("cam_00")
     assert combined.rows[cloud] == single.rows[cloud]
     assert combined.has_blueprint
     assert (combined.application_id, combined.recording_id) == (single.application_id,

@@ -19,8 +19,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from permask import metrics as met
-from permask import record
-from permask.compare import Run, assign_labels
+from permask.compare.runs import Run, assign_labels
+from permask.record.paths import cloud_path, image_path, track_path
+from permask.record.readback import summarize
 from tests.conftest import ROOT, SMALL_DEMO_OVERRIDES, run_cli
 
 # the ranking sweep runs the small demo (16 frames); the launcher sweeps an 8-frame cut of it
@@ -119,15 +120,15 @@ def test_lk_ranks_above_static_on_every_gt_metric_and_mask_adherence(tracker_swe
 
 
 def test_merged_cross_tracker_recording(tracker_sweep):
-    merged = record.summarize(tracker_sweep / "demo_comparison.rrd")
+    merged = summarize(tracker_sweep / "demo_comparison.rrd")
     for tracker in ("lk", "static"):
         for iid in INSTANCES:
-            assert merged.rows.get(record.track_path(tracker, iid), 0) > 0, (tracker, iid)
+            assert merged.rows.get(track_path(tracker, iid), 0) > 0, (tracker, iid)
     lk_job = next(p for p in tracker_sweep.iterdir() if p.name.endswith("tracker=lk"))
-    single = record.summarize(lk_job / "demo_lk_combined.rrd")
-    cloud = record.cloud_path("cam_00")
+    single = summarize(lk_job / "demo_lk_combined.rrd")
+    cloud = cloud_path("cam_00")
     assert merged.rows[cloud] == single.rows[cloud]  # the scene context once
-    assert merged.rows[record.image_path("cam_00")] == single.rows[record.image_path("cam_00")]
+    assert merged.rows[image_path("cam_00")] == single.rows[image_path("cam_00")]
     assert merged.has_blueprint
     assert (merged.application_id, merged.recording_id) == (single.application_id,
                                                             single.recording_id)
@@ -179,11 +180,11 @@ def test_standalone_compare_over_separate_runs(tmp_path, cache_dir):
     assert {r["scene"] for r in rows} == {"demo", "other"}
     assert ("lk", "instance_0", "AJ") in values and ("lk", "instance_0", "mask_adherence") in values
     assert "| demo/instance_0 |" in (out / "comparison.md").read_text()
-    demo = record.summarize(out / "demo_comparison.rrd")
-    assert demo.rows.get(record.track_path("lk", "instance_0"), 0) > 0
-    assert demo.rows.get(record.track_path("static", "instance_0"), 0) > 0
-    other_rec = record.summarize(out / "other_comparison.rrd")
-    assert record.track_path("static", "instance_0") not in other_rec.rows
+    demo = summarize(out / "demo_comparison.rrd")
+    assert demo.rows.get(track_path("lk", "instance_0"), 0) > 0
+    assert demo.rows.get(track_path("static", "instance_0"), 0) > 0
+    other_rec = summarize(out / "other_comparison.rrd")
+    assert track_path("static", "instance_0") not in other_rec.rows
     assert other_rec.recording_id != demo.recording_id
 
     # re-running a run into its folder (the lead's resume) and comparing again is fine

@@ -9,7 +9,7 @@ from permask.files.layout import OutputLayout
 from permask.files.names import safe_name
 import pytest
 
-from permask import record
+from permask.record.identity import instance_color
 from permask.data import TrackResult
 from permask.geometry import project
 from permask.video import drawn_points, read_frame_count, write_track_videos
@@ -61,7 +61,7 @@ def test_points_drawn_where_they_project_filled_or_hollow(big, tmp_path):
     uv, _ = project(tracks[0], scene.intrs[0, 0], scene.extrs[0, 0])
     u, v = np.round(uv[0]).astype(int)
     assert 0 <= u < 128 and 0 <= v < 96
-    colour = np.array(record.instance_color(iid, list(scene.masks)), float)
+    colour = np.array(instance_color(iid, list(scene.masks)), float)
     for t, frame in enumerate(frames):
         centre = frame[v - 1:v + 2, u - 1:u + 2].reshape(-1, 3).mean(0)
         under = scene.rgbs[0, t, v - 1:v + 2, u - 1:u + 2].reshape(-1, 3).mean(0)

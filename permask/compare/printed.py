@@ -17,7 +17,7 @@ from rich.table import Table
 from permask import tables
 
 if TYPE_CHECKING:  # pragma: no cover
-    from permask.compare import Comparison
+    from permask.compare.table import Comparison
 
 GT_HEADLINE = ("AJ", "median_error_cm")
 GT_FREE_HEADLINE = ("mask_adherence", "tracked_at_end")

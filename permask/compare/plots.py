@@ -26,7 +26,7 @@ from permask import tables
 from permask.files.atomic import atomic_write
 
 if TYPE_CHECKING:  # pragma: no cover
-    from permask.compare import Comparison
+    from permask.compare.table import Comparison
 
 # Fixed colours per tracker (matplotlib's tab10 hues); other trackers get one from their name.
 TRACKER_COLORS = {

@@ -1,0 +1,32 @@
+"""Compare trackers (and settings) per mask across run output folders.
+
+    python -m permask.compare DIR [DIR ...] -o OUT
+
+Each DIR is a run's output folder (it holds `metrics.json`) or any folder above runs, e.g. a
+multirun sweep folder: every folder below it holding a `metrics.json` is a run. Writes to OUT:
+
+    comparison.csv            long format: run, label, tracker, scene, instance, metric, value
+    comparison.md             per key metric an instance x run table, best per row in bold
+    comparison_bars.png       per-mask grouped bars per run (AJ with ground truth, else mask
+                              adherence; and a second GT-free measure)
+    comparison_over_time.png  per mask, error over time (ground truth) or mask adherence over time
+    {base}_comparison.rrd     per scene: the scene once and every run's tracks of every instance
+                              under world/tracks/{label}/{instance}
+
+Runs are columns, labelled by the Hydra overrides that tell them apart (`runs`); masks are rows.
+Runs of different scenes (input content fingerprints) become separate rows and separate
+recordings, never one. Re-running into a folder simply replaces that run's figures.
+
+The Hydra callback `permask.callbacks.CompareCallback` runs `compare` over a sweep folder at the
+end of every multirun.
+
+The package, one job per module (callers import the module they need; nothing is re-exported here):
+
+    runs        finding run folders, reading them back, labelling them (`CompareError`)
+    table       the comparison's cells (`Comparison`, `build`) and its CSV and Markdown text
+    printed     the headline tables in the terminal
+    plots       the PNG plots
+    recordings  the merged cross-run recording of each scene
+    sweep       `compare`: all of the above for a set of folders, every file written
+    __main__    the command line
+"""

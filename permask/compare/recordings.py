@@ -1,0 +1,93 @@
+"""The merged cross-run recording: per scene, one .rrd with the scene once and every run's tracks
+of every instance under world/tracks/{label}/{instance}."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from permask.compare.runs import CompareError, Run
+from permask.files.layout import ComparisonLayout, OutputLayout
+from permask.files.tracked import read_tracked
+
+log = logging.getLogger(__name__)
+
+
+def _group_key(run: Run) -> tuple[str, str, int, int]:
+    stride, down = run.scene_settings()
+    return run.base_name, run.fingerprint, stride, down
+
+
+def _load_scene(run: Run):
+    """The run's scene, loaded as the run loaded it (its `.hydra/config.yaml`)."""
+    from omegaconf import OmegaConf, open_dict
+
+    from permask.pipeline import load_input
+
+    cfg = run.config()
+    if cfg is None:
+        raise CompareError(f"{run.path}: no .hydra/config.yaml to load the scene from")
+    npz = OmegaConf.select(cfg, "input.npz")
+    if npz and not Path(npz).is_absolute():
+        cwd = run.original_cwd() or Path.cwd()
+        with open_dict(cfg):
+            cfg.input.npz = str(cwd / npz)
+    return cfg, load_input(cfg)
+
+
+def _read_tracks(run: Run, instance_id: str, num_frames: int):
+    path = OutputLayout(run.path, run.base_name, run.tracker).tracked(instance_id)
+    if not path.is_file():
+        log.warning("compare: %s missing, %s of %s left out of the recording", path.name,
+                    instance_id, run.label)
+        return None
+    tracked = read_tracked(path, num_frames=num_frames)
+    return None if tracked is None else (tracked.queries, tracked.result)
+
+
+def write_recordings(runs: Sequence[Run], layout: ComparisonLayout) -> dict[str, Path]:
+    """Per scene (content fingerprint, stride, downsampling): one recording with the scene once
+    and every run's tracks under world/tracks/{label}/{instance}."""
+    from permask.record.context import prepare_scene_context
+    from permask.record.identity import RecordingIds
+    from permask.record.write import write_combined_recording
+
+    groups: dict[tuple[str, str, int, int], list[Run]] = {}
+    for run in runs:
+        groups.setdefault(_group_key(run), []).append(run)
+    written = {}
+    for key, members in groups.items():
+        base, fingerprint, stride, down = key
+        name = base
+        if len({k[1] for k in groups if k[0] == base}) > 1:  # one base name, several input files
+            name += f"_{fingerprint[:8]}"
+        if sum(1 for k in groups if k[:2] == key[:2]) > 1:  # one file at several settings
+            name += f"_stride{stride}_down{down}"
+        try:
+            cfg, scene = _load_scene(members[0])
+        except Exception as err:  # noqa: BLE001 - the tables stand without the recording
+            log.warning("compare: no merged recording for %s: cannot load its scene (%s)", name, err)
+            continue
+        if fingerprint and scene.fingerprint and scene.fingerprint != fingerprint:
+            log.warning("compare: no merged recording for %s: the input file changed since the "
+                        "runs (fingerprint %s, runs %s)", name, scene.fingerprint, fingerprint)
+            continue
+        results: dict[str, dict] = {}
+        for run in sorted(members, key=lambda r: (r.path / "metrics.json").stat().st_mtime):
+            for iid in run.instances:
+                if iid not in scene.masks:
+                    continue
+                loaded = _read_tracks(run, iid, scene.num_frames)
+                if loaded is not None:
+                    results.setdefault(run.label, {})[iid] = loaded
+        if not results:
+            continue
+        context = prepare_scene_context(
+            scene, max_points_per_view=int(cfg.get("record", {}).get("max_points_per_view", 5000)),
+            log_video=bool(cfg.get("record", {}).get("log_video", True)))
+        path = write_combined_recording(layout.recording(name), scene, results,
+                                        base=base, ids=RecordingIds.for_scene(scene, base),
+                                        context=context)
+        written[f"recording_{name}"] = path
+    return written

@@ -1,0 +1,37 @@
+"""`compare`: the comparison of the runs at or below some folders (a sweep folder, or run folders),
+every file written: CSV, Markdown, plots and merged recordings (see `permask.compare`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from permask.compare.recordings import write_recordings
+from permask.compare.runs import assign_labels, find_runs, load_run
+from permask.compare.table import Comparison, build, csv_text, markdown_text
+from permask.files.atomic import save_text
+from permask.files.layout import ComparisonLayout
+
+
+def compare(paths: Iterable[str | Path], out: str | Path, *, recording: bool = True,
+            plots: bool = True) -> Comparison:
+    """Aggregate the runs at or below `paths` into `out` (the files: see `permask.compare`)."""
+    out = Path(out)
+    layout = ComparisonLayout(out)
+    runs = [load_run(p) for p in find_runs(paths)]
+    runs = [r for r in runs if r.instances] or runs
+    assign_labels(runs)
+    comp = build(runs)
+    files: dict[str, Path] = {"csv": save_text(layout.csv(), csv_text(comp, out))}
+    if plots and comp.rows:
+        from permask.compare.plots import plot_bars, plot_over_time
+
+        for kind, fn in (("bars", plot_bars), ("over_time", plot_over_time)):
+            path = fn(comp, layout.plot(kind))
+            if path is not None:
+                files[kind] = path
+    if recording:
+        files.update(write_recordings(runs, layout))
+    files["markdown"] = save_text(layout.markdown(), markdown_text(comp, out, files))
+    comp.files = files
+    return comp
