@@ -4,7 +4,8 @@
   jobs on any launcher (Ray workers, SLURM nodes) write below the folder the user asked for, and
   the SLURM or Ray cluster the launcher needs is checked before any job leaves.
 - `CompareCallback` (at the end): writes comparison.csv / comparison.md / PNG plots / the merged
-  recording into the sweep folder, exactly as `python -m permask.compare SWEEP_DIR` would.
+  recording into the sweep folder, exactly as `python -m permask.compare SWEEP_DIR` would, and with
+  `select=METRIC` the best-per-mask folder `SWEEP_DIR/best/` (`permask.compare.best`).
 """
 
 from __future__ import annotations
@@ -40,16 +41,30 @@ class CompareCallback(Callback):
 
     enabled: false turns it off (`hydra.callbacks.compare.enabled=false`); recording: write the
     merged cross-run .rrd (null: when the runs recorded, i.e. `record.enabled`); plots: the PNGs;
-    print_table: print the headline comparison in the terminal (`permask.compare.printed`).
-    A failure here is logged, never raised: the jobs' own outputs are complete either way.
+    print_table: print the headline comparison in the terminal (`permask.compare.printed`);
+    select: a metric name (`permask.compare.select`) to also write `best/`, or null.
+    A failure of the comparison is logged, never raised: the jobs' own outputs are complete either
+    way. A selection that cannot be made (unknown metric: checked before any job starts; a metric
+    the jobs lack) is one `permask: error:` line, exit 2, after the comparison is written.
     """
 
     def __init__(self, enabled: bool = True, recording: bool | None = None, plots: bool = True,
-                 print_table: bool = True):
+                 print_table: bool = True, select: str | None = None):
         self.enabled = enabled
         self.print_table = print_table
         self.recording = recording
         self.plots = plots
+        self.select = select
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if self.enabled and self.select:
+            from permask.compare.select import resolve_metric
+            from permask.errors import Abort, PermaskError
+
+            try:
+                resolve_metric(self.select)
+            except PermaskError as err:
+                raise Abort(err) from None
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if not self.enabled:
@@ -76,3 +91,15 @@ class CompareCallback(Callback):
             from permask.compare.printed import print_comparison
 
             print_comparison(comp)
+        if self.select:
+            self._select(comp, sweep_dir, recording)
+
+    def _select(self, comp, sweep_dir: Path, recording: bool) -> None:
+        from permask.compare.best import summary_lines, write_best
+        from permask.errors import Abort, PermaskError
+
+        try:
+            files = write_best(comp.runs, sweep_dir, self.select, recording=recording)
+        except PermaskError as err:
+            raise Abort(err) from None
+        print("\n".join(summary_lines(files)))

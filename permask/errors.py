@@ -84,3 +84,7 @@ class Abort(BaseException):
     def __init__(self, error: PermaskError):
         self.error = error
         super().__init__(str(error))
+
+
+class SelectionError(PermaskError):
+    """Best per mask cannot be chosen: an unknown metric, or one the runs lack."""

@@ -1,6 +1,7 @@
 """The command line: `python -m permask.compare DIR [DIR ...] [-o OUT] [--no-recording]
-[--no-plots]` (see `permask.compare`). Prints the headline tables and where the files are; exit
-status 2 with one error line when there is nothing to compare or a run cannot be read."""
+[--no-plots] [--select METRIC]` (see `permask.compare`; `--select`: `permask.compare.best`).
+Prints the headline tables and where the files are; exit status 2 with one error line when there
+is nothing to compare, a run cannot be read, or the selection metric is unknown or missing."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from permask.compare.runs import CompareError
 from permask.compare.sweep import compare
+from permask.errors import PermaskError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,13 +27,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-recording", action="store_true",
                         help="skip the merged cross-run .rrd (no scene loading)")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    parser.add_argument("--select", metavar="METRIC",
+                        help="also write OUT/best/: per mask the winning run's tracks by METRIC "
+                             "(aj, median_error, mask_adherence, ...; auto: aj with ground "
+                             "truth, else mask_adherence)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     out = Path(args.output) if args.output else (
         Path(args.dirs[0]) if len(args.dirs) == 1 else Path("comparison"))
     try:
+        if args.select:
+            from permask.compare.select import resolve_metric
+
+            resolve_metric(args.select)  # an unknown name fails before any work
         comp = compare(args.dirs, out, recording=not args.no_recording, plots=not args.no_plots)
-    except CompareError as err:
+        if args.select:
+            from permask.compare.best import write_best
+
+            best = write_best(comp.runs, out, args.select, recording=not args.no_recording)
+            comp.files.update({f"best_{k}": v for k, v in best.items()
+                               if not k.startswith(("tracked_", "metrics"))})
+    except (CompareError, PermaskError) as err:
         print(f"permask.compare: error: {err}", file=sys.stderr)
         return 2
     from permask.compare.printed import print_comparison
@@ -41,6 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{len(comp.rows)} instance(s)")
     for kind, path in comp.files.items():
         print(f"  {kind:18s} {path}")
+    if args.select:
+        from permask.compare.best import summary_lines
+
+        print("\n".join(summary_lines(best)))
     return 0
 
 

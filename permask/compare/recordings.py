@@ -19,7 +19,7 @@ def _group_key(run: Run) -> tuple[str, str, int, int]:
     return run.base_name, run.fingerprint, stride, down
 
 
-def _load_scene(run: Run):
+def load_run_scene(run: Run):
     """The run's scene, loaded as the run loaded it (its `.hydra/config.yaml`)."""
     from omegaconf import OmegaConf, open_dict
 
@@ -65,7 +65,7 @@ def write_recordings(runs: Sequence[Run], layout: ComparisonLayout) -> dict[str,
         if sum(1 for k in groups if k[:2] == key[:2]) > 1:  # one file at several settings
             name += f"_stride{stride}_down{down}"
         try:
-            cfg, scene = _load_scene(members[0])
+            cfg, scene = load_run_scene(members[0])
         except Exception as err:  # noqa: BLE001 - the tables stand without the recording
             log.warning("compare: no merged recording for %s: cannot load its scene (%s)", name, err)
             continue

@@ -17,12 +17,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from permask.files.layout import SELECTION_JSON
+
 log = logging.getLogger(__name__)
 
 # Override keys that never name a run: where outputs go, how chatty, hydra internals, presets.
-IGNORED_KEYS = ("output_dir", "sweep_dir", "progress", "on_existing", "sweep", "record.enabled",
-                "record.log_video", "record.max_points_per_view")
-IGNORED_PREFIXES = ("hydra.", "hydra/")
+IGNORED_KEYS = ("output_dir", "sweep_dir", "progress", "on_existing", "sweep")
+IGNORED_PREFIXES = ("hydra.", "hydra/", "record.")
 # Keys that say which scene or which instances: rows, not columns.
 ROW_KEYS = ("base_name", "instances", "split.reuse_dir")
 ROW_PREFIXES = ("input.",)
@@ -89,7 +90,10 @@ class Run:
 def find_runs(paths: Iterable[str | Path]) -> list[Path]:
     """Run folders (holding metrics.json) at or below each path, in order, without duplicates.
 
-    Hidden folders (`.hydra`, `.submitit`, ...) are not searched."""
+    Hidden folders (`.hydra`, `.submitit`, ...) and best-per-mask folders (holding
+    `selection.json`, `permask.compare.best`) are not searched; given by name, a best folder is
+    read as a run."""
+
     found: dict[Path, None] = {}
     for given in paths:
         path = Path(given)
@@ -99,7 +103,8 @@ def find_runs(paths: Iterable[str | Path]) -> list[Path]:
             found[path.resolve()] = None
             continue
         below = sorted(m.parent for m in path.rglob("metrics.json")
-                       if not any(part.startswith(".") for part in m.relative_to(path).parts[:-1]))
+                       if not any(part.startswith(".") for part in m.relative_to(path).parts[:-1])
+                       and not (m.parent / SELECTION_JSON).is_file())
         if not below:
             raise CompareError(f"{path}: no run found (no metrics.json in it or below it)")
         for run in below:

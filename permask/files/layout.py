@@ -175,3 +175,29 @@ class ComparisonLayout:
 
     def recording(self, base: str) -> Path:
         return inside(self.root, f"{safe_name(base)}_comparison.rrd")
+
+    def best(self, scene: str | None = None) -> Path:
+        """The best-per-mask folder: `best/`, or `best/{scene}/` when several scenes were compared."""
+        return inside(self.root, "best") if scene is None else \
+            inside(self.root, "best", safe_name(scene))
+
+
+BEST_TRACKER = "best"  # the tracker part of a best-per-mask folder's file names
+
+
+@dataclass
+class BestLayout(OutputLayout):
+    """Files of a best-per-mask folder (`permask.compare.best`): a run folder of the tracker
+    `best` (`{base}_best_{instance}_tracked.npz`, `{base}_best_combined.rrd`, videos,
+    `metrics.json`, `metrics.md`) plus the record of the choice."""
+
+    tracker: str = BEST_TRACKER
+
+    def selection_json(self) -> Path:
+        return self._inside(SELECTION_JSON)
+
+    def selection_md(self) -> Path:
+        return self._inside("selection.md")
+
+
+SELECTION_JSON = "selection.json"  # marks a best-per-mask folder (not a run of its own)
