@@ -97,11 +97,27 @@ class SplitConfig:
     self_contained: bool = False  # instance files also carry the video
 
 
+class SceneLayout(Choice):
+    """Where a run's recordings keep the scene context (cameras' RGB frames, depth clouds)."""
+
+    per_file = "per_file"  # every .rrd carries it: each opens alone (clouds thinned per instance)
+    shared = "shared"  # once, in {base}_scene.rrd; the other files hold cameras + their data
+
+
 @dataclass
 class RecordConfig:
+    """The Rerun recordings of a run (permask/record/, README "Viewing")."""
+
     enabled: bool = True
     log_video: bool = True
     max_points_per_view: int = 5000  # depth-cloud points per view and frame in recordings
+    scene: SceneLayout = SceneLayout.per_file
+    # per_file: depth clouds of per-instance files at every k-th frame (the combined file keeps
+    # every frame; the viewer shows a cloud until the next); 1: every frame, as the combined file
+    instance_cloud_stride: int = 4
+    spawn: bool = False  # also stream the run live to a viewer started for it (`rerun`)
+    connect: Optional[str] = None  # also stream live to a running viewer, e.g.
+    # rerun+http://127.0.0.1:9876/proxy (what `rerun` prints it listens on)
 
 
 @dataclass
@@ -184,6 +200,7 @@ _RANGES = [
     ("temporal_stride", lambda v: v >= 1, "an integer >= 1"),
     ("spatial_downsample", lambda v: v >= 1, "an integer >= 1"),
     ("record.max_points_per_view", lambda v: v >= 0, ">= 0"),
+    ("record.instance_cloud_stride", lambda v: v >= 1, "an integer >= 1 (frames)"),
     ("input.limits.max_member_bytes", lambda v: v is None or v > 0, "> 0 or null"),
     ("input.limits.max_total_bytes", lambda v: v is None or v > 0, "> 0 or null"),
     ("input.limits.max_ratio", lambda v: v is None or v >= 1, ">= 1 or null"),

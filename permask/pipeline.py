@@ -26,11 +26,10 @@ from permask.files.tracked import write_tracked
 from permask.files.writable import ensure_writable_dir
 from permask.depth.constant import tracks_2d
 from permask.queries import build_queries
-from permask.record.context import prepare_scene_context
 from permask.record.identity import RecordingIds
+from permask.record.live import check_address
 from permask.record.paths import frame_values
-from permask.record.write import (write_combined_recording, write_instance_recording,
-                                  write_view_script)
+from permask.record.recorder import RunRecorder, is_shared, open_live_view
 from permask.safe_pickle import DecodeLimits
 from permask.trackers.base import Tracker
 from permask.scene import load_scene
@@ -113,6 +112,8 @@ def select_instances(scene: Scene, wanted: list[str]) -> list[str]:
 
 def run(cfg: DictConfig, output_dir: str | Path) -> RunReport:
     validate_config(cfg)
+    if cfg.record.enabled and cfg.record.get("connect"):
+        check_address(cfg.record.connect)  # no viewer there: one line before any work
     out = ensure_writable_dir(output_dir)
     tracker: Tracker = hydra.utils.instantiate(cfg.tracker)  # once, reused for every instance
     tracker.load()  # learned models: fail on missing code/weights before any work
@@ -125,11 +126,13 @@ def run(cfg: DictConfig, output_dir: str | Path) -> RunReport:
         scene.masks = inst.read_instance_masks(reuse, scene=scene)
     layout = OutputLayout(out, cfg.base_name, tracker.name, reads=reads)
     ids = select_instances(scene, list(cfg.instances))
-    plan = layout.plan(ids, record=cfg.record.enabled, split=not cfg.split.reuse_dir)
+    shared = cfg.record.enabled and is_shared(cfg.record)
+    plan = layout.plan(ids, record=cfg.record.enabled, split=not cfg.split.reuse_dir,
+                       shared_scene=shared)
     with FolderLock(layout.lock_file(), wait=cfg.on_locked == "wait") as lock:
         lock.remove_orphaned_temporaries(layout.folders())
         planned = [*(p for files in plan.values() for p in files.values()),
-                   *layout.run_files(cfg.record.enabled).values()]
+                   *layout.run_files(cfg.record.enabled, shared).values()]
         claim_folder(layout, scene.fingerprint, scene.source, planned, cfg.on_existing)
         return _run_instances(cfg, scene, tracker, layout, plan)
 
@@ -142,10 +145,23 @@ def _run_instances(cfg: DictConfig, scene: Scene, tracker, layout: OutputLayout,
         for iid, files in plan.items():
             inst.write_instance_npz(files["instance"], scene, iid, cfg.split.self_contained)
     config_text = OmegaConf.to_yaml(cfg, resolve=True)
-    rec_ids = RecordingIds.for_scene(scene, base)
-    context = (prepare_scene_context(scene, max_points_per_view=cfg.record.max_points_per_view,
-                                     log_video=cfg.record.log_video)
-               if cfg.record.enabled else None)  # encoded once, shared by every recording
+    recorder = None
+    if cfg.record.enabled:  # the scene context is encoded once, shared by every recording
+        live = open_live_view(cfg.record, RecordingIds.for_scene(scene, base))
+        recorder = RunRecorder(cfg.record, scene, layout, tracker.name, live)
+    try:
+        return _track_instances(cfg, scene, tracker, layout, plan, recorder, config_text)
+    finally:
+        if recorder is not None:
+            recorder.close()
+
+
+def _track_instances(cfg: DictConfig, scene: Scene, tracker, layout: OutputLayout,
+                     plan: dict[str, dict[str, Path]], recorder: RunRecorder | None,
+                     config_text: str) -> RunReport:
+    """The instance loop, the combined recording and the metrics files."""
+    out, base = layout.root, cfg.base_name
+    written = recorder.start() if recorder is not None else {}  # the scene file, if shared
     outcomes: dict[str, InstanceOutcome] = {}
     skipped: dict[str, str] = {}
     reused: list[str] = []
@@ -163,6 +179,8 @@ def _run_instances(cfg: DictConfig, scene: Scene, tracker, layout: OutputLayout,
             if earlier is not None:
                 queries, result = earlier
                 reused.append(instance_id)
+                if recorder is not None:
+                    recorder.instance(None, queries, result)  # the live view only
             else:
                 queries = build_queries(scene, instance_id, cfg.query)
                 if len(queries) == 0:
@@ -172,9 +190,8 @@ def _run_instances(cfg: DictConfig, scene: Scene, tracker, layout: OutputLayout,
                     continue
                 save_npz(files["queries"], **query_arrays(queries, config_text))
                 result = tracker.track(scene, queries)
-                if cfg.record.enabled:
-                    write_instance_recording(files["rrd"], scene, queries, result, base=base,
-                                             tracker=tracker.name, ids=rec_ids, context=context)
+                if recorder is not None:
+                    recorder.instance(files["rrd"], queries, result)
                 # written last: its fingerprint marks the instance finished
                 write_tracked(files["tracked"],
                               tracked_arrays(scene, queries, result, tracker.name, config_text),
@@ -186,14 +203,10 @@ def _run_instances(cfg: DictConfig, scene: Scene, tracker, layout: OutputLayout,
         raise Interrupted(finished, out) from None
     if reused:
         log.info("reused %d finished instance(s) from an earlier run: %s", len(reused), reused)
-    files = {}
-    if cfg.record.enabled and outcomes:
-        per_instance = {k: (o.queries, o.result) for k, o in outcomes.items()}
-        files["combined_rrd"] = write_combined_recording(
-            layout.combined_recording(), scene, {tracker.name: per_instance},
-            base=base, ids=rec_ids, context=context)
-        files["view_script"] = write_view_script(
-            layout.view_script(), [o.files["rrd"] for o in outcomes.values()])
+    files = written
+    if recorder is not None and outcomes:
+        files.update(recorder.finish({k: (o.queries, o.result) for k, o in outcomes.items()},
+                                     [o.files["rrd"] for o in outcomes.values()]))
     per_instance_figures = {k: o.metrics for k, o in outcomes.items()}
     overall = met.overall(per_instance_figures)
     files["metrics"] = save_json(layout.metrics_json(), {

@@ -56,5 +56,6 @@ def print_report(report: RunReport, console: Console | None = None) -> None:
         for kind, path in outcome.files.items():
             console.print(f"  {instance_id} {kind:8s} {path}")
     if "view_script" in report.files:
+        scene = f"{report.files['scene_rrd']} " if "scene_rrd" in report.files else ""
         console.print(f"view all instances: [bold]bash {report.files['view_script']}[/bold]  "
-                      f"or: rerun {report.files.get('combined_rrd')}")
+                      f"or: rerun {scene}{report.files.get('combined_rrd')}")

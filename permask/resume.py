@@ -32,6 +32,8 @@ def instance_fingerprint(cfg: DictConfig, scene: Scene, instance_id: str) -> str
     settings["input"].get("demo", {}).pop("cache_dir", None)
     for key in ("cache", "cache_dir"):  # where depth is cached never changes it
         settings["depth"].pop(key, None)
+    for key in ("spawn", "connect"):  # watching a run live never changes it
+        settings.get("record", {}).pop(key, None)
     digest = hashlib.sha256()
     digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
     digest.update(scene.fingerprint.encode())

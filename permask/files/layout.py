@@ -66,6 +66,10 @@ class OutputLayout:
     def combined_recording(self) -> Path:
         return self._inside(f"{self._base}_{self._tracker}_combined.rrd")
 
+    def scene_recording(self) -> Path:
+        """`{base}_scene.rrd`: the scene context once, with `record.scene=shared`."""
+        return self._inside(f"{self._base}_scene.rrd")
+
     def view_script(self) -> Path:
         return self._inside(f"view_{self._base}_{self._tracker}_combined.sh")
 
@@ -89,23 +93,25 @@ class OutputLayout:
     def manifest(self) -> Path:
         return self._inside(STATE_DIR, "manifest.json")
 
-    def run_files(self, record: bool = True) -> dict[str, Path]:
+    def run_files(self, record: bool = True, shared_scene: bool = False) -> dict[str, Path]:
         files = {"metrics": self.metrics_json(), "metrics_table": self.metrics_table()}
         if record:
             files["combined_rrd"] = self.combined_recording()
             files["view_script"] = self.view_script()
+            if shared_scene:
+                files["scene_rrd"] = self.scene_recording()
         return files
 
     # ------------------------------------------------------------------ checks
-    def plan(self, instance_ids: Iterable[str], *, record: bool = True,
-             split: bool = True) -> dict[str, dict[str, Path]]:
+    def plan(self, instance_ids: Iterable[str], *, record: bool = True, split: bool = True,
+             shared_scene: bool = False) -> dict[str, dict[str, Path]]:
         """instance id -> its files, after checking the run's whole set of outputs: no two on
         one name (case-insensitively), none on a file the run reads. Raises OutputError."""
         planned = {iid: self.instance_files(iid, record) for iid in instance_ids}
         if not split:
             for files in planned.values():
                 files.pop("instance")
-        owned = {key: path for key, path in self.run_files(record).items()}
+        owned = {key: path for key, path in self.run_files(record, shared_scene).items()}
         owned.update({f"instance {iid!a} ({kind})": path
                       for iid, files in planned.items() for kind, path in files.items()})
         clash = first_clash(owned)

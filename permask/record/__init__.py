@@ -31,6 +31,8 @@ The package, one job per module (callers import the module they need; nothing is
     tracks     one instance's masks, queries, tracks and trails
     blueprint  the viewer layout
     sink       writing one .rrd safely: atomic, and a full disk cannot hang the process
-    write      the files of a run: per-instance and combined recordings, the viewing script
+    write      the files: per-instance, combined and scene recordings, the viewing script
+    recorder   which context goes into which file of a run (`record.scene`), and the live stream
+    live       streaming a run to a viewer while it works (`record.spawn`, `record.connect`)
     readback   reading a .rrd back (rows per entity), for tests and checks
 """

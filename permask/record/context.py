@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import rerun as rr
@@ -28,13 +28,26 @@ class DepthCloud:
     """Subsampled coloured depth points of one view over all frames.
 
     positions [P,3] float32 world (m); colors [P,3] uint8; lengths [T] points per frame (sum P);
-    radius: point radius (m) that roughly closes the gaps left by the subsampling.
+    radius: point radius (m) that roughly closes the gaps left by the subsampling;
+    logged: [T] bool, the frames that get a cloud row (None: every frame). A frame without a row
+    keeps showing the last logged cloud in the viewer (a frame with a row of 0 points shows none).
     """
 
     positions: np.ndarray
     colors: np.ndarray
     lengths: np.ndarray
     radius: float
+    logged: np.ndarray | None = None
+
+    def every(self, stride: int) -> DepthCloud:
+        """The cloud at frames 0, stride, 2*stride, ... only (stride 1: itself)."""
+        if stride <= 1:
+            return self
+        keep = np.arange(len(self.lengths)) % stride == 0
+        point_frame = np.repeat(np.arange(len(self.lengths)), self.lengths)
+        mask = keep[point_frame]
+        return DepthCloud(self.positions[mask], self.colors[mask],
+                          np.where(keep, self.lengths, 0), self.radius, keep)
 
 
 @dataclass
@@ -59,6 +72,20 @@ class SceneContext:
         images = sum(sum(len(b) for b in v) if isinstance(v, list) else v.nbytes
                      for v in self.images or [])
         return images + sum(c.positions.nbytes + c.colors.nbytes for c in self.clouds)
+
+    def clouds_every(self, stride: int) -> SceneContext:
+        """The same context with the depth clouds at every `stride`-th frame only (the viewer
+        keeps showing a cloud until the next one): about 1/stride of the clouds' bytes."""
+        if stride <= 1:
+            return self
+        return replace(self, clouds=[c.every(stride) for c in self.clouds])
+
+    def cameras_only(self) -> SceneContext:
+        """The cameras without RGB frames and clouds: what a file needs so that masks and tracks
+        have their camera views, when the scene itself lives in another file of the run."""
+        empty = [DepthCloud(np.zeros((0, 3), np.float32), np.zeros((0, 3), np.uint8),
+                            np.zeros_like(c.lengths), c.radius) for c in self.clouds]
+        return replace(self, images=None, clouds=empty)
 
 
 def _encode_jpeg(image: np.ndarray, quality: int) -> bytes:
@@ -210,8 +237,11 @@ def log_scene_context(rec: rr.RecordingStream, scene: Scene, *,
 
         cloud = context.clouds[v]
         if len(cloud.positions):
+            rows = np.ones(T, bool) if cloud.logged is None else cloud.logged
             rec.log(cloud_path(cam), rr.Points3D.from_fields(radii=cloud.radius), static=True)
-            rec.send_columns(cloud_path(cam), indexes=time_column(frames), columns=rr.Points3D.columns(
-                positions=cloud.positions, colors=cloud.colors).partition(cloud.lengths))
+            rec.send_columns(cloud_path(cam), indexes=time_column(frames[rows]),
+                             columns=rr.Points3D.columns(positions=cloud.positions,
+                                                         colors=cloud.colors
+                                                         ).partition(cloud.lengths[rows]))
     flush(rec)  # the writer drains the context before instance data piles onto it (peak memory)
     return context

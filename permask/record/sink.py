@@ -45,7 +45,8 @@ FLUSH_STALL_S = 120.0  # no byte written for this long: the sink is stuck (disk 
 def flush(rec: rr.RecordingStream, path: Path | None = None) -> None:
     """`rec.flush()` that cannot hang: Rerun's file sink waits forever when its disk is full.
     Polls; raises OSError(ENOSPC) when the file stopped growing on a full disk, or OSError after
-    FLUSH_STALL_S without progress."""
+    FLUSH_STALL_S without progress. A stream that writes no file we know of (a live viewer) is
+    waited for at most FLUSH_POLL_S."""
     path = path or _FILES.get(id(rec))
     last_size, last_progress = -1, time.monotonic()
     while True:
@@ -53,8 +54,10 @@ def flush(rec: rr.RecordingStream, path: Path | None = None) -> None:
             rec.flush(timeout_sec=FLUSH_POLL_S)
             return
         except RuntimeError as err:  # Rerun's timeout; any other error is the sink's own
-            if path is None or "timed out" not in str(err):
+            if "timed out" not in str(err):
                 raise
+            if path is None:  # not a file (a live viewer): the rest stays queued for it
+                return
         size = path.stat().st_size if path.exists() else 0
         if size != last_size:
             last_size, last_progress = size, time.monotonic()

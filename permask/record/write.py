@@ -90,6 +90,20 @@ def write_combined_recording(path: str | os.PathLike, scene: Scene,
     return write_atomic(path, ids, blueprint, log, name=base, expected_bytes=context.nbytes())
 
 
+def write_scene_recording(path: str | os.PathLike, scene: Scene, *, base: str,
+                          ids: RecordingIds | None = None,
+                          context: SceneContext | None = None) -> Path:
+    """The scene file of a run with `record.scene=shared`: the scene context (cameras, RGB frames,
+    depth clouds) once, no instance. The run's other files carry the same ids, so opened together
+    with it (`rerun {base}_scene.rrd FILE...`) they show over the scene."""
+    ids = RecordingIds.for_scene(scene, base) if ids is None else ids
+    context = prepare_scene_context(scene) if context is None else context
+    blueprint = make_blueprint(scene, [], context=context)
+    return write_atomic(path, ids, blueprint, lambda rec: log_scene_context(rec, scene,
+                                                                          context=context),
+                        name=base, expected_bytes=context.nbytes())
+
+
 def write_view_script(path: str | os.PathLike, rrd_paths: Iterable[str | os.PathLike]) -> Path:
     """A bash script that opens the given .rrd files together in one viewer (written atomically).
 
