@@ -126,9 +126,14 @@ def test_demo_sweep_picks_lk_for_every_instance(tmp_path):
     sweep = tmp_path / "sweep"
     proc = run_cli(["-m", "tracker=static,lk", "query.max_points=20", "input.demo.num_frames=8",
                     "input.demo.height=96", "input.demo.width=128", "record.enabled=false",
-                    "hydra.callbacks.compare.plots=false", "hydra.callbacks.compare.select=aj",
-                    f"sweep_dir={sweep}", "progress=false"])
+                    "video=true", "hydra.callbacks.compare.plots=false",
+                    "hydra.callbacks.compare.select=aj", f"sweep_dir={sweep}", "progress=false"])
     assert proc.returncode == 0, proc.stderr[-2000:]
+    # the runs wrote videos: the sweep gets side-by-side ones, the best folder its own
+    from permask.video import read_frame_count
+
+    assert read_frame_count(sweep / "demo_comparison_cam_00.mp4") == 8
+    assert read_frame_count(sweep / "best" / "demo_best_cam_00.mp4") == 8
     selection = json.loads((sweep / "best" / "selection.json").read_text())
     assert selection["instances"] and all(
         c["winner"] == "lk" and c["margin"] > 0 for c in selection["instances"].values())
@@ -137,3 +142,14 @@ def test_demo_sweep_picks_lk_for_every_instance(tmp_path):
                    f"sweep_dir={tmp_path / 'bad'}"])
     assert bad.returncode == 2 and "unknown selection metric" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "bad").exists()
+
+
+def test_side_by_side_tiles_panels_in_rows():
+    from permask.compare.videos import tile
+
+    panels = [np.full((10, 16, 3), k * 40, np.uint8) for k in range(1, 5)]
+    grid = tile(panels, columns=3, max_width=10_000)
+    assert grid.shape == (20, 48, 3)
+    assert grid[0, 0, 0] == 40 and grid[0, 40, 0] == 120 and grid[15, 5, 0] == 160
+    assert grid[15, 40].sum() == 0  # the empty place
+    assert tile(panels, columns=3, max_width=24).shape[1] == 24

@@ -12,6 +12,9 @@ multirun sweep folder: every folder below it holding a `metrics.json` is a run. 
     comparison_over_time.png  per mask, error over time (ground truth) or mask adherence over time
     {base}_comparison.rrd     per scene: the scene once and every run's tracks of every instance
                               under world/tracks/{label}/{instance}
+    {base}_comparison_{camera}.mp4  per scene and camera, one panel per run side by side (when
+                              the runs wrote videos, or `--video`)
+    best/                     with `--select METRIC`: the winners per mask (`best`)
 
 Runs are columns, labelled by the Hydra overrides that tell them apart (`runs`); masks are rows.
 Runs of different scenes (input content fingerprints) become separate rows and separate
@@ -27,6 +30,9 @@ The package, one job per module (callers import the module they need; nothing is
     printed     the headline tables in the terminal
     plots       the PNG plots
     recordings  the merged cross-run recording of each scene
+    videos      the side-by-side videos
+    select      which run wins each mask on one metric
+    best        the best-per-mask folder of a selection
     sweep       `compare`: all of the above for a set of folders, every file written
     __main__    the command line
 """

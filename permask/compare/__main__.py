@@ -27,6 +27,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-recording", action="store_true",
                         help="skip the merged cross-run .rrd (no scene loading)")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    parser.add_argument("--video", action=argparse.BooleanOptionalAction, default=None,
+                        help="side-by-side MP4 per camera, one panel per run (default: when the "
+                             "runs wrote videos)")
     parser.add_argument("--select", metavar="METRIC",
                         help="also write OUT/best/: per mask the winning run's tracks by METRIC "
                              "(aj, median_error, mask_adherence, ...; auto: aj with ground "
@@ -40,7 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from permask.compare.select import resolve_metric
 
             resolve_metric(args.select)  # an unknown name fails before any work
-        comp = compare(args.dirs, out, recording=not args.no_recording, plots=not args.no_plots)
+        comp = compare(args.dirs, out, recording=not args.no_recording, plots=not args.no_plots,
+                       video=args.video)
         if args.select:
             from permask.compare.best import write_best
 

@@ -4,7 +4,7 @@ of every instance under world/tracks/{label}/{instance}."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from permask.compare.runs import CompareError, Run
@@ -46,17 +46,14 @@ def _read_tracks(run: Run, instance_id: str, num_frames: int):
     return None if tracked is None else (tracked.queries, tracked.result)
 
 
-def write_recordings(runs: Sequence[Run], layout: ComparisonLayout) -> dict[str, Path]:
-    """Per scene (content fingerprint, stride, downsampling): one recording with the scene once
-    and every run's tracks under world/tracks/{label}/{instance}."""
-    from permask.record.context import prepare_scene_context
-    from permask.record.identity import RecordingIds
-    from permask.record.write import write_combined_recording
-
+def scene_groups(runs: Sequence[Run]) -> dict[str, list[Run]]:
+    """Runs by scene (base name, input fingerprint, stride, downsampling), named `{base}`, plus
+    `_{fingerprint[:8]}` when one base name has several input files and `_stride{s}_down{d}`
+    when one file was run at several settings."""
     groups: dict[tuple[str, str, int, int], list[Run]] = {}
     for run in runs:
         groups.setdefault(_group_key(run), []).append(run)
-    written = {}
+    named = {}
     for key, members in groups.items():
         base, fingerprint, stride, down = key
         name = base
@@ -64,25 +61,54 @@ def write_recordings(runs: Sequence[Run], layout: ComparisonLayout) -> dict[str,
             name += f"_{fingerprint[:8]}"
         if sum(1 for k in groups if k[:2] == key[:2]) > 1:  # one file at several settings
             name += f"_stride{stride}_down{down}"
-        try:
-            cfg, scene = load_run_scene(members[0])
-        except Exception as err:  # noqa: BLE001 - the tables stand without the recording
-            log.warning("compare: no merged recording for %s: cannot load its scene (%s)", name, err)
-            continue
-        if fingerprint and scene.fingerprint and scene.fingerprint != fingerprint:
-            log.warning("compare: no merged recording for %s: the input file changed since the "
-                        "runs (fingerprint %s, runs %s)", name, scene.fingerprint, fingerprint)
-            continue
-        results: dict[str, dict] = {}
-        for run in sorted(members, key=lambda r: (r.path / "metrics.json").stat().st_mtime):
-            for iid in run.instances:
-                if iid not in scene.masks:
-                    continue
-                loaded = _read_tracks(run, iid, scene.num_frames)
-                if loaded is not None:
-                    results.setdefault(run.label, {})[iid] = loaded
-        if not results:
-            continue
+        named[name] = members
+    return named
+
+
+def load_group(name: str, members: Sequence[Run], what: str):
+    """(config, scene, {run label: {instance: (Queries, TrackResult)}}) of one scene group, the
+    runs in the order they were written; None (with a warning naming `what` is skipped) when the
+    scene cannot be loaded or changed since the runs."""
+    try:
+        cfg, scene = load_run_scene(members[0])
+    except Exception as err:  # noqa: BLE001 - the tables stand without it
+        log.warning("compare: no %s for %s: cannot load its scene (%s)", what, name, err)
+        return None
+    fingerprint = members[0].fingerprint
+    if fingerprint and scene.fingerprint and scene.fingerprint != fingerprint:
+        log.warning("compare: no %s for %s: the input file changed since the runs "
+                    "(fingerprint %s, runs %s)", what, name, scene.fingerprint, fingerprint)
+        return None
+    results: dict[str, dict] = {}
+    for run in sorted(members, key=lambda r: (r.path / "metrics.json").stat().st_mtime):
+        for iid in run.instances:
+            if iid not in scene.masks:
+                continue
+            loaded = _read_tracks(run, iid, scene.num_frames)
+            if loaded is not None:
+                results.setdefault(run.label, {})[iid] = loaded
+    return cfg, scene, results
+
+
+def loaded_groups(runs: Sequence[Run], what: str) -> Iterator[tuple]:
+    """(name, runs, config, scene, results) per scene group whose scene loads and whose runs
+    left tracks (`scene_groups`, `load_group`)."""
+    for name, members in scene_groups(runs).items():
+        loaded = load_group(name, members, what)
+        if loaded is not None and loaded[2]:
+            yield (name, members, *loaded)
+
+
+def write_recordings(runs: Sequence[Run], layout: ComparisonLayout) -> dict[str, Path]:
+    """Per scene (content fingerprint, stride, downsampling): one recording with the scene once
+    and every run's tracks under world/tracks/{label}/{instance}."""
+    from permask.record.context import prepare_scene_context
+    from permask.record.identity import RecordingIds
+    from permask.record.write import write_combined_recording
+
+    written = {}
+    for name, members, cfg, scene, results in loaded_groups(runs, "merged recording"):
+        base = members[0].base_name
         context = prepare_scene_context(
             scene, max_points_per_view=int(cfg.get("record", {}).get("max_points_per_view", 5000)),
             log_video=bool(cfg.get("record", {}).get("log_video", True)))

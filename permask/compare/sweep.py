@@ -14,8 +14,9 @@ from permask.files.layout import ComparisonLayout
 
 
 def compare(paths: Iterable[str | Path], out: str | Path, *, recording: bool = True,
-            plots: bool = True) -> Comparison:
-    """Aggregate the runs at or below `paths` into `out` (the files: see `permask.compare`)."""
+            plots: bool = True, video: bool | None = None) -> Comparison:
+    """Aggregate the runs at or below `paths` into `out` (the files: see `permask.compare`).
+    video: the side-by-side videos (`permask.compare.videos`); None: when the runs wrote videos."""
     out = Path(out)
     layout = ComparisonLayout(out)
     runs = [load_run(p) for p in find_runs(paths)]
@@ -32,6 +33,10 @@ def compare(paths: Iterable[str | Path], out: str | Path, *, recording: bool = T
                 files[kind] = path
     if recording:
         files.update(write_recordings(runs, layout))
+    from permask.compare.videos import runs_wrote_videos, write_sweep_videos
+
+    if video or (video is None and runs_wrote_videos(runs)):
+        files.update(write_sweep_videos(runs, layout))
     files["markdown"] = save_text(layout.markdown(), markdown_text(comp, out, files))
     comp.files = files
     return comp

@@ -182,6 +182,10 @@ class ComparisonLayout:
     def recording(self, base: str) -> Path:
         return inside(self.root, f"{safe_name(base)}_comparison.rrd")
 
+    def video(self, base: str, camera: str) -> Path:
+        """The side-by-side video of every run of a scene in one camera."""
+        return inside(self.root, f"{safe_name(base)}_comparison_{safe_name(camera)}.mp4")
+
     def best(self, scene: str | None = None) -> Path:
         """The best-per-mask folder: `best/`, or `best/{scene}/` when several scenes were compared."""
         return inside(self.root, "best") if scene is None else \
