@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from permask.record.paths import cloud_path, track_path
+from permask.record.paths import cloud_path, image_path, track_path
 from permask.record.readback import summarize
 from permask.synthetic import DemoParams, make_demo_scene
 from tests.conftest import SMALL_DEMO, SMALL_DEMO_OVERRIDES, run_cli
@@ -61,9 +61,12 @@ def test_combined_recording_is_a_true_merge(demo_run):
         assert combined.rows.get(track_path("lk", iid), 0) > 0
     assert single.rows.get(track_path("lk", "instance_0"), 0) > 0
     assert track_path("lk", "instance_1") not in single.rows
-    # scene context once: the point cloud of a camera has as many rows in both files
+    # scene context once: a camera's cloud at every frame in the combined file; a per-instance
+    # file, viewable alone, has it at every record.instance_cloud_stride-th (4) frame
     cloud = cloud_path("cam_00")
-    assert combined.rows[cloud] == single.rows[cloud]
+    frames = combined.rows[track_path("lk", "instance_0")]
+    assert combined.rows[cloud] == frames and single.rows[cloud] == -(-frames // 4)
+    assert single.rows[image_path("cam_00")] == combined.rows[image_path("cam_00")] == frames
     assert combined.has_blueprint
     assert (combined.application_id, combined.recording_id) == (single.application_id,
                                                                 single.recording_id)
