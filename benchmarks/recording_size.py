@@ -1,7 +1,7 @@
 """Bytes per run of the recordings, per `record.scene` layout (issue 15: recordings that scale).
 
-    python benchmarks/recording_size.py                       # 8 views, 120 frames, 360x640, 6 objects
-    python benchmarks/recording_size.py --small               # 4 views, 40 frames (the demo), ~1 min
+    python benchmarks/recording_size.py              # 8 views, 120 frames, 360x640, 6 objects
+    python benchmarks/recording_size.py --small      # 4 views, 40 frames, ~1 min
     python benchmarks/recording_size.py --modes per_file,shared,per_file_stride1
 
 Runs `python run.py` once per layout on the demo scene of that size (tracker lk) and writes

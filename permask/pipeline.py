@@ -140,7 +140,7 @@ def run(cfg: DictConfig, output_dir: str | Path) -> RunReport:
 def _run_instances(cfg: DictConfig, scene: Scene, tracker, layout: OutputLayout,
                    plan: dict[str, dict[str, Path]]) -> RunReport:
     """Per instance: queries -> track -> record; then combine and report (folder locked)."""
-    out, base = layout.root, cfg.base_name
+    base = cfg.base_name
     if not cfg.split.reuse_dir:
         for iid, files in plan.items():
             inst.write_instance_npz(files["instance"], scene, iid, cfg.split.self_contained)
