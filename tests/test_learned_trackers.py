@@ -459,6 +459,7 @@ def test_learned_modules_import_without_torch():
 
 
 # ---------------------------------------------------------------------------- end to end
+@pytest.mark.slow
 def test_multirun_static_lk_and_mvtracker_standin(checkpoints, tmp_path, cache_dir):
     demo = dict(SMALL_DEMO, num_frames=8)
     overrides = [f"input.demo.{k}={v}" for k, v in demo.items()]

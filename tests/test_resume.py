@@ -12,6 +12,8 @@ import pytest
 
 from tests.conftest import ROOT, run_cli
 
+pytestmark = pytest.mark.slow  # kills and resumes real run.py processes: `pytest -m slow`
+
 # the default demo size: long enough per instance (~1 s) to be killed in the middle of one
 ARGS = ["query.max_points=150", "record.log_video=false", "progress=false"]
 IDS = ("instance_0", "instance_1", "instance_2")

@@ -24,6 +24,8 @@ from permask.record.paths import cloud_path, image_path, track_path
 from permask.record.readback import summarize
 from tests.conftest import ROOT, SMALL_DEMO_OVERRIDES, run_cli
 
+pytestmark = pytest.mark.slow  # multirun sweeps through run.py and the launchers: `pytest -m slow`
+
 # the ranking sweep runs the small demo (16 frames); the launcher sweeps an 8-frame cut of it
 RANK = [*SMALL_DEMO_OVERRIDES, "query.max_points=20", "progress=false"]
 QUICK = [*SMALL_DEMO_OVERRIDES, "input.demo.num_frames=8", "query.max_points=20", "progress=false",
