@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -46,38 +47,18 @@ def test_modules_are_small():
     assert not big, big
 
 
-TOY_MODULE = '''"""`tracker=toy`: every query moves `speed` metres per frame along +x (a test tracker)."""
-
-from dataclasses import dataclass
-
-import numpy as np
-
-from permask.data import TrackResult
-from permask.trackers.base import TrackerBase, TrackerConfig, apply_query_convention
-
-
-@dataclass
-class ToyConfig(TrackerConfig):
-    _target_: str = "permask.trackers.toy.ToyTracker"
-    name: str = "toy"
-    speed: float = 0.01  # metres per frame
-
-
-class ToyTracker(TrackerBase):
-    Config = ToyConfig
-
-    def track(self, scene, queries):
-        T, N = scene.num_frames, len(queries)
-        steps = np.arange(T)[:, None] - queries.frame[None, :]
-        tracks = np.repeat(queries.points[None, :, 1:], T, axis=0).astype(np.float32)
-        tracks[..., 0] += self.config.speed * steps
-        result = TrackResult(tracks, np.ones((T, N), bool), np.ones((T, N), np.float32))
-        return apply_query_convention(result, queries.frame)
-'''
-TOY_YAML = """# Toy tracker: every query slides along +x at `speed` metres per frame.
-defaults:
-  - /schema/tracker/toy@_here_
-"""
+def readme_files(section: str) -> dict[str, str]:
+    """{path: text} of the fenced blocks under a README heading whose first line names a file
+    (`# permask/trackers/toy.py`); that line is dropped for Python files, kept for YAML
+    (Hydra reads the first comment as the option's description after it)."""
+    text = (ROOT / "README.md").read_text()
+    body = text.split(f"### {section}\n", 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
+    files = {}
+    for block in re.findall(r"```(?:python|yaml)\n(.*?)```", body, flags=re.S):
+        first, rest = block.split("\n", 1)
+        name = first.lstrip("# ").strip()
+        files[name] = rest if name.endswith(".py") else rest
+    return files
 
 
 def _tree(root: Path) -> set[str]:
@@ -87,15 +68,17 @@ def _tree(root: Path) -> set[str]:
 
 @pytest.mark.slow
 def test_a_new_tracker_is_one_module_and_one_yaml(tmp_path):
-    """Copy the package, add exactly two files, and the new tracker composes with its typed
-    schema, shows in --help and runs end to end; nothing else was edited."""
+    """Copy the package, add exactly the README's two files, and the new tracker composes with
+    its typed schema, shows in --help and runs end to end; nothing else was edited."""
     copy = tmp_path / "repo"
     for part in ("permask", "conf"):
         shutil.copytree(ROOT / part, copy / part, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "run.py", copy / "run.py")
     before = _tree(copy)
-    (copy / "permask/trackers/toy.py").write_text(TOY_MODULE)
-    (copy / "conf/tracker/toy.yaml").write_text(TOY_YAML)
+    files = readme_files("Adding your own tracker")  # the README's example is what runs
+    assert set(files) == {"permask/trackers/toy.py", "conf/tracker/toy.yaml"}
+    for name, text in files.items():
+        (copy / name).write_text(text)
     assert _tree(copy) - before == {"permask/trackers/toy.py", "conf/tracker/toy.yaml"}
     assert all((copy / f).read_bytes() == (ROOT / f).read_bytes() for f in before)
 
@@ -108,7 +91,7 @@ def test_a_new_tracker_is_one_module_and_one_yaml(tmp_path):
 
     shown = run("--help")
     assert shown.returncode == 0, shown.stderr
-    assert "toy  " in shown.stdout and "slides along +x" in shown.stdout
+    assert "toy  " in shown.stdout and "slides along world x" in shown.stdout
     typo = run("tracker=toy", "tracker.sped=1")  # the schema is typed: a typo stops at start
     assert typo.returncode != 0 and "sped" in typo.stderr
     out = tmp_path / "out"
