@@ -149,12 +149,19 @@ def check_refused_cli(path: Path, key: str | None, tmp_path: Path) -> str:
     return line
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_broken_content_refused(name, tmp_path):
+def write_case(name, tmp_path):
+    """The corpus case `name` as an NPZ in tmp_path (a pickle's code would create CANARY there):
+    (path, the key its one-line error must name)."""
     Evil.canary = str(tmp_path / "CANARY")
     arrays, key = CASES[name]
     path = tmp_path / f"{name}.npz"
     np.savez(path, **arrays)
+    return path, key
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_broken_content_refused(name, tmp_path):
+    path, key = write_case(name, tmp_path)
     check_refused(path, key, tmp_path)
     assert not (tmp_path / "CANARY").exists(), "pickle code ran"
 
@@ -167,10 +174,7 @@ def test_broken_file_refused(name, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["pickle_that_carries_code", "views_disagree", "mask_key_missing"])
 def test_broken_content_refused_through_run_py(name, tmp_path):
-    Evil.canary = str(tmp_path / "CANARY")
-    arrays, key = CASES[name]
-    path = tmp_path / f"{name}.npz"
-    np.savez(path, **arrays)
+    path, key = write_case(name, tmp_path)
     check_refused_cli(path, key, tmp_path)
     assert not (tmp_path / "CANARY").exists(), "pickle code ran"
 
