@@ -55,8 +55,9 @@ from permask import record
 from permask.config import QueryConfig
 from permask.data import Queries, Scene, TrackResult
 from permask.queries import build_queries
-from permask.scene import load_scene
-from permask.synthetic import DemoParams, demo_scene_path
+from permask.inputs.load import load_scene
+from permask.demo.cache import demo_scene_path
+from permask.demo.params import DemoParams
 from permask.trackers.lk import LKTracker
 
 ROOT = Path(__file__).resolve().parents[1]

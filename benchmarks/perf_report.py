@@ -12,7 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 (after use)
 
-from permask.synthetic import DemoParams  # noqa: E402
+from permask.demo.params import DemoParams  # noqa: E402
 
 MiB = 2**20
 TARGET_BATCHING = 1.15  # per-mask time / one call, N = 8

@@ -20,8 +20,9 @@ from permask.data import Queries, Scene
 from permask.geometry import project, unproject
 from permask.metrics import gt_metrics, true_tracks, true_visibility
 from permask.queries import build_queries
-from permask.scene import load_scene
-from permask.synthetic import DemoParams, demo_scene_path
+from permask.inputs.load import load_scene
+from permask.demo.cache import demo_scene_path
+from permask.demo.params import DemoParams
 from permask.trackers.lk import LKTracker
 
 PX = (1, 2, 4, 8, 16)

@@ -19,9 +19,9 @@ from omegaconf import MISSING, OmegaConf
 from permask.choices import Choice
 from permask.errors import ConfigError
 from permask.files.names import safe_name
+from permask.demo.params import DemoParams
 from permask.help import groups_text as help_groups_text
 from permask.schemas import register_schemas
-from permask.synthetic import DemoParams
 
 
 class QueryMode(Choice):
