@@ -57,10 +57,8 @@ def peak_rss_of(cmd: list[str]) -> int:
 
 
 def scene_bytes(demo: dict) -> int:
-    from permask.inputs.load import load_scene
-    from permask.demo.cache import demo_scene_path
-    from permask.demo.params import DemoParams
-    scene = load_scene(demo_scene_path(DemoParams(**demo)))
+    from common import demo_scene  # benchmarks/common.py
+    scene = demo_scene(**demo)
     return scene.rgbs.nbytes + scene.depths.nbytes + sum(m.nbytes for m in scene.masks.values())
 
 
