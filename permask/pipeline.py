@@ -24,17 +24,18 @@ from permask.files.lock import FolderLock
 from permask.files.manifest import claim_folder
 from permask.files.tracked import write_tracked
 from permask.files.writable import ensure_writable_dir
-from permask.depth.constant import tracks_2d
+from permask.demo.cache import demo_scene_path
+from permask.demo.params import DemoParams
+from permask.geometry import tracks_2d
+from permask.inputs.limits import DecodeLimits
+from permask.inputs.load import load_scene
 from permask.queries import build_queries
 from permask.record.context import prepare_scene_context
 from permask.record.identity import RecordingIds
 from permask.record.paths import frame_values
 from permask.record.write import (write_combined_recording, write_instance_recording,
                                   write_view_script)
-from permask.safe_pickle import DecodeLimits
 from permask.trackers.base import Tracker
-from permask.scene import load_scene
-from permask.synthetic import DemoParams, demo_scene_path
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from permask.synthetic import DemoParams, make_demo_scene
+from permask.demo.params import DemoParams
+
+from permask.demo.scene import make_demo_scene
 from permask.errors import PermaskError
 from tests.conftest import run_cli
 from tests.test_trust import run_on

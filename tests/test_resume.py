@@ -100,7 +100,8 @@ def test_changed_setting_reruns_instances(reference, tmp_path):
 
 
 def test_output_of_another_input_is_not_mixed(reference, tmp_path):
-    from permask.synthetic import DemoParams, make_demo_scene
+    from permask.demo.params import DemoParams
+    from permask.demo.scene import make_demo_scene
     npz = tmp_path / "other.npz"
     np.savez(npz, **make_demo_scene(DemoParams(num_views=2, num_frames=6, height=48, width=64)))
     proc = run_cli([f"input.npz={npz}", f"output_dir={reference}", "progress=false"])

@@ -5,9 +5,10 @@ import json
 import numpy as np
 import pytest
 
+from permask.demo.params import DemoParams
+from permask.demo.scene import make_demo_scene
 from permask.record.paths import cloud_path, track_path
 from permask.record.readback import summarize
-from permask.synthetic import DemoParams, make_demo_scene
 from tests.conftest import ROOT, SMALL_DEMO, SMALL_DEMO_OVERRIDES, run_cli
 
 pytestmark = pytest.mark.slow  # real run.py subprocesses: `pytest -m slow`
@@ -125,7 +126,7 @@ def test_own_file_with_issue_overrides(tmp_path):
 def test_query_npz_per_instance_at_later_frames(tmp_path):
     from permask.config import QueryConfig
     from permask.queries import build_queries
-    from permask.scene import load_scene
+    from permask.inputs.load import load_scene
     arrays = make_demo_scene(DemoParams(num_views=2, num_frames=8, height=64, width=80))
     np.savez(tmp_path / "plain.npz", **arrays)
     scene = load_scene(tmp_path / "plain.npz")

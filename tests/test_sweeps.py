@@ -354,7 +354,8 @@ def test_sweep_presets_compose(preset, params):
 
 
 def test_preset_script_on_a_file_with_spaces(tmp_path, cache_dir):
-    from permask.synthetic import DemoParams, make_demo_scene
+    from permask.demo.params import DemoParams
+    from permask.demo.scene import make_demo_scene
     npz = tmp_path / "my scene.npz"
     np.savez(npz, **make_demo_scene(DemoParams(num_views=2, num_frames=6, height=48, width=64)))
     work = tmp_path / "work dir"

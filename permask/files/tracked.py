@@ -40,7 +40,7 @@ def write_tracked(path: Path, arrays: dict[str, np.ndarray], fingerprint: str) -
 def read_tracked(path: Path, *, num_frames: int | None = None) -> TrackedFile | None:
     """The tracked file at `path`, read without pickles; None (with a warning) if it is missing,
     unreadable, incomplete or (num_frames given) has another number of frames."""
-    from permask.safe_pickle import load_npz_safely
+    from permask.inputs.npz import load_npz_safely
 
     if not Path(path).is_file():
         return None
