@@ -23,6 +23,8 @@ from permask.demo.params import DemoParams
 from permask.help import groups_text as help_groups_text
 from permask.schemas import register_schemas
 
+CONF_DIR = Path(__file__).resolve().parent / "conf"  # the configs; conf/ atop a checkout links here
+
 
 class QueryMode(Choice):
     first_frame = "first_frame"

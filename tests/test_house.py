@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -63,8 +64,10 @@ def readme_files(section: str) -> dict[str, str]:
 
 
 def _tree(root: Path) -> set[str]:
-    return {str(p.relative_to(root)) for p in root.rglob("*")
-            if p.is_file() and "__pycache__" not in p.parts}
+    """Every file below root (symlinked folders not followed), relative paths."""
+    return {os.path.relpath(os.path.join(folder, name), root)
+            for folder, _, names in os.walk(root) if "__pycache__" not in folder
+            for name in names}
 
 
 @pytest.mark.slow
@@ -72,15 +75,16 @@ def test_a_new_tracker_is_one_module_and_one_yaml(tmp_path):
     """Copy the package, add exactly the README's two files, and the new tracker composes with
     its typed schema, shows in --help and runs end to end; nothing else was edited."""
     copy = tmp_path / "repo"
-    for part in ("permask", "conf"):
-        shutil.copytree(ROOT / part, copy / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "permask", copy / "permask",
+                    ignore=shutil.ignore_patterns("__pycache__", "local"))
     shutil.copy(ROOT / "run.py", copy / "run.py")
+    os.symlink(os.readlink(ROOT / "conf"), copy / "conf")  # conf/ links into the package
     before = _tree(copy)
     files = readme_files("Adding your own tracker")  # the README's example is what runs
     assert set(files) == {"permask/trackers/toy.py", "conf/tracker/toy.yaml"}
     for name, text in files.items():
         (copy / name).write_text(text)
-    assert _tree(copy) - before == {"permask/trackers/toy.py", "conf/tracker/toy.yaml"}
+    assert _tree(copy) - before == {"permask/trackers/toy.py", "permask/conf/tracker/toy.yaml"}
     assert all((copy / f).read_bytes() == (ROOT / f).read_bytes() for f in before)
 
     env = {"PYTHONPATH": str(copy), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
