@@ -2,6 +2,7 @@
 finished, and the end result equals an uninterrupted run."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -84,7 +85,8 @@ def test_kill_mid_instance_then_resume(sig, reference, tmp_path):
 
     again = run_cli([*ARGS, f"output_dir={out}"])
     assert again.returncode == 0, again.stderr
-    assert "reused" in again.stdout and "instance_0" in again.stdout.split("reused")[1]
+    assert re.search(r"reused \d+ finished instance\(s\)[^\n]*instance_0", again.stdout)
+    assert "instance_0: 150 points, reused" in again.stdout  # the plain per-instance line
     assert_same_as(out, reference)
     assert not list(out.rglob(".*.tmp*")), "temporary files left behind"
 
