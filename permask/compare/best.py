@@ -33,6 +33,7 @@ from permask.compare.select import SceneSelection, Selection, select_best
 from permask.files.atomic import atomic_write, save_json, save_text
 from permask.files.layout import BestLayout, ComparisonLayout, OutputLayout
 from permask.files.tracked import read_tracked
+from permask.versions import METRICS_FORMAT, stamp
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ def _write_scene(sel: Selection, scene_sel: SceneSelection, layout: BestLayout,
     files["selection"] = save_json(layout.selection_json(), record)
     overall = met.overall(figures)
     files["metrics"] = save_json(layout.metrics_json(), {
-        "base_name": scene_sel.base_name, "tracker": layout.tracker,
+        **stamp(METRICS_FORMAT), "base_name": scene_sel.base_name, "tracker": layout.tracker,
         "input_fingerprint": scene_sel.fingerprint, "selected_by": sel.metric,
         "instances": figures, "overall": overall, "skipped": {}})
     files["metrics_table"] = tables.write_run_table(
