@@ -126,3 +126,12 @@ def test_a_viewer_that_does_not_answer_loses_no_file(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     names = {p.name for p in out.glob("*.rrd")}
     assert {"demo_scene.rrd", "demo_lk_combined.rrd", "demo_lk_instance_0.rrd"} <= names
+
+
+def test_spawn_without_a_viewer_executable_is_one_line(monkeypatch):
+    from permask.record import live
+
+    monkeypatch.setattr(live.shutil, "which", lambda name: None)
+    with pytest.raises(ConfigError, match="no `rerun` executable") as err:
+        live.LiveView(RecordingIds("permask", "x"), spawn=True)
+    assert "record.spawn" in str(err.value) and "\n" not in str(err.value)
