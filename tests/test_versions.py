@@ -60,3 +60,22 @@ def test_a_run_stamps_metrics_json(tmp_path):
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["format_version"] == METRICS_FORMAT
     assert metrics["permask_version"] == permask.__version__
+
+
+def test_comparison_stamps_and_a_newer_run_is_refused(tmp_path):
+    from permask.compare.__main__ import main as compare_main
+    cfg = permask.compose("query.max_points=5", "input.demo.num_frames=4", "progress=false",
+                          "record.enabled=false", "instances=[instance_0]")
+    permask.run(cfg, tmp_path / "run")
+    assert compare_main([str(tmp_path / "run"), "-o", str(tmp_path / "cmp"), "--no-plots",
+                         "--no-recording"]) in (0, None)
+    import csv
+    rows = list(csv.DictReader((tmp_path / "cmp" / "comparison.csv").open()))
+    assert rows and {r["format_version"] for r in rows} == {"1"}
+    assert {r["permask_version"] for r in rows} == {permask.__version__}
+    assert "comparison format 1" in (tmp_path / "cmp" / "comparison.md").read_text()
+    metrics = tmp_path / "run" / "metrics.json"
+    data = json.loads(metrics.read_text())
+    data["format_version"] = METRICS_FORMAT + 1
+    metrics.write_text(json.dumps(data))
+    assert compare_main([str(tmp_path / "run"), "-o", str(tmp_path / "cmp2")]) == 2

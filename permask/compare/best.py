@@ -33,7 +33,7 @@ from permask.compare.select import SceneSelection, Selection, select_best
 from permask.files.atomic import atomic_write, save_json, save_text
 from permask.files.layout import BestLayout, ComparisonLayout, OutputLayout
 from permask.files.tracked import read_tracked
-from permask.versions import METRICS_FORMAT, stamp
+from permask.versions import COMPARISON_FORMAT, METRICS_FORMAT, stamp
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def _write_scene(sel: Selection, scene_sel: SceneSelection, layout: BestLayout,
             log.warning("best: %s missing; %s has no tracks in the best folder", src, iid)
         figures[iid] = {**run.instances[iid], "selected_from": run.label}
     record = selection_record(sel, scene_sel, layout)
-    files["selection"] = save_json(layout.selection_json(), record)
+    files["selection"] = save_json(layout.selection_json(), {**stamp(COMPARISON_FORMAT), **record})
     overall = met.overall(figures)
     files["metrics"] = save_json(layout.metrics_json(), {
         **stamp(METRICS_FORMAT), "base_name": scene_sel.base_name, "tracker": layout.tracker,

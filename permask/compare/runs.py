@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from permask.files.layout import SELECTION_JSON
+from permask.versions import METRICS_FORMAT, check_readable
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,7 @@ def load_run(run_dir: str | Path) -> Run:
         raise CompareError(f"{run_dir / 'metrics.json'}: unreadable ({err})") from None
     if not isinstance(metrics, dict):
         raise CompareError(f"{run_dir / 'metrics.json'}: not a metrics file")
+    check_readable(run_dir / "metrics.json", metrics.get("format_version"), METRICS_FORMAT)
     return Run(run_dir, metrics, read_overrides(run_dir))
 
 

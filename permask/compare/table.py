@@ -13,8 +13,11 @@ from pathlib import Path
 from permask import metrics as met
 from permask import tables
 from permask.compare.runs import Run, names_run, override_key, scene_key
+from permask.versions import COMPARISON_FORMAT, stamp
 
-CSV_COLUMNS = ("run", "label", "tracker", "scene", "instance", "metric", "value")
+# the last two columns: the comparison format and the permask that wrote it (same on every row)
+CSV_COLUMNS = ("run", "label", "tracker", "scene", "instance", "metric", "value",
+               "format_version", "permask_version")
 
 
 @dataclass
@@ -92,6 +95,7 @@ def csv_text(comp: Comparison, relative_to: Path | None = None) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
+    version = list(stamp(COMPARISON_FORMAT).values())
     for run in comp.runs:
         name = _display_path(run.path, relative_to)
         groups = [*run.instances.items(), ("overall", run.metrics.get("overall", {}) or {})]
@@ -99,7 +103,8 @@ def csv_text(comp: Comparison, relative_to: Path | None = None) -> str:
             for metric, value in figures.items():
                 if met.is_number(value):
                     writer.writerow([name, run.label, run.tracker, run.base_name, iid, metric,
-                                     repr(float(value)) if not isinstance(value, int) else value])
+                                     repr(float(value)) if not isinstance(value, int) else value,
+                                     *version])
     return buf.getvalue()
 
 
@@ -136,4 +141,7 @@ def markdown_text(comp: Comparison, out: Path, files: dict[str, Path]) -> str:
     if rrds:
         lines += ["", "Every run's tracks in one recording: " +
                   ", ".join(f"`rerun {p.name}`" for p in rrds)]
+    written = stamp(COMPARISON_FORMAT)
+    lines += ["", f"Written by permask {written['permask_version']} (comparison format "
+              f"{written['format_version']})."]
     return "\n".join(lines) + "\n"
