@@ -72,3 +72,35 @@ def median(values: np.ndarray) -> float:
         return np.partition(values, k)[k]
     part = np.partition(values, (k - 1, k))
     return (part[k - 1] + part[k]) / 2
+
+
+def fit_rigid_ransac(src: np.ndarray, dst: np.ndarray, tolerance: float, min_points: int = 6,
+                     samples: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
+    """RANSAC rigid transform from src to dst [M,3]: of `samples` 3-point hypotheses (drawn
+    with a fixed seed: deterministic), the one with most pairs within `tolerance` metres, refitted
+    (`kabsch`) on its inliers and counted again. Returns (pose [4,4], inliers [M] bool) or None
+    with fewer than `min_points` pairs or inliers. Unlike `fit_rigid_robust`, it finds the
+    dominant motion even when most points are off it."""
+    M = len(src)
+    if M < max(min_points, 3):
+        return None
+    pick = np.random.default_rng(seed).integers(0, M, size=(samples, 3))
+    a, b = src[pick], dst[pick]  # [S,3,3]
+    ca, cb = a.mean(axis=1, keepdims=True), b.mean(axis=1, keepdims=True)
+    U, _, Vt = np.linalg.svd(np.swapaxes(a - ca, 1, 2) @ (b - cb))
+    flip = np.linalg.det(np.swapaxes(Vt, 1, 2) @ np.swapaxes(U, 1, 2)) < 0
+    Vt[flip, 2] *= -1  # no reflections
+    R = np.swapaxes(Vt, 1, 2) @ np.swapaxes(U, 1, 2)  # [S,3,3]
+    shift = cb[:, 0] - np.einsum("sij,sj->si", R, ca[:, 0])
+    moved = np.einsum("sij,mj->smi", R, src) + shift[:, None]  # [S,M,3]
+    counts = (((moved - dst[None]) ** 2).sum(-1) < tolerance ** 2).sum(1)
+    best = int(np.argmax(counts))
+    inliers = ((moved[best] - dst) ** 2).sum(-1) < tolerance ** 2
+    for _ in range(2):  # refit on the consensus, recount
+        if inliers.sum() < max(min_points, 3):
+            return None
+        pose = kabsch(src[inliers], dst[inliers])
+        inliers = ((src @ pose[:3, :3].T + pose[:3, 3] - dst) ** 2).sum(-1) < tolerance ** 2
+    if inliers.sum() < max(min_points, 3):
+        return None
+    return pose, inliers
