@@ -98,15 +98,20 @@ def test_every_case_renders_masks_and_ground_truth_for_its_rigid_instances():
     np.testing.assert_array_equal(sparse.bodies[0].poses, make_hard_case("balls").bodies[0].poses)
 
 
-def test_lk_window_adapts_to_the_instance_size():
-    tracker = LKTracker()
-    boxes = lambda side: np.array([[10, 10 + side, 20, 20 + side]] * 4)  # noqa: E731
-    assert tracker._view_lk_params(boxes(20))["winSize"] == (7, 7)
-    assert tracker._view_lk_params(boxes(37))["winSize"] == (13, 13)
-    assert tracker._view_lk_params(boxes(200))["winSize"] == (15, 15)
-    assert tracker._view_lk_params(None)["winSize"] == (15, 15)
-    empty = np.zeros((4, 4), int)
-    assert tracker._view_lk_params(empty)["winSize"] == (15, 15)
+def test_lk_window_adapts_to_the_instance_thickness():
+    tracker = LKTracker()  # window: 0.45 x (mask area / longer box side), odd, in [7, 15]
+
+    def window(height, width, area):
+        boxes = np.array([[10, 10 + height, 20, 20 + width]] * 4)
+        return tracker._view_lk_params(boxes, np.full(4, area))["winSize"]
+
+    assert window(20, 20, 314) == (7, 7)  # a ball 20 px across: thickness 15.7 px
+    assert window(40, 40, 1257) == (15, 15)  # 40 px across: 14.1 -> 15
+    assert window(30, 30, 900) == (13, 13)  # a 30 px square: 13.5 -> 13
+    assert window(100, 12, 1200) == (7, 7)  # a thin bar: its width counts, not its length
+    assert window(200, 200, 40000) == (15, 15)
+    assert tracker._view_lk_params(None, None)["winSize"] == (15, 15)
+    assert tracker._view_lk_params(np.zeros((4, 4), int), np.zeros(4))["winSize"] == (15, 15)
 
 
 @pytest.mark.slow

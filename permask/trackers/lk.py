@@ -7,11 +7,15 @@ Per step t-1 -> t and per view:
 3. lifted to 3D with depth read robustly around the tracked pixel (sparse depth has holes):
    the valid depth nearest the expected depth, accepted within a tolerance, else the view lost it;
 4. optionally gated by the instance's (dilated) mask in that view.
+The LK window adapts per view to the instance's size there (`win_fraction` of its mask boxes).
 The views' 3D estimates are fused with outlier rejection (median with >=3 views, else the estimate
 nearest the previous position). With `rigid_prior`, a robust rigid fit of the instance's points
-from t-1 to t drops fused outliers and carries points no view measured (occluded, left the view).
-A view that lost a point is re-seeded where the current 3D position projects, if its depth there
-agrees (the point is visible again in that view).
+from t-1 to t drops fused outliers and carries points no view measured (occluded, left the view);
+on real 3D, a RANSAC fit from a common object frame (`lk_rigid`) tells whether the instance moves
+rigidly: then points off that motion drifted (dropped, carried by it) and, with `rigid_snap`, the
+others sit where it puts them (their 2D tracks too). A deforming instance fails the test and keeps
+its measurements. A view that lost a point is re-seeded where the current 3D position projects,
+if its depth there agrees (the point is visible again in that view).
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from permask.trackers.base import TrackerBase, TrackerConfig, apply_query_conven
 from permask.trackers.lifting import (LiftingParams, fuse_views, instance_masks, lookup_mask,
                                       read_depth_robust)
 from permask.trackers.lk_frames import Frames, extents, mask_boxes, masked_video, runs
-from permask.trackers.rigid import fit_rigid_ransac, fit_rigid_robust
+from permask.trackers.lk_rigid import interior, rigid_drift, snap_views
+from permask.trackers.rigid import fit_rigid_robust
 
 
 @dataclass
@@ -39,9 +44,9 @@ class LKConfig(LiftingParams, TrackerConfig):
     name: str = "lk"
     win_size: int = 15  # pixels; the largest LK window
     win_min: int = 7  # pixels; the smallest (adaptive) LK window
-    win_fraction: float = 0.35  # window = this share of the instance's typical mask box side in
-    # a view (odd, within [win_min, win_size]): a window covering a small object whole tracks its
-    # silhouette, not the texture turning inside it
+    win_fraction: float = 0.45  # window = this share of the instance's typical thickness in a
+    # view (mask area / longer box side; odd, within [win_min, win_size]): a window covering a
+    # small or thin object whole tracks its silhouette, not the texture moving inside it
     max_level: int = 3  # pyramid levels above the base
     fb_threshold: float = 1.0  # pixels, forward-backward error limit
     anchor: bool = True  # refine each step against the seed frame (less drift)
@@ -51,6 +56,7 @@ class LKConfig(LiftingParams, TrackerConfig):
     rigid_min_inliers: float = 0.8  # share of points within that tolerance for a rigid instance
     rigid_snap: bool = True  # a rigid instance's measured points sit where its fitted motion puts
     # them (the fit averages every point's pixel and depth noise; deforming instances never snap)
+    snap_views: bool = True  # with rigid_snap, the views' 2D tracks move to those positions too
 
 
 class LKTracker(TrackerBase):
@@ -75,7 +81,8 @@ class LKTracker(TrackerBase):
         gray = scene.gray() if masks is None else masked_video(scene.gray(), masks)
         boxes = [None] * V if masks is None else mask_boxes(masks)
         state = _ViewTracks(V, N)
-        state.lk_params = [self._view_lk_params(b) for b in boxes]
+        areas = [None] * V if masks is None else masks.sum(axis=(2, 3))  # [V,T] pixels
+        state.lk_params = [self._view_lk_params(b, a) for b, a in zip(boxes, areas)]
         videos = [Frames(gray[v], None if boxes[v] is None else boxes[v].tolist(),
                          state.lk_params[v]["winSize"][0]) for v in range(V)]
         cameras = _Cameras(scene.intrs.astype(np.float64), scene.extrs.astype(np.float64))
@@ -121,6 +128,11 @@ class LKTracker(TrackerBase):
             estimates[v[ok_depth], i[ok_depth]] = unproject_each(
                 uv[lifted][ok_depth], z[ok_depth], K[ok_depth], E[ok_depth])
             state.pos[view, idx] = np.where(ok[:, None], uv, np.nan)
+            if state.check_drift and masks is not None:  # the rigid model fits interior points
+                inner = lifted[ok_depth]
+                state.interior = np.zeros(N, bool)
+                state.interior[idx[inner]] = interior(masks[:, t], uv[inner], view[inner],
+                                                       state.lk_params)
         fused, inlier = fuse_views(estimates, tracks[t - 1], self.config.fuse_tolerance)
         state.pos[~inlier & ~np.isnan(estimates[..., 0])] = np.nan  # outlier views lose the point
         measured = started & ~np.isnan(fused[:, 0])
@@ -134,7 +146,7 @@ class LKTracker(TrackerBase):
                 state.pos[:, measured & off] = np.nan
                 measured &= ~off
                 carried = predicted
-            drifted, rigid_positions = (self._rigid_drift(state, fused, measured)
+            drifted, rigid_positions = (rigid_drift(self.config, scene, cameras, t, state, fused, measured)
                                         if state.check_drift else (None, None))
             if rigid_positions is not None:
                 state.pos[:, drifted] = np.nan
@@ -142,29 +154,12 @@ class LKTracker(TrackerBase):
                 carried = np.where(np.isnan(rigid_positions), carried, rigid_positions)
                 if self.config.rigid_snap:
                     fused = np.where(np.isnan(rigid_positions), fused, rigid_positions)
+                    if self.config.snap_views:
+                        snap_views(state, cameras, t, rigid_positions, measured)
         tracks[t, started] = np.where(measured[started, None], fused[started], carried[started])
         visible[t] = measured
         measuring_views = (~np.isnan(estimates[..., 0])).sum(0)
         scores[t] = np.where(measured, inlier.sum(0) / np.maximum(measuring_views, 1), 0.0)
-
-    def _rigid_drift(self, state, fused, measured):
-        """Slow drift that frame-to-frame checks cannot see (a point sliding round a turning
-        object's silhouette): fit the instance's rigid motion from its points' positions in one
-        common frame to the current fused positions by RANSAC (the dominant motion even when
-        many points slid). When the instance moves rigidly (at least `rigid_min_inliers` of the
-        points within `rigid_drift_tolerance` of it), the points further off are drifted: returns
-        (drifted [N] bool, rigid positions [N,3]); else (none, None)."""
-        usable = measured & ~np.isnan(state.rigid_local[:, 0])
-        fit = fit_rigid_ransac(state.rigid_local[usable], fused[usable],
-                               self.config.rigid_drift_tolerance, self.config.min_rigid_points)
-        if fit is None or fit[1].mean() < self.config.rigid_min_inliers:
-            state.rigid_pose = None  # a deforming instance (hand, animal): no drift check, no carry
-            return np.zeros(len(fused), bool), None
-        pose = fit[0]
-        positions = state.rigid_local @ pose[:3, :3].T + pose[:3, 3]
-        drifted = usable & (np.linalg.norm(fused - positions, axis=1) > self.config.rigid_drift_tolerance)
-        state.rigid_pose = pose
-        return drifted, positions
 
     def _seed(self, scene, cameras, masks, state, positions, t, eligible):
         """Start 2D tracks in every view where the point at `positions` [N,3] is visible at t
@@ -185,16 +180,19 @@ class LKTracker(TrackerBase):
         return seen
 
     # ------------------------------------------------------------------ pieces
-    def _view_lk_params(self, boxes: np.ndarray | None) -> dict:
-        """LK settings for one view with the instance's mask boxes [T,4] (y0, y1, x0, x1) there
-        (None: no masks): the window `win_fraction` of the median shorter box side over the
-        frames where the mask is not empty, odd, clipped to [win_min, win_size]."""
+    def _view_lk_params(self, boxes: np.ndarray | None, areas: np.ndarray | None) -> dict:
+        """LK settings for one view with the instance's mask boxes [T,4] (y0, y1, x0, x1) and
+        mask areas [T] (pixels) there (None: no masks): the window `win_fraction` of the
+        instance's median thickness (area / longer box side: a disc's is 0.79 of its diameter, a
+        thin bar's its width) over the frames where the mask is not empty, odd, clipped to
+        [win_min, win_size]."""
         c = self.config
         win = c.win_size
         if boxes is not None:
-            sides = np.minimum(boxes[:, 1] - boxes[:, 0], boxes[:, 3] - boxes[:, 2])
-            if (sides > 0).any():
-                target = c.win_fraction * float(np.median(sides[sides > 0]))
+            longer = np.maximum(boxes[:, 1] - boxes[:, 0], boxes[:, 3] - boxes[:, 2])
+            if (longer > 0).any():
+                thickness = areas[longer > 0] / longer[longer > 0]
+                target = c.win_fraction * float(np.median(thickness))
                 win = int(np.clip(2 * round((target - 1) / 2) + 1, c.win_min, c.win_size))
         return {**self.lk_params, "winSize": (win, win)}
 
@@ -311,6 +309,7 @@ class _ViewTracks:
         self.rigid_local = np.full((num_points, 3), np.nan)
         self.rigid_pose: np.ndarray | None = np.eye(4)
         self.lk_params: list[dict] = []  # per view: cv2.calcOpticalFlowPyrLK settings
+        self.interior: np.ndarray | None = None  # [N] measured in a view away from the mask edge
         self._rigid_started = False
         # per call: check slow drift against the rigid motion (real 3D only); fit similarities
         self.check_drift = False
