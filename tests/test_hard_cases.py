@@ -122,3 +122,33 @@ def test_lk_beats_the_rigid_fit_baseline_on_a_hard_case(tmp_path, monkeypatch):
     result = hard_cases.evaluate_case("turning", 0, {})
     aj = {k: v["overall"]["AJ"] for k, v in result.items()}
     assert aj["lk"] > aj["multi-view LK + rigid fit"] > aj["static"]
+
+
+def test_interior_from_crops_matches_the_whole_frame():
+    import cv2
+
+    from permask.trackers.lk_rigid import interior
+    rng = np.random.default_rng(0)
+    masks = np.zeros((2, 60, 80), bool)
+    masks[0, 10:50, 5:70] = True
+    masks[0, 25:30, 30:35] = False  # a hole is an edge too
+    masks[1, 20:40, 30:60] = True
+    uv = rng.uniform([0, 0], [79, 59], (400, 2))
+    view = rng.integers(0, 2, 400)
+    params = [{"winSize": (7, 7)}, {"winSize": (11, 11)}]
+    pixel = np.rint(uv).astype(int)
+    whole = [cv2.distanceTransform(m.view(np.uint8), cv2.DIST_L2, 3) for m in masks]
+    expected = [whole[v][y, x] > params[v]["winSize"][0] // 2 for (x, y), v in zip(pixel, view)]
+    np.testing.assert_array_equal(interior(masks, uv, view, params), expected)
+
+
+def test_ransac_guess_gives_the_same_pose_with_one_fit():
+    rng = np.random.default_rng(3)
+    src = rng.uniform(-0.1, 0.1, size=(80, 3))
+    dst = src + [0.01, 0.02, 0.0]
+    dst[:4] += 0.3  # a few drifted
+    pose, inliers = fit_rigid_ransac(src, dst, 0.01)
+    again, same = fit_rigid_ransac(src, dst, 0.01, guess=inliers)
+    np.testing.assert_allclose(again, pose, atol=1e-12)
+    np.testing.assert_array_equal(same, inliers)
+    assert fit_rigid_ransac(src, dst, 0.01, guess=~inliers)[1].sum() == 76  # a bad guess: sampled

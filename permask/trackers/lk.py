@@ -310,6 +310,7 @@ class _ViewTracks:
         self.rigid_pose: np.ndarray | None = np.eye(4)
         self.lk_params: list[dict] = []  # per view: cv2.calcOpticalFlowPyrLK settings
         self.interior: np.ndarray | None = None  # [N] measured in a view away from the mask edge
+        self.rigid_inliers = np.zeros(num_points, bool)  # [N] on the rigid motion last frame
         self._rigid_started = False
         # per call: check slow drift against the rigid motion (real 3D only); fit similarities
         self.check_drift = False

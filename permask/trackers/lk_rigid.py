@@ -4,7 +4,8 @@ view's sight (`hidden`), which measurements come from windows away from the silh
 (`interior`), and moving the views' 2D tracks onto the rigid positions (`snap_views`).
 
 `cameras` and `state` are `lk`'s per-call objects (`_Cameras`: intrs [V,T,3,3], extrs [V,T,3,4];
-`_ViewTracks`: pos [V,N,2], rigid_local [N,3], rigid_pose, interior [N] or None).
+`_ViewTracks`: pos [V,N,2], rigid_local [N,3], rigid_pose, rigid_inliers [N], interior [N] or
+None).
 """
 
 from __future__ import annotations
@@ -24,21 +25,27 @@ def rigid_drift(config, scene: Scene, cameras, t: int, state, fused: np.ndarray,
     [N] bool. Slow drift that frame-to-frame checks cannot see (a point sliding round a turning
     object's silhouette): fit the instance's rigid motion from its points' positions in one
     common frame to the current fused positions by RANSAC (the dominant motion even when many
-    points slid), from the points measured away from the silhouette where there are enough. When the instance moves rigidly (at least `rigid_min_inliers` of the
-    points within `rigid_drift_tolerance` of it, counting only points the fitted motion does
-    not turn behind the instance's own surface in every view: those are expected off), the
-    points further off are drifted: returns (drifted [N] bool, rigid positions [N,3]); else
-    (none, None)."""
+    points slid), from the points measured away from the silhouette where there are enough
+    (last frame's inliers tried first). When the instance moves rigidly (at least
+    `rigid_min_inliers` of the points within `rigid_drift_tolerance` of it, of all points or
+    of those the fitted motion does not turn behind the instance's own surface in every view:
+    those are expected off), the points further off are drifted: returns (drifted [N] bool,
+    rigid positions [N,3]); else (none, None)."""
     usable = measured & ~np.isnan(state.rigid_local[:, 0])
     if state.interior is not None and (usable & state.interior).sum() >= 2 * config.min_rigid_points:
         usable &= state.interior  # LK windows on the silhouette lag a turning texture
+    guess = None if state.rigid_pose is None else state.rigid_inliers[usable]
     fit = fit_rigid_ransac(state.rigid_local[usable], fused[usable],
-                           config.rigid_drift_tolerance, config.min_rigid_points)
+                           config.rigid_drift_tolerance, config.min_rigid_points, guess)
     if fit is not None:
         pose, inliers = fit
+        state.rigid_inliers[:] = False
+        state.rigid_inliers[np.flatnonzero(usable)[inliers]] = True
         positions = state.rigid_local @ pose[:3, :3].T + pose[:3, 3]
-        counted = ~hidden(config, scene, cameras, t, positions[usable])
-        share = inliers[counted].sum() / max(counted.sum(), 1)
+        share = inliers.mean()
+        if share < config.rigid_min_inliers:  # count only the points left in sight
+            counted = ~hidden(config, scene, cameras, t, positions[usable])
+            share = inliers[counted].sum() / max(counted.sum(), 1)
     if fit is None or share < config.rigid_min_inliers:
         state.rigid_pose = None  # a deforming instance (hand, animal): no drift check, no carry
         return np.zeros(len(fused), bool), None
@@ -69,10 +76,17 @@ def interior(masks: np.ndarray, uv: np.ndarray, view: np.ndarray, lk_params: lis
     that view's mask (masks [V,H,W] bool): its window sees no silhouette edge."""
     out = np.zeros(len(uv), bool)
     pixel = np.rint(uv).astype(np.int64)
+    H, W = masks.shape[1:]
     for v in np.unique(view):
         mine = np.flatnonzero(view == v)
-        inside = cv2.distanceTransform(masks[v].view(np.uint8), cv2.DIST_L2, 3)
-        out[mine] = inside[pixel[mine, 1], pixel[mine, 0]] > lk_params[v]["winSize"][0] // 2
+        radius = lk_params[v]["winSize"][0] // 2
+        # the distance transform of a crop around the points, reaching past them by more than
+        # the radius: every mask edge within the radius of a point lies inside it
+        x0, y0 = np.maximum(pixel[mine].min(0) - radius - 2, 0)
+        x1, y1 = np.minimum(pixel[mine].max(0) + radius + 3, [W, H])
+        inside = cv2.distanceTransform(np.ascontiguousarray(masks[v, y0:y1, x0:x1]).view(np.uint8),
+                                       cv2.DIST_L2, 3)
+        out[mine] = inside[pixel[mine, 1] - y0, pixel[mine, 0] - x0] > radius
     return out
 
 
