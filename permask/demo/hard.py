@@ -9,9 +9,10 @@ Cases (`HARD_CASES`; 192x144 pixels, like the recordings the issue names):
 - `balls_sparse`: the same with 30% of the depth pixels valid;
 - `turning`: 3 views, 24 frames, two balls and an ellipsoid turning in place (constant
   silhouettes, only the texture moves);
-- `occluded`: 3 views, 28 frames, a ball rolling behind a static panel (hidden in every view for
-  several frames, then back) and one in front of it;
-- `reenter`: 4 views, 32 frames, 4 balls rolling out of some views and back;
+- `occluded`: 3 views, 28 frames, a ball rolling behind a static panel (seen by at most two
+  views, by one only for two stretches of 4 frames) and one in front of it;
+- `reenter`: 4 views, 32 frames, 4 balls rolling out of views and back (one leaves every view
+  for 6 frames);
 - `arm`: 3 views, 24 frames, an articulated arm (base, upper arm and forearm, one mask: piecewise
   rigid) and a rolling ball;
 - `sheet`: 3 views, 24 frames, a deforming sheet (a travelling wave and a bend) and a ball.

@@ -7,7 +7,7 @@ Per step t-1 -> t and per view:
 3. lifted to 3D with depth read robustly around the tracked pixel (sparse depth has holes):
    the valid depth nearest the expected depth, accepted within a tolerance, else the view lost it;
 4. optionally gated by the instance's (dilated) mask in that view.
-The LK window adapts per view to the instance's size there (`win_fraction` of its mask boxes).
+The LK window adapts per view to the instance's size there (`win_fraction` of its thickness).
 The views' 3D estimates are fused with outlier rejection (median with >=3 views, else the estimate
 nearest the previous position). With `rigid_prior`, a robust rigid fit of the instance's points
 from t-1 to t drops fused outliers and carries points no view measured (occluded, left the view);
