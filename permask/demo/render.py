@@ -102,7 +102,7 @@ def _sphere_pixel_box(center: np.ndarray, radius: float, rays: RaySet
     return slice(v0, v1), slice(u0, u1)
 
 
-def _render_frame(rays: RaySet, background: Background, objects: list[Primitive],
+def render_frame(rays: RaySet, background: Background, objects: list[Primitive],
                   poses: np.ndarray, with_rgb: bool
                   ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Ray-cast the objects at one frame over the background.
@@ -156,11 +156,11 @@ def render_views(params: DemoParams, intrs: np.ndarray, extrs: np.ndarray, plane
             mask_rays = RaySet.of_camera(scale_intrinsics(intrs[v], S), extrs[v], H * S, W * S)
             mask_background = planes.render(mask_rays, with_rgb=False)
         for t in range(T):
-            rgb, depth, id_buffer = _render_frame(rays, background, objects, poses[:, t], True)
+            rgb, depth, id_buffer = render_frame(rays, background, objects, poses[:, t], True)
             rgbs[v, t] = np.round(np.clip(rgb, 0, 1) * 255)
             depths[v, t] = np.where(np.isfinite(depth), depth, 0.0)
             if S > 1:
-                id_buffer = _render_frame(mask_rays, mask_background, objects, poses[:, t],
+                id_buffer = render_frame(mask_rays, mask_background, objects, poses[:, t],
                                           False)[2]
             ids[v, t] = id_buffer
     return rgbs, depths, ids

@@ -39,9 +39,9 @@ def make_demo_scene(params: DemoParams | None = None) -> dict[str, np.ndarray]:
     objects = make_objects(params, rng)
     poses = object_poses(objects, make_motions(params, rng), T)
     rgbs, depths, ids = render_views(params, intrs, extrs, make_planes(rng), objects, poses)
-    rgbs = _soften(rgbs)
+    rgbs = soften(rgbs)
     if params.depth_density < 1.0:
-        depths = _sparsify(depths, params.depth_density, sensor_rng)
+        depths = sparsify(depths, params.depth_density, sensor_rng)
 
     camera_ids = [f"cam_{v:02d}" for v in range(params.num_views)]
     instance_ids = [f"instance_{k}" for k in range(len(objects))]
@@ -51,8 +51,8 @@ def make_demo_scene(params: DemoParams | None = None) -> dict[str, np.ndarray]:
         "intrs": np.repeat(intrs[:, None], T, axis=1).astype(np.float32),
         "extrs": np.repeat(extrs[:, None], T, axis=1).astype(np.float32),
         "camera_ids": np.array(camera_ids, dtype=object),
-        "sam2_masks": _object_array({iid: ids == k for k, iid in enumerate(instance_ids)}),
-        "sam2_contact_frames": _object_array(
+        "sam2_masks": object_array({iid: ids == k for k, iid in enumerate(instance_ids)}),
+        "sam2_contact_frames": object_array(
             contact_frames(poses, objects, camera_ids, contact_rng)),
         "gt_object_poses": poses.astype(np.float32),
         "gt_instance_ids": np.array(instance_ids, dtype=str),
@@ -60,7 +60,7 @@ def make_demo_scene(params: DemoParams | None = None) -> dict[str, np.ndarray]:
     }
 
 
-def _soften(rgbs: np.ndarray, sigma: float = 0.7) -> np.ndarray:
+def soften(rgbs: np.ndarray, sigma: float = 0.7) -> np.ndarray:
     """Slight Gaussian blur of every image [V,T,H,W,3] uint8: a camera's optics instead of the
     aliasing of one ray per pixel (which no real sensor shows and which defeats optical flow)."""
     V, T = rgbs.shape[:2]
@@ -71,14 +71,14 @@ def _soften(rgbs: np.ndarray, sigma: float = 0.7) -> np.ndarray:
     return out
 
 
-def _sparsify(depth: np.ndarray, density: float, rng: np.random.Generator) -> np.ndarray:
+def sparsify(depth: np.ndarray, density: float, rng: np.random.Generator) -> np.ndarray:
     """Simulate a sparse sensor on depth [...,H,W]: beyond SENSOR_MAX_DEPTH -> 0, and a random
     (1 - density) share of the pixels -> 0, drawn anew for every frame."""
     out = np.where(depth <= SENSOR_MAX_DEPTH, depth, 0.0)
     return np.where(rng.random(depth.shape) < density, out, 0.0).astype(np.float32)
 
 
-def _object_array(value) -> np.ndarray:
+def object_array(value) -> np.ndarray:
     """Wrap a python object in a 0-d object array (the old pipeline's pickled-dict form)."""
     arr = np.empty((), dtype=object)
     arr[()] = value

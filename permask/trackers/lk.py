@@ -7,11 +7,15 @@ Per step t-1 -> t and per view:
 3. lifted to 3D with depth read robustly around the tracked pixel (sparse depth has holes):
    the valid depth nearest the expected depth, accepted within a tolerance, else the view lost it;
 4. optionally gated by the instance's (dilated) mask in that view.
+The LK window adapts per view to the instance's size there (`win_fraction` of its thickness).
 The views' 3D estimates are fused with outlier rejection (median with >=3 views, else the estimate
 nearest the previous position). With `rigid_prior`, a robust rigid fit of the instance's points
-from t-1 to t drops fused outliers and carries points no view measured (occluded, left the view).
-A view that lost a point is re-seeded where the current 3D position projects, if its depth there
-agrees (the point is visible again in that view).
+from t-1 to t drops fused outliers and carries points no view measured (occluded, left the view);
+on real 3D, a RANSAC fit from a common object frame (`lk_rigid`) tells whether the instance moves
+rigidly: then points off that motion drifted (dropped, carried by it) and, with `rigid_snap`, the
+others sit where it puts them (their 2D tracks too). A deforming instance fails the test and keeps
+its measurements. A view that lost a point is re-seeded where the current 3D position projects,
+if its depth there agrees (the point is visible again in that view).
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from permask.trackers.base import TrackerBase, TrackerConfig, apply_query_conven
 from permask.trackers.lifting import (LiftingParams, fuse_views, instance_masks, lookup_mask,
                                       read_depth_robust)
 from permask.trackers.lk_frames import Frames, extents, mask_boxes, masked_video, runs
-from permask.trackers.rigid import fit_rigid_robust, median
+from permask.trackers.lk_rigid import interior, rigid_drift, snap_views
+from permask.trackers.rigid import fit_rigid_robust
 
 
 @dataclass
@@ -38,15 +43,21 @@ class LKConfig(LiftingParams, TrackerConfig):
 
     _target_: str = "permask.trackers.lk.LKTracker"
     name: str = "lk"
-    win_size: int = 15  # pixels
+    win_size: int = 15  # pixels; the largest LK window
+    win_min: int = 7  # pixels; the smallest (adaptive) LK window
+    win_fraction: float = 0.45  # window = this share of the instance's typical thickness in a
+    # view (mask area / longer box side; odd, within [win_min, win_size]): a window covering a
+    # small or thin object whole tracks its silhouette, not the texture moving inside it
     max_level: int = 3  # pyramid levels above the base
     fb_threshold: float = 1.0  # pixels, forward-backward error limit
     anchor: bool = True  # refine each step against the seed frame (less drift)
     anchor_max_px: float = 2.0  # accept the anchored estimate within this of the chained one
     max_anchor_groups: int = 4  # per view and step, refine the tracks of this many anchor frames
-    rigid_consistency: float = 0.02  # metres; median residual below which the instance is rigid
     rigid_drift_tolerance: float = 0.02  # metres off the instance's rigid motion = drifted
     rigid_min_inliers: float = 0.8  # share of points within that tolerance for a rigid instance
+    rigid_snap: bool = True  # a rigid instance's measured points sit where its fitted motion puts
+    # them (the fit averages every point's pixel and depth noise; deforming instances never snap)
+    snap_views: bool = True  # with rigid_snap, the views' 2D tracks move to those positions too
 
 
 class LKTracker(TrackerBase):
@@ -69,9 +80,12 @@ class LKTracker(TrackerBase):
             return TrackResult(tracks.astype(np.float32), visible, scores)
         masks = self._instance_masks(scene, queries.instance_id) if self.config.use_masks else None
         gray = scene.gray() if masks is None else masked_video(scene.gray(), masks)
-        boxes = [None] * V if masks is None else mask_boxes(masks).tolist()
-        videos = [Frames(gray[v], boxes[v], self.lk_params["winSize"][0]) for v in range(V)]
+        boxes = [None] * V if masks is None else mask_boxes(masks)
         state = _ViewTracks(V, N)
+        areas = [None] * V if masks is None else masks.sum(axis=(2, 3))  # [V,T] pixels
+        state.lk_params = [self._view_lk_params(b, a) for b, a in zip(boxes, areas)]
+        videos = [Frames(gray[v], None if boxes[v] is None else boxes[v].tolist(),
+                         state.lk_params[v]["winSize"][0]) for v in range(V)]
         cameras = _Cameras(scene.intrs.astype(np.float64), scene.extrs.astype(np.float64))
         # the long-range rigid check needs real 3D: not a constant-depth stand-in for a video
         planar = _planar_stand_in(scene)
@@ -115,6 +129,11 @@ class LKTracker(TrackerBase):
             estimates[v[ok_depth], i[ok_depth]] = unproject_each(
                 uv[lifted][ok_depth], z[ok_depth], K[ok_depth], E[ok_depth])
             state.pos[view, idx] = np.where(ok[:, None], uv, np.nan)
+            if state.check_drift and masks is not None:  # the rigid model fits interior points
+                inner = lifted[ok_depth]
+                state.interior = np.zeros(N, bool)
+                state.interior[idx[inner]] = interior(masks[:, t], uv[inner], view[inner],
+                                                       state.lk_params)
         fused, inlier = fuse_views(estimates, tracks[t - 1], self.config.fuse_tolerance)
         state.pos[~inlier & ~np.isnan(estimates[..., 0])] = np.nan  # outlier views lose the point
         measured = started & ~np.isnan(fused[:, 0])
@@ -128,39 +147,20 @@ class LKTracker(TrackerBase):
                 state.pos[:, measured & off] = np.nan
                 measured &= ~off
                 carried = predicted
-            drifted, rigid_positions = (self._rigid_drift(state, fused, measured)
+            drifted, rigid_positions = (rigid_drift(self.config, scene, cameras, t, state, fused, measured)
                                         if state.check_drift else (None, None))
             if rigid_positions is not None:
                 state.pos[:, drifted] = np.nan
                 measured &= ~drifted
                 carried = np.where(np.isnan(rigid_positions), carried, rigid_positions)
+                if self.config.rigid_snap:
+                    fused = np.where(np.isnan(rigid_positions), fused, rigid_positions)
+                    if self.config.snap_views:
+                        snap_views(state, cameras, t, rigid_positions, measured)
         tracks[t, started] = np.where(measured[started, None], fused[started], carried[started])
         visible[t] = measured
         measuring_views = (~np.isnan(estimates[..., 0])).sum(0)
         scores[t] = np.where(measured, inlier.sum(0) / np.maximum(measuring_views, 1), 0.0)
-
-    def _rigid_drift(self, state, fused, measured):
-        """Slow drift that frame-to-frame checks cannot see (a point sliding round a turning
-        object's silhouette): fit the instance's rigid motion from its points' positions in one
-        common frame to the current fused positions. When the instance moves rigidly (median
-        residual below `rigid_consistency` and at least `rigid_min_inliers` of the points within
-        `rigid_drift_tolerance`), the points further off are drifted: returns (drifted [N] bool,
-        rigid positions [N,3]); else (none, None)."""
-        usable = measured & ~np.isnan(state.rigid_local[:, 0])
-        pose = fit_rigid_robust(state.rigid_local[usable], fused[usable], self.config.min_rigid_points)
-        if pose is None:
-            state.rigid_pose = None
-            return np.zeros(len(fused), bool), None
-        positions = state.rigid_local @ pose[:3, :3].T + pose[:3, 3]
-        deviation = np.linalg.norm(fused - positions, axis=1)
-        drifted = usable & (deviation > self.config.rigid_drift_tolerance)
-        rigid = (median(deviation[usable]) <= self.config.rigid_consistency
-                 and drifted.sum() <= (1 - self.config.rigid_min_inliers) * usable.sum())
-        if not rigid:  # a deforming instance (hand, animal): no drift check, no rigid carry
-            state.rigid_pose = None
-            return np.zeros(len(fused), bool), None
-        state.rigid_pose = pose
-        return drifted, positions
 
     def _seed(self, scene, cameras, masks, state, positions, t, eligible):
         """Start 2D tracks in every view where the point at `positions` [N,3] is visible at t
@@ -181,6 +181,22 @@ class LKTracker(TrackerBase):
         return seen
 
     # ------------------------------------------------------------------ pieces
+    def _view_lk_params(self, boxes: np.ndarray | None, areas: np.ndarray | None) -> dict:
+        """LK settings for one view with the instance's mask boxes [T,4] (y0, y1, x0, x1) and
+        mask areas [T] (pixels) there (None: no masks): the window `win_fraction` of the
+        instance's median thickness (area / longer box side: a disc's is 0.79 of its diameter, a
+        thin bar's its width) over the frames where the mask is not empty, odd, clipped to
+        [win_min, win_size]."""
+        c = self.config
+        win = c.win_size
+        if boxes is not None:
+            longer = np.maximum(boxes[:, 1] - boxes[:, 0], boxes[:, 3] - boxes[:, 2])
+            if (longer > 0).any():
+                thickness = areas[longer > 0] / longer[longer > 0]
+                target = c.win_fraction * float(np.median(thickness))
+                win = int(np.clip(2 * round((target - 1) / 2) + 1, c.win_min, c.win_size))
+        return {**self.lk_params, "winSize": (win, win)}
+
     def _flow(self, videos, state, t, view, idx):
         """Chained LK t-1 -> t with forward-backward check, refined against the anchor frame,
         for the 2D tracks (view [M], idx [M]) sorted by view, in `videos` (per view, a
@@ -194,10 +210,9 @@ class LKTracker(TrackerBase):
         for (v, (s, e)), extent in zip(view_runs, extents(p0, view_runs)):
             (prev, cur), offset = videos[v].crops([t - 1, t], extent)
             p0c = p0[s:e] - offset
-            p1c, status[s:e, :1], _ = cv2.calcOpticalFlowPyrLK(prev, cur, p0c, None,
-                                                               **self.lk_params)
-            p0b, status[s:e, 1:], _ = cv2.calcOpticalFlowPyrLK(cur, prev, p1c, None,
-                                                               **self.lk_params)
+            params = state.lk_params[v]
+            p1c, status[s:e, :1], _ = cv2.calcOpticalFlowPyrLK(prev, cur, p0c, None, **params)
+            p0b, status[s:e, 1:], _ = cv2.calcOpticalFlowPyrLK(cur, prev, p1c, None, **params)
             fb[s:e] = p0b - p0c
             p1[s:e] = p1c + offset
         ok = (status == 1).all(axis=1) & (np.hypot(fb[:, 0], fb[:, 1]) < self.config.fb_threshold)
@@ -241,7 +256,7 @@ class LKTracker(TrackerBase):
             for (_, s, e), ref_image in zip(mine, crops[1:]):
                 refined_v[s:e], found_v[s:e], _ = cv2.calcOpticalFlowPyrLK(
                     ref_image, crops[0], start_c[s:e], guess_c[s:e],
-                    flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **self.lk_params)
+                    flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **state.lk_params[v])
             refined_v += off
         shift = refined - guess
         agree = (found[:, 0] == 1) & (np.hypot(shift[:, 0], shift[:, 1]) < self.config.anchor_max_px)
@@ -294,6 +309,9 @@ class _ViewTracks:
         # maps that frame to the current one (None: the instance is not moving rigidly now)
         self.rigid_local = np.full((num_points, 3), np.nan)
         self.rigid_pose: np.ndarray | None = np.eye(4)
+        self.lk_params: list[dict] = []  # per view: cv2.calcOpticalFlowPyrLK settings
+        self.interior: np.ndarray | None = None  # [N] measured in a view away from the mask edge
+        self.rigid_inliers = np.zeros(num_points, bool)  # [N] on the rigid motion last frame
         self._rigid_started = False
         # per call: check slow drift against the rigid motion (real 3D only); fit similarities
         self.check_drift = False

@@ -72,3 +72,62 @@ def median(values: np.ndarray) -> float:
         return np.partition(values, k)[k]
     part = np.partition(values, (k - 1, k))
     return (part[k - 1] + part[k]) / 2
+
+
+_SAMPLES = np.random.default_rng(0).random((32, 3))  # fixed RANSAC draws, scaled to M points
+
+
+def fit_rigid_ransac(src: np.ndarray, dst: np.ndarray, tolerance: float, min_points: int = 6,
+                     guess: np.ndarray | None = None, accept: float = 0.9
+                     ) -> tuple[np.ndarray, np.ndarray] | None:
+    """RANSAC rigid transform from src to dst [M,3] (metres): of 32 3-point hypotheses (fixed
+    draws: deterministic), the one with most pairs within `tolerance` metres (counted on about
+    100 pairs), refitted (`kabsch`) on its inliers twice, counting again. Returns (pose [4,4],
+    inliers [M] bool) or None with fewer than `min_points` pairs or inliers. Unlike
+    `fit_rigid_robust`, it finds the dominant motion even when most points are off it. With
+    `guess` [M] bool (last frame's inliers, say), a `kabsch` fit of those pairs whose inliers
+    are at least `accept` of all pairs replaces the sampling (one fit instead of 32)."""
+    M = len(src)
+    if M < max(min_points, 3):
+        return None
+    inliers = None
+    if guess is not None and guess.sum() >= max(min_points, 3):
+        pose = kabsch(src[guess], dst[guess])
+        diff = src @ pose[:3, :3].T + pose[:3, 3] - dst
+        close = np.einsum("ij,ij->i", diff, diff) < tolerance ** 2
+        if close.sum() >= accept * M:
+            inliers = close
+    if inliers is None:
+        inliers = _ransac_inliers(src, dst, tolerance)
+    for _ in range(2):  # refit on the consensus, recount
+        if inliers.sum() < max(min_points, 3):
+            return None
+        pose = kabsch(src[inliers], dst[inliers])
+        inliers = ((src @ pose[:3, :3].T + pose[:3, 3] - dst) ** 2).sum(-1) < tolerance ** 2
+    if inliers.sum() < max(min_points, 3):
+        return None
+    return pose, inliers
+
+
+def _ransac_inliers(src: np.ndarray, dst: np.ndarray, tolerance: float) -> np.ndarray:
+    """[M] bool: the pairs within `tolerance` of the best of the 32 fixed 3-point hypotheses."""
+    M = len(src)
+    pick = (_SAMPLES * M).astype(np.int64)
+    a, b = src[pick], dst[pick]  # [S,3,3]
+    ca, cb = a.mean(axis=1, keepdims=True), b.mean(axis=1, keepdims=True)
+    # per hypothesis Kabsch (einsum: numpy's stacked matmul is slow for 3x3 blocks)
+    U, _, Vt = np.linalg.svd(np.einsum("sni,snj->sij", a - ca, b - cb))
+    Vt[np.linalg.det(U) * np.linalg.det(Vt) < 0, 2] *= -1  # no reflections
+    R = np.einsum("sji,skj->sik", Vt, U)  # [S,3,3] = V U^T
+    shift = cb[:, 0] - np.einsum("sij,sj->si", R, ca[:, 0])
+    # every hypothesis scored at once on about 100 of the points: [m, S*3] moved points minus
+    # targets (small temporaries: this runs every frame)
+    step = max(1, M // 100)
+    sub_src, sub_dst = src[::step], dst[::step]
+    S = len(R)
+    diff = sub_src @ R.transpose(2, 0, 1).reshape(3, 3 * S)
+    diff += shift.reshape(-1) - np.tile(sub_dst, S)
+    close = (diff * diff).reshape(len(sub_src), S, 3).sum(-1) < tolerance ** 2
+    best = int(np.argmax(close.sum(0)))
+    moved = src @ R[best].T + shift[best] - dst
+    return (moved * moved).sum(-1) < tolerance ** 2

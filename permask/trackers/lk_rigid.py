@@ -1,0 +1,101 @@
+"""`lk`'s rigid model of an instance: which points drifted off the instance's motion and where
+a rigid instance's points are (`rigid_drift`), which points the fitted motion turned out of every
+view's sight (`hidden`), which measurements come from windows away from the silhouette
+(`interior`), and moving the views' 2D tracks onto the rigid positions (`snap_views`).
+
+`cameras` and `state` are `lk`'s per-call objects (`_Cameras`: intrs [V,T,3,3], extrs [V,T,3,4];
+`_ViewTracks`: pos [V,N,2], rigid_local [N,3], rigid_pose, rigid_inliers [N], interior [N] or
+None).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from permask.data import Scene
+from permask.geometry import in_image, project_each
+from permask.trackers.rigid import fit_rigid_ransac
+
+
+def rigid_drift(config, scene: Scene, cameras, t: int, state, fused: np.ndarray,
+                measured: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """`lk`'s long-range rigid check at frame t, with its settings `config` (`LKConfig`), the
+    call's cameras and state, the fused positions [N,3] (metres) and which points are measured
+    [N] bool. Slow drift that frame-to-frame checks cannot see (a point sliding round a turning
+    object's silhouette): fit the instance's rigid motion from its points' positions in one
+    common frame to the current fused positions by RANSAC (the dominant motion even when many
+    points slid), from the points measured away from the silhouette where there are enough
+    (last frame's inliers tried first). When the instance moves rigidly (at least
+    `rigid_min_inliers` of the points within `rigid_drift_tolerance` of it, of all points or
+    of those the fitted motion does not turn behind the instance's own surface in every view:
+    those are expected off), the points further off are drifted: returns (drifted [N] bool,
+    rigid positions [N,3]); else (none, None)."""
+    usable = measured & ~np.isnan(state.rigid_local[:, 0])
+    if state.interior is not None and (usable & state.interior).sum() >= 2 * config.min_rigid_points:
+        usable &= state.interior  # LK windows on the silhouette lag a turning texture
+    guess = None if state.rigid_pose is None else state.rigid_inliers[usable]
+    fit = fit_rigid_ransac(state.rigid_local[usable], fused[usable],
+                           config.rigid_drift_tolerance, config.min_rigid_points, guess)
+    if fit is not None:
+        pose, inliers = fit
+        state.rigid_inliers[:] = False
+        state.rigid_inliers[np.flatnonzero(usable)[inliers]] = True
+        positions = state.rigid_local @ pose[:3, :3].T + pose[:3, 3]
+        share = inliers.mean()
+        if share < config.rigid_min_inliers:  # count only the points left in sight
+            counted = ~hidden(config, scene, cameras, t, positions[usable])
+            share = inliers[counted].sum() / max(counted.sum(), 1)
+    if fit is None or share < config.rigid_min_inliers:
+        state.rigid_pose = None  # a deforming instance (hand, animal): no drift check, no carry
+        return np.zeros(len(fused), bool), None
+    drifted = usable & (np.linalg.norm(fused - positions, axis=1) > config.rigid_drift_tolerance)
+    state.rigid_pose = pose
+    return drifted, positions
+
+
+def hidden(config, scene: Scene, cameras, t: int, points: np.ndarray) -> np.ndarray:
+    """[M] bool: points [M,3] no view can see at frame t: each view has them outside its
+    image, behind it, or measured depth at their pixel closer than them by more than the
+    depth tolerance (hidden behind a surface: the far side of a turning object)."""
+    V, M = scene.num_views, len(points)
+    view = np.repeat(np.arange(V), M)
+    uv, z = project_each(np.tile(points, (V, 1)), cameras.intrs[view, t], cameras.extrs[view, t])
+    H, W = scene.image_size
+    inside = in_image(uv, H, W) & (z > 0)
+    pixel = np.rint(np.where(inside[:, None], uv, 0)).astype(np.int64)
+    d = scene.depths[view, t, pixel[:, 1], pixel[:, 0]]
+    tol = config.depth_tolerance + config.depth_tolerance_rel * np.abs(z)
+    behind = (d > 0) & (d < z - tol)
+    return (~inside | behind).reshape(V, M).all(axis=0)
+
+
+def interior(masks: np.ndarray, uv: np.ndarray, view: np.ndarray, lk_params: list[dict]
+              ) -> np.ndarray:
+    """[M] bool: pixel uv [M,2] of its view [M] lies at least half its view's LK window inside
+    that view's mask (masks [V,H,W] bool): its window sees no silhouette edge."""
+    out = np.zeros(len(uv), bool)
+    pixel = np.rint(uv).astype(np.int64)
+    H, W = masks.shape[1:]
+    for v in np.unique(view):
+        mine = np.flatnonzero(view == v)
+        radius = lk_params[v]["winSize"][0] // 2
+        # the distance transform of a crop around the points, reaching past them by more than
+        # the radius: every mask edge within the radius of a point lies inside it
+        x0, y0 = np.maximum(pixel[mine].min(0) - radius - 2, 0)
+        x1, y1 = np.minimum(pixel[mine].max(0) + radius + 3, [W, H])
+        inside = cv2.distanceTransform(np.ascontiguousarray(masks[v, y0:y1, x0:x1]).view(np.uint8),
+                                       cv2.DIST_L2, 3)
+        out[mine] = inside[pixel[mine, 1] - y0, pixel[mine, 0] - x0] > radius
+    return out
+
+
+def snap_views(state, cameras, t: int, positions: np.ndarray, points: np.ndarray) -> None:
+    """Move the 2D tracks of points [N] bool, in the views tracking them, to where their rigid
+    positions [N,3] project at frame t (a rigid instance's tracks stop drifting one by one)."""
+    tracked = ~np.isnan(state.pos[..., 0]) & points[None] & ~np.isnan(positions[None, :, 0])
+    view, idx = np.nonzero(tracked)
+    if len(idx):
+        state.pos[view, idx] = project_each(positions[idx], cameras.intrs[view, t],
+                                            cameras.extrs[view, t])[0]
+

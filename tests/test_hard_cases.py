@@ -1,0 +1,154 @@
+"""Issue 14: the hard demo cases (shapes, motions, ground truth), the RANSAC rigid fit and `lk`'s
+adaptive LK window, with known answers; the quality benchmark on one case behind `slow`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from permask.demo import shapes
+from permask.demo.hard import HARD_CASES, make_hard_case
+from permask.demo.motion import _rotvec_to_matrix
+from permask.demo.textures import random_texture
+from permask.geometry import rigid_tracks
+from permask.trackers.lk import LKTracker
+from permask.trackers.rigid import fit_rigid_ransac
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_ransac_finds_the_dominant_motion_among_many_outliers():
+    rng = np.random.default_rng(1)
+    src = rng.uniform(-0.1, 0.1, size=(100, 3))
+    R = _rotvec_to_matrix(np.array([0.2, -0.4, 0.7]))
+    dst = src @ R.T + [0.3, -0.1, 0.05]
+    off = rng.random(100) < 0.45  # 45% slid off the motion (a trimmed mean fit fails here)
+    dst[off] += rng.uniform(0.05, 0.2, size=(off.sum(), 3))
+    pose, inliers = fit_rigid_ransac(src, dst, tolerance=0.01)
+    np.testing.assert_allclose(pose[:3, :3], R, atol=1e-9)
+    np.testing.assert_allclose(pose[:3, 3], [0.3, -0.1, 0.05], atol=1e-9)
+    np.testing.assert_array_equal(inliers, ~off)
+    again = fit_rigid_ransac(src, dst, tolerance=0.01)
+    np.testing.assert_array_equal(again[0], pose)  # deterministic
+    assert fit_rigid_ransac(src[:4], dst[:4], tolerance=0.01, min_points=6) is None
+
+
+def test_a_rolling_ball_does_not_slip_and_turns_back_after_one_circumference():
+    r, T = 0.1, 33
+    path = np.stack([np.linspace(0, 2 * np.pi * r, T), np.zeros(T)], axis=1)
+    poses = shapes.roll_poses(path, r, np.zeros(3), np.zeros(3))
+    np.testing.assert_allclose(poses[-1, :3, :3], np.eye(3), atol=1e-9)
+    np.testing.assert_allclose(poses[:, 2, 3], r)
+    for t in range(T - 1):  # the material point touching the floor stays (nearly) put
+        bottom_local = poses[t, :3, :3].T @ np.array([0, 0, -r])
+        a = poses[t, :3, :3] @ bottom_local + poses[t, :3, 3]
+        b = poses[t + 1, :3, :3] @ bottom_local + poses[t + 1, :3, 3]
+        assert np.linalg.norm(b - a) < 0.1 * np.linalg.norm(path[t + 1] - path[t])
+
+
+def test_sheet_rays_hit_the_height_field_and_material_points_round_trip():
+    texture = shapes.FlatTexture(random_texture(np.random.default_rng(0), np.ones(3), 0.05, (0.05, 0.1)))
+    sheet = shapes.Sheet(np.array([0.2, 0.1]), 0.03, 0.25, 0.04, 0.7, texture)
+    xy = np.random.default_rng(2).uniform(-0.19, 0.19, size=(50, 2)) * [1, 0.5]
+    hits = []
+    for p in xy:  # a ray straight down from 1 m above each point
+        t, _ = sheet.intersect(np.array([p[0], p[1], 1.0]), np.array([[0.0, 0.0, -1.0]]))
+        hits.append(1.0 - t[0])
+    np.testing.assert_allclose(hits, sheet.height(xy), atol=1e-6)
+    local = sheet.from_material(np.concatenate([xy, np.zeros((50, 1))], 1))
+    np.testing.assert_allclose(sheet.surface_distance(local), 0, atol=1e-12)
+    np.testing.assert_allclose(sheet.to_material(local)[:, :2], xy)
+    miss, _ = sheet.intersect(np.array([0.5, 0.0, 1.0]), np.array([[0.0, 0.0, -1.0]]))
+    assert np.isinf(miss[0])
+
+
+def test_truth_of_rigid_cases_is_the_pose_motion_and_of_the_arm_follows_each_part():
+    case = make_hard_case("turning")
+    body = case.bodies[0]
+    local = np.array([[0.1, 0.0, 0.0], [0.0, -0.1, 0.0]])  # on the ball's surface
+    t0 = 5
+    world = local @ body.poses[0, t0, :3, :3].T + body.poses[0, t0, :3, 3]
+    points = np.concatenate([[[t0], [t0]], world], axis=1)
+    expected = rigid_tracks(body.poses, np.zeros(2, int), points)
+    np.testing.assert_allclose(case.truth("instance_0", points), expected, atol=1e-9)
+    arm = make_hard_case("arm").bodies[0]
+    tip = np.array([arm.parts[2].size[0], 0.0, 0.0])  # the forearm's end face
+    world = arm.poses[2, 0, :3, :3] @ tip + arm.poses[2, 0, :3, 3]
+    truth = make_hard_case("arm").truth("instance_0", np.array([[0.0, *world]]))
+    moved = arm.poses[2, :, :3, :3] @ tip + arm.poses[2, :, :3, 3]
+    np.testing.assert_allclose(truth[:, 0], moved, atol=1e-9)
+    assert np.linalg.norm(moved[-1] - moved[0]) > 0.05  # the forearm moved relative to the base
+
+
+def test_every_case_renders_masks_and_ground_truth_for_its_rigid_instances():
+    with pytest.raises(ValueError, match="unknown hard case"):
+        make_hard_case("nope")
+    case = make_hard_case("arm")
+    arrays = case.arrays()
+    V, T = HARD_CASES["arm"][:2]
+    assert arrays["rgbs"].shape == (V, T, 3, 144, 192)
+    masks = arrays["sam2_masks"][()]
+    assert sorted(masks) == ["instance_0", "instance_1"]
+    assert all(m.sum() > 0 for m in masks.values())
+    assert list(arrays["gt_instance_ids"]) == ["instance_1"]  # the arm is not one rigid body
+    sparse = make_hard_case("balls_sparse")
+    assert sparse.params.depth_density == 0.3
+    np.testing.assert_array_equal(sparse.bodies[0].poses, make_hard_case("balls").bodies[0].poses)
+
+
+def test_lk_window_adapts_to_the_instance_thickness():
+    tracker = LKTracker()  # window: 0.45 x (mask area / longer box side), odd, in [7, 15]
+
+    def window(height, width, area):
+        boxes = np.array([[10, 10 + height, 20, 20 + width]] * 4)
+        return tracker._view_lk_params(boxes, np.full(4, area))["winSize"]
+
+    assert window(20, 20, 314) == (7, 7)  # a ball 20 px across: thickness 15.7 px
+    assert window(40, 40, 1257) == (15, 15)  # 40 px across: 14.1 -> 15
+    assert window(30, 30, 900) == (13, 13)  # a 30 px square: 13.5 -> 13
+    assert window(100, 12, 1200) == (7, 7)  # a thin bar: its width counts, not its length
+    assert window(200, 200, 40000) == (15, 15)
+    assert tracker._view_lk_params(None, None)["winSize"] == (15, 15)
+    assert tracker._view_lk_params(np.zeros((4, 4), int), np.zeros(4))["winSize"] == (15, 15)
+
+
+@pytest.mark.slow
+def test_lk_beats_the_rigid_fit_baseline_on_a_hard_case(tmp_path, monkeypatch):
+    monkeypatch.setenv("PERMASK_CACHE_DIR", str(tmp_path))
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    hard_cases = pytest.importorskip("hard_cases")
+    result = hard_cases.evaluate_case("turning", 0, {})
+    aj = {k: v["overall"]["AJ"] for k, v in result.items()}
+    assert aj["lk"] > aj["multi-view LK + rigid fit"] > aj["static"]
+
+
+def test_interior_from_crops_matches_the_whole_frame():
+    import cv2
+
+    from permask.trackers.lk_rigid import interior
+    rng = np.random.default_rng(0)
+    masks = np.zeros((2, 60, 80), bool)
+    masks[0, 10:50, 5:70] = True
+    masks[0, 25:30, 30:35] = False  # a hole is an edge too
+    masks[1, 20:40, 30:60] = True
+    uv = rng.uniform([0, 0], [79, 59], (400, 2))
+    view = rng.integers(0, 2, 400)
+    params = [{"winSize": (7, 7)}, {"winSize": (11, 11)}]
+    pixel = np.rint(uv).astype(int)
+    whole = [cv2.distanceTransform(m.view(np.uint8), cv2.DIST_L2, 3) for m in masks]
+    expected = [whole[v][y, x] > params[v]["winSize"][0] // 2 for (x, y), v in zip(pixel, view)]
+    np.testing.assert_array_equal(interior(masks, uv, view, params), expected)
+
+
+def test_ransac_guess_gives_the_same_pose_with_one_fit():
+    rng = np.random.default_rng(3)
+    src = rng.uniform(-0.1, 0.1, size=(80, 3))
+    dst = src + [0.01, 0.02, 0.0]
+    dst[:4] += 0.3  # a few drifted
+    pose, inliers = fit_rigid_ransac(src, dst, 0.01)
+    again, same = fit_rigid_ransac(src, dst, 0.01, guess=inliers)
+    np.testing.assert_allclose(again, pose, atol=1e-12)
+    np.testing.assert_array_equal(same, inliers)
+    assert fit_rigid_ransac(src, dst, 0.01, guess=~inliers)[1].sum() == 76  # a bad guess: sampled
