@@ -25,9 +25,9 @@ import numpy as np
 from hydra import compose, initialize_config_dir
 
 from permask.config import register_configs
+from permask.demo.params import SENSOR_MAX_DEPTH
 from permask.pipeline import instance_metrics, load_input
 from permask.queries import build_queries, lift_mask_pixels, query_frames
-from permask.synthetic import SENSOR_MAX_DEPTH
 
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
 FIGURES = ("AJ", "delta_avg", "OA", "median_error_cm", "survival")

@@ -57,9 +57,8 @@ def peak_rss_of(cmd: list[str]) -> int:
 
 
 def scene_bytes(demo: dict) -> int:
-    from permask.scene import load_scene
-    from permask.synthetic import DemoParams, demo_scene_path
-    scene = load_scene(demo_scene_path(DemoParams(**demo)))
+    from common import demo_scene  # benchmarks/common.py
+    scene = demo_scene(**demo)
     return scene.rgbs.nbytes + scene.depths.nbytes + sum(m.nbytes for m in scene.masks.values())
 
 

@@ -12,7 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 (after use)
 
-from permask.synthetic import DemoParams  # noqa: E402
+from permask.demo.params import DemoParams  # noqa: E402
 
 MiB = 2**20
 TARGET_BATCHING = 1.15  # per-mask time / one call, N = 8
@@ -214,7 +214,7 @@ def recording_section(results) -> str:
             "(`log_instance_tracks(masks=False)`); *per-instance file* "
             "= `record.write_instance_recording` with a cameras-only context (no video, no depth "
             "cloud), i.e. + cameras and the instance's masks. The naive writer "
-            "(`write_naive_recording` in `benchmarks/perf.py`) writes the same content row by "
+            "(`write_naive_recording` in `benchmarks/perf_recording.py`) writes the same content row by "
             "row: per frame `rec.set_time` and one `rec.log` per entity. Best of the repeats; "
             "per point-frame = everything in the files over the tracked point-frames:\n\n"
             + table(["writer", "files", "seconds", "MiB", "µs / point-frame",

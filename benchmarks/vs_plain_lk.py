@@ -15,13 +15,12 @@ import argparse
 import cv2
 import numpy as np
 
+from common import demo_scene  # benchmarks/common.py
 from permask.config import QueryConfig
 from permask.data import Queries, Scene
 from permask.geometry import project, unproject
 from permask.metrics import gt_metrics, true_tracks, true_visibility
 from permask.queries import build_queries
-from permask.scene import load_scene
-from permask.synthetic import DemoParams, demo_scene_path
 from permask.trackers.lk import LKTracker
 
 PX = (1, 2, 4, 8, 16)
@@ -62,7 +61,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=40)
     ap.add_argument("--depth", choices=["real", "plane"], default="plane")
     args = ap.parse_args()
-    full = load_scene(demo_scene_path(DemoParams(num_frames=args.frames)))
+    full = demo_scene(num_frames=args.frames)
     lk = LKTracker()
     rows = []
     for v in range(full.num_views):

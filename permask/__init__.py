@@ -10,7 +10,7 @@ _FRONT_DOOR = {
     "compose": "permask.api",
     "make_tracker": "permask.api",
     "run": "permask.api",
-    "load_scene": "permask.scene",
+    "load_scene": "permask.inputs.load",
     "load_input": "permask.pipeline",
     "build_queries": "permask.queries",
 }

@@ -19,9 +19,11 @@ from omegaconf import MISSING, OmegaConf
 from permask.choices import Choice
 from permask.errors import ConfigError
 from permask.files.names import safe_name
+from permask.demo.params import DemoParams
 from permask.help import groups_text as help_groups_text
 from permask.schemas import register_schemas
-from permask.synthetic import DemoParams
+
+CONF_DIR = Path(__file__).resolve().parent / "conf"  # the configs; conf/ atop a checkout links here
 
 
 class QueryMode(Choice):
@@ -49,7 +51,7 @@ class OnLocked(Choice):
 
 @dataclass
 class LimitsConfig:
-    """Bounds on reading the input (permask/safe_pickle.py, `DecodeLimits`); null: the default
+    """Bounds on reading the input (permask/inputs/limits.py, `DecodeLimits`); null: the default
     for this machine (at most half its memory, 8 GiB per member, 16 GiB per file)."""
 
     max_member_bytes: Optional[int] = None

@@ -55,6 +55,10 @@ class OutputError(PermaskError):
     """An output location cannot be written."""
 
 
+class FormatVersionError(PermaskError):
+    """A permask output file was written in a newer format than this permask reads."""
+
+
 class DepthError(PermaskError):
     """A depth estimator cannot be built (model code or weights missing) or failed."""
 

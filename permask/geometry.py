@@ -1,12 +1,19 @@
-"""Camera geometry in one place.
+"""Camera and rigid-body geometry in one place.
 
 World-to-camera extrinsics `[R|t]` ([...,3,4]), OpenCV axes, pixel intrinsics K ([...,3,3]),
 pixel centres at integer coordinates: X_cam = K^-1 [u,v,1]^T * z, X_world = R^T (X_cam - t).
+Tracks: 3D tracks projected into their source views (`tracks_2d`), and the tracks of points
+rigidly attached to posed objects (`rigid_tracks`, the ground truth of a rigid scene).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from permask.data import Scene
 
 
 def unproject(pixels: np.ndarray, depth: np.ndarray, K: np.ndarray, E: np.ndarray) -> np.ndarray:
@@ -117,3 +124,58 @@ def depth_each(points: np.ndarray, E: np.ndarray) -> np.ndarray:
     """Camera z [P] (metres) of world points [P,3], one world-to-camera E [P,3,4] per point: the
     z of `project_each` without the pixels."""
     return np.einsum("pj,pj->p", np.asarray(E[:, 2, :3], np.float64), points) + E[:, 2, 3]
+
+
+def tracks_2d(scene: Scene, tracks: np.ndarray, views: np.ndarray) -> np.ndarray:
+    """Project 3D tracks into each point's source view, frame by frame.
+
+    tracks [T,N,3] world (NaN where unknown), views [N] int source view of each point (a query's
+    `view`). Returns [T,N,2] float64 pixels (u, v) with that view's camera at each frame; NaN where
+    the track is NaN, the view is invalid (< 0) or the point is at/behind the camera. Pixel
+    centres at integer coordinates, as everywhere (permask.geometry).
+    """
+    tracks = np.asarray(tracks, np.float64)
+    views = np.asarray(views, np.int64)
+    T, N = tracks.shape[:2]
+    if views.shape != (N,):
+        raise ValueError(f"views must be [N]={N}, got {views.shape}")
+    out = np.full((T, N, 2), np.nan)
+    ok_view = (views >= 0) & (views < scene.num_views)
+    if not ok_view.any():
+        return out
+    idx = np.nonzero(ok_view)[0]
+    v = views[idx]
+    E = scene.extrs[v][:, :T].astype(np.float64).transpose(1, 0, 2, 3)  # [T,M,3,4]
+    K = scene.intrs[v][:, :T].astype(np.float64).transpose(1, 0, 2, 3)  # [T,M,3,3]
+    X = tracks[:, idx]  # [T,M,3]
+    cam = np.einsum("tmij,tmj->tmi", E[..., :3], X) + E[..., 3]
+    pix = np.einsum("tmij,tmj->tmi", K, cam)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        uv = pix[..., :2] / pix[..., 2:3]
+    uv[~(cam[..., 2] > 1e-9)] = np.nan
+    out[:, idx] = uv
+    return out
+
+
+def rigid_tracks(object_poses: np.ndarray, instance_index: np.ndarray,
+                 query_points: np.ndarray) -> np.ndarray:
+    """3D tracks of query points rigidly attached to moving objects (the ground truth of a
+    rigid scene).
+
+    object_poses [K,T,4,4] object-to-world; instance_index [N] int (row of object_poses);
+    query_points [N,4] (t, x, y, z) world, t a frame index (rounded).
+    Returns [T,N,3] float64 world positions pose[k,t] @ inv(pose[k,tq]) @ X; NaN before tq.
+    """
+    poses = np.asarray(object_poses, np.float64)
+    k = np.asarray(instance_index, np.int64)
+    queries = np.asarray(query_points, np.float64)
+    num_frames = poses.shape[1]
+    tq = np.rint(queries[:, 0]).astype(np.int64)
+    if len(tq) and (tq.min() < 0 or tq.max() >= num_frames):
+        raise ValueError(f"query frames must lie in [0, {num_frames})")
+    R_q, c_q = poses[k, tq, :3, :3], poses[k, tq, :3, 3]  # [N,3,3], [N,3]
+    local = np.einsum("nji,nj->ni", R_q, queries[:, 1:4] - c_q)  # R^T (X - c)
+    R_all, c_all = poses[k, :, :3, :3], poses[k, :, :3, 3]  # [N,T,3,3], [N,T,3]
+    tracks = np.einsum("ntij,nj->tni", R_all, local) + c_all.transpose(1, 0, 2)
+    tracks[np.arange(num_frames)[:, None] < tq[None, :]] = np.nan
+    return tracks

@@ -26,13 +26,14 @@ from typing import Any, Iterable
 import numpy as np
 
 from .data import Scene
-from .scene import mask_ratio, scene_from_arrays
 from .errors import InstanceError, PermaskError
 from .ids import sort_instance_ids
 from .files.atomic import save_npz
 from .files.layout import first_clash
 from .files.names import safe_name
-from .safe_pickle import load_npz_safely, npz_keys
+from .inputs.load import scene_from_arrays
+from .inputs.masks import mask_ratio
+from .inputs.npz import load_npz_safely, npz_keys
 
 INSTANCE_MASK_KEY = "masks"
 CONTACT_KEY = f"{INSTANCE_MASK_KEY}_contact_frames"

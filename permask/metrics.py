@@ -42,9 +42,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from permask.data import GroundTruth, Queries, Scene
-from permask.geometry import in_image, project
-from permask.scene import mask_at_depth_resolution
-from permask.synthetic import true_tracks as rigid_true_tracks
+from permask.geometry import in_image, project, rigid_tracks
+from permask.inputs.masks import mask_at_depth_resolution
 
 DEFAULT_THRESHOLDS = (0.01, 0.02, 0.05, 0.10, 0.20)
 
@@ -106,7 +105,7 @@ def true_tracks(ground_truth: GroundTruth, queries: Queries, num_frames: int) ->
     k = ground_truth.pose_index(queries.instance_id)
     if k is None:
         return None
-    tracks = rigid_true_tracks(ground_truth.object_poses, np.full(len(queries), k), queries.points)
+    tracks = rigid_tracks(ground_truth.object_poses, np.full(len(queries), k), queries.points)
     return tracks[:num_frames]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,17 +25,20 @@ from permask.files.lock import FolderLock
 from permask.files.manifest import claim_folder
 from permask.files.tracked import write_tracked
 from permask.files.writable import ensure_writable_dir
-from permask.depth.constant import tracks_2d
+from permask.demo.cache import demo_scene_path
+from permask.demo.params import DemoParams
+from permask.geometry import tracks_2d
+from permask.inputs.limits import DecodeLimits
+from permask.inputs.load import load_scene
+from permask.logs import bars_and_logs, bars_on
+from permask.versions import METRICS_FORMAT, stamp
 from permask.queries import build_queries
 from permask.record.context import prepare_scene_context
 from permask.record.identity import RecordingIds
 from permask.record.paths import frame_values
 from permask.record.write import (write_combined_recording, write_instance_recording,
                                   write_view_script)
-from permask.safe_pickle import DecodeLimits
 from permask.trackers.base import Tracker
-from permask.scene import load_scene
-from permask.synthetic import DemoParams, demo_scene_path
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +135,8 @@ def run(cfg: DictConfig, output_dir: str | Path) -> RunReport:
         planned = [*(p for files in plan.values() for p in files.values()),
                    *layout.run_files(cfg.record.enabled).values()]
         claim_folder(layout, scene.fingerprint, scene.source, planned, cfg.on_existing)
-        return _run_instances(cfg, scene, tracker, layout, plan)
+        with bars_and_logs(cfg.progress):
+            return _run_instances(cfg, scene, tracker, layout, plan)
 
 
 def _run_instances(cfg: DictConfig, scene: Scene, tracker, layout: OutputLayout,
@@ -152,7 +157,8 @@ def _run_instances(cfg: DictConfig, scene: Scene, tracker, layout: OutputLayout,
     finished: list[str] = []  # tracked file on disk: what a resume reuses
     try:
         for instance_id, files in tqdm(plan.items(), desc=f"{tracker.name} per mask",
-                                       unit="instance", disable=not cfg.progress):
+                                       unit="instance", disable=not bars_on(cfg.progress)):
+            started = time.perf_counter()
             if inst.is_empty(scene.masks[instance_id]):
                 skipped[instance_id] = "mask is empty in every frame"
                 log.warning("skipping %s: its mask is empty in every frame", instance_id)
@@ -181,6 +187,9 @@ def _run_instances(cfg: DictConfig, scene: Scene, tracker, layout: OutputLayout,
                               fingerprint)
             finished.append(instance_id)
             figures = instance_metrics(scene, queries, result, list(cfg.metrics.thresholds))
+            log.info("%s: %d points, %s in %.1f s", instance_id, len(queries),
+                     "reused" if instance_id in reused else "tracked",
+                     time.perf_counter() - started)
             outcomes[instance_id] = InstanceOutcome(instance_id, queries, result, figures, files)
     except KeyboardInterrupt:
         raise Interrupted(finished, out) from None
@@ -197,7 +206,7 @@ def _run_instances(cfg: DictConfig, scene: Scene, tracker, layout: OutputLayout,
     per_instance_figures = {k: o.metrics for k, o in outcomes.items()}
     overall = met.overall(per_instance_figures)
     files["metrics"] = save_json(layout.metrics_json(), {
-        "base_name": base, "tracker": tracker.name, "input": scene.source,
+        **stamp(METRICS_FORMAT), "base_name": base, "tracker": tracker.name, "input": scene.source,
         "input_fingerprint": scene.fingerprint,
         "depth": {"name": scene.depth_source, "metric": scene.depth_metric},
         "instances": per_instance_figures,

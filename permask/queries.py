@@ -16,7 +16,7 @@ from permask.config import QueryConfig
 from permask.data import Queries, Scene
 from permask.errors import QueryError
 from permask.geometry import in_image, project, unproject
-from permask.scene import mask_at_depth_resolution
+from permask.inputs.masks import mask_at_depth_resolution
 
 log = logging.getLogger(__name__)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -33,10 +34,12 @@ def print_report(report: RunReport, console: Console | None = None) -> None:
             console.width = 120
     has_gt = any("AJ" in o.metrics for o in report.outcomes.values())
     COLUMNS = GT_FREE_COLUMNS + (GT_COLUMNS if has_gt else [])
-    table = Table(title=f"{report.base_name}: tracker {report.tracker}, per instance")
+    # no vertical rules and headers never cut: every column fits an 80-column terminal
+    table = Table(title=f"{report.base_name}: tracker {report.tracker}, per instance",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("instance", no_wrap=True)
     for _, header, _ in COLUMNS:
-        table.add_column(header, justify="right")
+        table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
     for instance_id, outcome in report.outcomes.items():
         table.add_row(instance_id, *[_fmt(outcome.metrics.get(k), p) for k, _, p in COLUMNS])
     if report.outcomes:

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
+from permask.logs import bars_on
 from permask.data import Queries, Scene, TrackResult
 from permask.errors import OutputError
 from permask.geometry import project
@@ -114,7 +115,7 @@ def write_track_videos(scene: Scene, results: Mapping[str, tuple[Queries, TrackR
         jobs += [(f"video_{iid}_{cam}", layout.video(cam, iid), v, [iid])
                  for iid in results for v, cam in enumerate(scene.camera_ids)]
     written = {}
-    for name, path, v, members in tqdm(jobs, desc="videos", unit="video", disable=not progress):
+    for name, path, v, members in tqdm(jobs, desc="videos", unit="video", disable=not bars_on(progress)):
         layers = [layers_per_view[v][iid] for iid in members]
         frames = (draw_frame(scene.rgbs[v, t], layers, t, trail, radius)
                   for t in range(scene.num_frames))

@@ -23,13 +23,14 @@ def cache_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def small_demo_path(cache_dir) -> Path:
-    from permask.synthetic import DemoParams, demo_scene_path
+    from permask.demo.cache import demo_scene_path
+    from permask.demo.params import DemoParams
     return demo_scene_path(DemoParams(**SMALL_DEMO), cache_dir=cache_dir)
 
 
 @pytest.fixture(scope="session")
 def small_demo_scene(small_demo_path):
-    from permask.scene import load_scene
+    from permask.inputs.load import load_scene
     return load_scene(small_demo_path, "sam2_masks")
 
 

@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.slow  # fresh interpreters: `pytest -m slow`
+
 # imports run.py as a module (its `main` does not run) and reports what the settings left behind
 PROBE = """
 import importlib.util, os, sys

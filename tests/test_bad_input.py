@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from permask.synthetic import DemoParams, make_demo_scene
+from permask.demo.params import DemoParams
+
+from permask.demo.scene import make_demo_scene
 from permask.errors import PermaskError
 from tests.conftest import run_cli
 from tests.test_trust import run_on
@@ -149,12 +151,19 @@ def check_refused_cli(path: Path, key: str | None, tmp_path: Path) -> str:
     return line
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_broken_content_refused(name, tmp_path):
+def write_case(name, tmp_path):
+    """The corpus case `name` as an NPZ in tmp_path (a pickle's code would create CANARY there):
+    (path, the key its one-line error must name)."""
     Evil.canary = str(tmp_path / "CANARY")
     arrays, key = CASES[name]
     path = tmp_path / f"{name}.npz"
     np.savez(path, **arrays)
+    return path, key
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_broken_content_refused(name, tmp_path):
+    path, key = write_case(name, tmp_path)
     check_refused(path, key, tmp_path)
     assert not (tmp_path / "CANARY").exists(), "pickle code ran"
 
@@ -167,10 +176,7 @@ def test_broken_file_refused(name, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["pickle_that_carries_code", "views_disagree", "mask_key_missing"])
 def test_broken_content_refused_through_run_py(name, tmp_path):
-    Evil.canary = str(tmp_path / "CANARY")
-    arrays, key = CASES[name]
-    path = tmp_path / f"{name}.npz"
-    np.savez(path, **arrays)
+    path, key = write_case(name, tmp_path)
     check_refused_cli(path, key, tmp_path)
     assert not (tmp_path / "CANARY").exists(), "pickle code ran"
 

@@ -16,15 +16,15 @@ from permask.config import register_configs
 from permask.data import Scene
 from permask.depth.align import align_to_depth, fit_scale_shift, scale_from_cameras
 from permask.depth.cache import DepthCache, cache_key
-from permask.depth.constant import ConstantDepth, tracks_2d
+from permask.depth.constant import ConstantDepth
 from permask.depth.filled import FilledDepth, fill_depth_holes
 from permask.depth.learned.depth_anything import DepthAnythingV2Depth
 from permask.depth.learned.moge import MoGeDepth
 from permask.depth.learned.vggt import VGGTDepth
 from permask.errors import ConfigError, DepthError, PermaskError
-from permask.geometry import project, unproject
+from permask.geometry import project, tracks_2d, unproject
 from permask.files.atomic import save_npz
-from permask.scene import load_scene
+from permask.inputs.load import load_scene
 
 from .scenes import look_at_extrinsic, plane_scene
 

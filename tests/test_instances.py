@@ -12,7 +12,7 @@ from permask.ids import natural_key
 from permask.instances import (INSTANCE_MASK_KEY, instance_file_name, is_empty,
                                read_instance_masks, sort_instance_ids, split_scene,
                                verify_instance_npz, write_instance_npz)
-from permask.scene import load_scene
+from permask.inputs.load import load_scene
 
 V, T, H, W = 2, 6, 8, 10
 IDS = ["instance_1", "instance_2", "instance_10"]

@@ -231,22 +231,6 @@ def test_mvtracker_wrong_extrinsics_are_caught_by_the_standin(checkpoints):
         mvtracker(checkpoints).track(inverted, q)
 
 
-def test_mvtracker_loads_once_and_batches_merge(checkpoints):
-    scene = rig_scene(T=8)
-    qa, qb = rig_queries(scene, seed=1), rig_queries(scene, "instance_1", seed=2)
-    before = constructions("standin_mvtracker")
-    tracker = mvtracker(checkpoints)
-    alone = tracker.track(scene, qa)
-    tracker.track(scene, qb)
-    again = tracker.track(scene, qa)
-    assert constructions("standin_mvtracker") == before + 1  # one model for every instance
-    np.testing.assert_array_equal(alone.tracks, again.tracks)  # instances are independent
-    np.testing.assert_array_equal(alone.visible, again.visible)
-    batched = mvtracker(checkpoints, max_points_per_batch=3).track(scene, qa)
-    np.testing.assert_array_equal(batched.tracks, alone.tracks)
-    np.testing.assert_array_equal(batched.visible, alone.visible)
-
-
 # ---------------------------------------------------------------------------- cotracker
 def world_velocity_of_shift():
     """A pixel shift SHIFT per frame on the rig's plane (depth Z in every view) is this world
@@ -291,17 +275,21 @@ def test_cotracker_runs_only_in_views_that_see_the_query(checkpoints):
         np.testing.assert_allclose(res.tracks, expected, atol=1e-5)
 
 
-def test_cotracker_loads_once_independent_and_batched(checkpoints):
+@pytest.mark.parametrize("build, package, batch", [("mvtracker", "standin_mvtracker", 3),
+                                                   ("cotracker", "standin_cotracker", 4)])
+def test_model_loads_once_instances_independent_batches_merge(checkpoints, build, package, batch):
+    make = {"mvtracker": mvtracker, "cotracker": cotracker}[build]
     scene = rig_scene(T=8)
     qa, qb = rig_queries(scene, seed=1), rig_queries(scene, "instance_1", seed=2)
-    before = constructions("standin_cotracker")
-    tracker = cotracker(checkpoints)
+    before = constructions(package)
+    tracker = make(checkpoints)
     alone = tracker.track(scene, qa)
     tracker.track(scene, qb)
     again = tracker.track(scene, qa)
-    assert constructions("standin_cotracker") == before + 1
-    np.testing.assert_array_equal(alone.tracks, again.tracks)
-    batched = cotracker(checkpoints, max_points_per_batch=4).track(scene, qa)
+    assert constructions(package) == before + 1  # one model for every instance
+    np.testing.assert_array_equal(alone.tracks, again.tracks)  # instances are independent
+    np.testing.assert_array_equal(alone.visible, again.visible)
+    batched = make(checkpoints, max_points_per_batch=batch).track(scene, qa)
     np.testing.assert_array_equal(batched.tracks, alone.tracks)
     np.testing.assert_array_equal(batched.visible, alone.visible)
 
@@ -459,6 +447,7 @@ def test_learned_modules_import_without_torch():
 
 
 # ---------------------------------------------------------------------------- end to end
+@pytest.mark.slow
 def test_multirun_static_lk_and_mvtracker_standin(checkpoints, tmp_path, cache_dir):
     demo = dict(SMALL_DEMO, num_frames=8)
     overrides = [f"input.demo.{k}={v}" for k, v in demo.items()]

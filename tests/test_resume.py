@@ -2,6 +2,7 @@
 finished, and the end result equals an uninterrupted run."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,6 +12,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT, run_cli
+
+pytestmark = pytest.mark.slow  # kills and resumes real run.py processes: `pytest -m slow`
 
 # the default demo size: long enough per instance (~1 s) to be killed in the middle of one
 ARGS = ["query.max_points=150", "record.log_video=false", "progress=false"]
@@ -82,7 +85,8 @@ def test_kill_mid_instance_then_resume(sig, reference, tmp_path):
 
     again = run_cli([*ARGS, f"output_dir={out}"])
     assert again.returncode == 0, again.stderr
-    assert "reused" in again.stdout and "instance_0" in again.stdout.split("reused")[1]
+    assert re.search(r"reused \d+ finished instance\(s\)[^\n]*instance_0", again.stdout)
+    assert "instance_0: 150 points, reused" in again.stdout  # the plain per-instance line
     assert_same_as(out, reference)
     assert not list(out.rglob(".*.tmp*")), "temporary files left behind"
 
@@ -98,7 +102,8 @@ def test_changed_setting_reruns_instances(reference, tmp_path):
 
 
 def test_output_of_another_input_is_not_mixed(reference, tmp_path):
-    from permask.synthetic import DemoParams, make_demo_scene
+    from permask.demo.params import DemoParams
+    from permask.demo.scene import make_demo_scene
     npz = tmp_path / "other.npz"
     np.savez(npz, **make_demo_scene(DemoParams(num_views=2, num_frames=6, height=48, width=64)))
     proc = run_cli([f"input.npz={npz}", f"output_dir={reference}", "progress=false"])

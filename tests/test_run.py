@@ -5,10 +5,13 @@ import json
 import numpy as np
 import pytest
 
+from permask.demo.params import DemoParams
+from permask.demo.scene import make_demo_scene
 from permask.record.paths import cloud_path, track_path
 from permask.record.readback import summarize
-from permask.synthetic import DemoParams, make_demo_scene
-from tests.conftest import SMALL_DEMO, SMALL_DEMO_OVERRIDES, run_cli
+from tests.conftest import ROOT, SMALL_DEMO, SMALL_DEMO_OVERRIDES, run_cli
+
+pytestmark = pytest.mark.slow  # real run.py subprocesses: `pytest -m slow`
 
 FAST = [*SMALL_DEMO_OVERRIDES, "query.max_points=60", "progress=false"]
 
@@ -123,7 +126,7 @@ def test_own_file_with_issue_overrides(tmp_path):
 def test_query_npz_per_instance_at_later_frames(tmp_path):
     from permask.config import QueryConfig
     from permask.queries import build_queries
-    from permask.scene import load_scene
+    from permask.inputs.load import load_scene
     arrays = make_demo_scene(DemoParams(num_views=2, num_frames=8, height=64, width=80))
     np.savez(tmp_path / "plain.npz", **arrays)
     scene = load_scene(tmp_path / "plain.npz")
@@ -186,7 +189,19 @@ def test_typo_fails_at_start_with_hydra_message(tmp_path):
 
 
 def test_help_and_cfg_job():
+    """--help lists every option of every group found in conf/ (not only the header); --cfg job
+    prints the composed config as YAML."""
+    import yaml
     proc = run_cli(["--help"])
-    assert proc.returncode == 0 and "tracker" in proc.stdout and "query" in proc.stdout
+    assert proc.returncode == 0, proc.stderr
+    conf = ROOT / "conf"
+    for group in ("tracker", "depth", "query", "sweep"):
+        assert f"== {group}=NAME" in proc.stdout
+        for option in sorted(p.stem for p in (conf / group).glob("*.yaml")):
+            assert f"\n  {option} " in proc.stdout, (group, option)
+    assert "== hydra/launcher=NAME" in proc.stdout and "  slurm " in proc.stdout
     proc = run_cli(["--cfg", "job"])
-    assert proc.returncode == 0 and "mask_key: sam2_masks" in proc.stdout
+    assert proc.returncode == 0, proc.stderr
+    job = yaml.safe_load(proc.stdout)
+    assert job["tracker"]["name"] == "lk" and job["input"]["mask_key"] == "sam2_masks"
+    assert job["depth"]["name"] == "gt" and job["query"]["mode"] == "first_frame"

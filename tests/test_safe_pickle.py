@@ -18,7 +18,8 @@ from hypothesis.extra import numpy as hnp
 from numpy.lib import format as npy_format
 
 from permask.errors import InputFileError, UnsafePickleError
-from permask.safe_pickle import check_plain, load_npz_safely, npz_keys
+from permask.inputs.npz import load_npz_safely, npz_keys
+from permask.inputs.safe_pickle import check_plain
 
 
 class _Reduce:

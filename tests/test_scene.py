@@ -10,8 +10,9 @@ import pytest
 
 from permask.errors import InputFileError, InputFormatError, PermaskError
 from permask.geometry import unproject
-from permask.scene import (contact_frame_keys, load_scene, mask_at_depth_resolution, mask_ratio,
-                           scene_from_arrays)
+from permask.inputs.annotations import contact_frame_keys
+from permask.inputs.load import load_scene, scene_from_arrays
+from permask.inputs.masks import mask_at_depth_resolution, mask_ratio
 
 V, T, H, W = 2, 6, 12, 16
 CAMS = ["cam_a", "cam_b"]

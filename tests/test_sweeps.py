@@ -24,6 +24,8 @@ from permask.record.paths import cloud_path, image_path, track_path
 from permask.record.readback import summarize
 from tests.conftest import ROOT, SMALL_DEMO_OVERRIDES, run_cli
 
+pytestmark = pytest.mark.slow  # multirun sweeps through run.py and the launchers: `pytest -m slow`
+
 # the ranking sweep runs the small demo (16 frames); the launcher sweeps an 8-frame cut of it
 RANK = [*SMALL_DEMO_OVERRIDES, "query.max_points=20", "progress=false"]
 QUICK = [*SMALL_DEMO_OVERRIDES, "input.demo.num_frames=8", "query.max_points=20", "progress=false",
@@ -352,7 +354,8 @@ def test_sweep_presets_compose(preset, params):
 
 
 def test_preset_script_on_a_file_with_spaces(tmp_path, cache_dir):
-    from permask.synthetic import DemoParams, make_demo_scene
+    from permask.demo.params import DemoParams
+    from permask.demo.scene import make_demo_scene
     npz = tmp_path / "my scene.npz"
     np.savez(npz, **make_demo_scene(DemoParams(num_views=2, num_frames=6, height=48, width=64)))
     work = tmp_path / "work dir"

@@ -8,13 +8,9 @@ import numpy as np
 import pytest
 
 from permask import geometry
-from permask.synthetic import (
-    SENSOR_MAX_DEPTH,
-    DemoParams,
-    demo_scene_path,
-    make_demo_scene,
-    true_tracks,
-)
+from permask.demo.cache import demo_scene_path
+from permask.demo.params import SENSOR_MAX_DEPTH, DemoParams
+from permask.demo.scene import make_demo_scene
 
 SMALL = DemoParams(num_views=3, num_frames=12, height=96, width=128)
 
@@ -248,21 +244,21 @@ def test_cache_dir_from_environment(tmp_path, monkeypatch):
     assert path.parent == tmp_path / "env" and path.is_file()
 
 
-def test_true_tracks(scene):
+def test_rigid_tracks(scene):
     poses = scene["gt_object_poses"].astype(np.float64)
     T = poses.shape[1]
     points = lift_instance(scene, 0, 0, 4)[:5]
     queries = np.concatenate([np.full((len(points), 1), 4.0), points], axis=1)
-    tracks = true_tracks(poses, np.zeros(len(points), int), queries)
+    tracks = geometry.rigid_tracks(poses, np.zeros(len(points), int), queries)
     assert tracks.shape == (T, len(points), 3) and tracks.dtype == np.float64
     assert np.isnan(tracks[:4]).all() and np.isfinite(tracks[4:]).all()
     np.testing.assert_allclose(tracks[4], points, atol=1e-6)
     np.testing.assert_allclose(tracks[9], move(scene, 0, points, 4, 9), atol=1e-6)
     # mixed instances and query frames in one call
     mixed = np.array([[0, 0.1, 0.2, 0.3], [7, -0.1, 0.0, 0.2]])
-    out = true_tracks(poses, np.array([1, 2]), mixed)
+    out = geometry.rigid_tracks(poses, np.array([1, 2]), mixed)
     np.testing.assert_allclose(out[0, 0], mixed[0, 1:])
     assert np.isnan(out[:7, 1]).all()
     np.testing.assert_allclose(out[T - 1, 1], move(scene, 2, mixed[1:, 1:], 7, T - 1)[0], atol=1e-6)
     with pytest.raises(ValueError):
-        true_tracks(poses, np.array([0]), np.array([[T, 0.0, 0.0, 0.0]]))
+        geometry.rigid_tracks(poses, np.array([0]), np.array([[T, 0.0, 0.0, 0.0]]))

@@ -24,7 +24,8 @@ from permask.errors import ConfigError, InputFileError, InputFormatError, Output
 from permask.files.lock import FolderLock
 from permask.files.names import safe_name
 from permask.pipeline import Interrupted, run
-from permask.synthetic import DemoParams, make_demo_scene
+from permask.demo.params import DemoParams
+from permask.demo.scene import make_demo_scene
 from tests import hostile
 from tests.conftest import ROOT
 
@@ -326,13 +327,13 @@ def test_a_mask_that_inflates_far_beyond_its_video_is_refused(tmp_path):
 
 
 def test_members_the_run_does_not_use_are_never_read(tmp_path, monkeypatch):
-    from permask import safe_pickle
+    from permask.inputs import npz
 
     path = tmp_path / "extra.npz"
     hostile.write_npz(path, {**with_masks(masks()), "unused_junk": np.zeros(10, np.uint8)})
     read = []
-    real = safe_pickle._read_member
-    monkeypatch.setattr(safe_pickle, "_read_member",
+    real = npz._read_member
+    monkeypatch.setattr(npz, "_read_member",
                         lambda zf, info, *a: read.append(info.filename) or real(zf, info, *a))
     run_on(path, tmp_path / "out")
     assert read and "unused_junk.npy" not in read

@@ -352,7 +352,7 @@ def test_depth_model_end_to_end(depth_ckpts, tmp_path, name):
                  *DEPTH_OVERRIDES[name], "tracker=static", "query.max_points=20",
                  "query.edge_threshold=10"]  # random-weight depth is all "edges"
     from permask.pipeline import load_input
-    from permask.scene import load_scene
+    from permask.inputs.load import load_scene
     overrides.append("input.demo.depth_density=0.6")  # holes for the model to fill
     cfg = compose([*COMMON, *overrides])
     scene = load_input(cfg)
@@ -379,7 +379,7 @@ def test_moge_precision_is_the_one_asked_for(depth_ckpts):
     from permask.depth.learned.moge import MoGeDepth
     from permask.errors import PermaskError
     from permask.pipeline import input_path
-    from permask.scene import load_scene
+    from permask.inputs.load import load_scene
     cfg = compose(COMMON)
     scene = load_scene(input_path(cfg), cfg.input.mask_key)
     kw = dict(repo_dir=str(um.folder("moge")), checkpoint=str(depth_ckpts["moge"]), num_tokens=120,

@@ -32,7 +32,7 @@ import numpy as np
 
 from permask.errors import OutputError
 from permask.files.atomic import save_npz
-from permask.synthetic import default_cache_dir as _permask_cache_dir
+from permask.cache_dir import default_cache_dir as _permask_cache_dir
 
 log = logging.getLogger(__name__)
 

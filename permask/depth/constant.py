@@ -50,34 +50,3 @@ class ConstantDepth:
                         "views do not agree in 3D; meant for a single view", scene.num_views)
         depths = np.full(scene.depths.shape, self.distance, np.float32)
         return with_depth(scene, depths, np.zeros(depths.shape, bool))
-
-
-def tracks_2d(scene: Scene, tracks: np.ndarray, views: np.ndarray) -> np.ndarray:
-    """Project 3D tracks into each point's source view, frame by frame.
-
-    tracks [T,N,3] world (NaN where unknown), views [N] int source view of each point (a query's
-    `view`). Returns [T,N,2] float64 pixels (u, v) with that view's camera at each frame; NaN where
-    the track is NaN, the view is invalid (< 0) or the point is at/behind the camera. Pixel
-    centres at integer coordinates, as everywhere (permask.geometry).
-    """
-    tracks = np.asarray(tracks, np.float64)
-    views = np.asarray(views, np.int64)
-    T, N = tracks.shape[:2]
-    if views.shape != (N,):
-        raise ValueError(f"views must be [N]={N}, got {views.shape}")
-    out = np.full((T, N, 2), np.nan)
-    ok_view = (views >= 0) & (views < scene.num_views)
-    if not ok_view.any():
-        return out
-    idx = np.nonzero(ok_view)[0]
-    v = views[idx]
-    E = scene.extrs[v][:, :T].astype(np.float64).transpose(1, 0, 2, 3)  # [T,M,3,4]
-    K = scene.intrs[v][:, :T].astype(np.float64).transpose(1, 0, 2, 3)  # [T,M,3,3]
-    X = tracks[:, idx]  # [T,M,3]
-    cam = np.einsum("tmij,tmj->tmi", E[..., :3], X) + E[..., 3]
-    pix = np.einsum("tmij,tmj->tmi", K, cam)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        uv = pix[..., :2] / pix[..., 2:3]
-    uv[~(cam[..., 2] > 1e-9)] = np.nan
-    out[:, idx] = uv
-    return out

@@ -12,6 +12,7 @@ import numpy as np
 from permask.data import Queries, TrackResult
 from permask.errors import PermaskError
 from permask.files.atomic import save_npz
+from permask.versions import TRACKED_FORMAT, check_readable, stamp
 
 log = logging.getLogger(__name__)
 
@@ -33,22 +34,26 @@ class TrackedFile:
 
 
 def write_tracked(path: Path, arrays: dict[str, np.ndarray], fingerprint: str) -> Path:
-    """Write the tracked file atomically; the fingerprint marks the instance finished."""
-    return save_npz(path, fingerprint=np.array(fingerprint), **arrays)
+    """Write the tracked file atomically, with its format and permask versions; the fingerprint
+    marks the instance finished."""
+    versions = {k: np.array(v) for k, v in stamp(TRACKED_FORMAT).items()}
+    return save_npz(path, fingerprint=np.array(fingerprint), **arrays, **versions)
 
 
 def read_tracked(path: Path, *, num_frames: int | None = None) -> TrackedFile | None:
     """The tracked file at `path`, read without pickles; None (with a warning) if it is missing,
-    unreadable, incomplete or (num_frames given) has another number of frames."""
-    from permask.safe_pickle import load_npz_safely
+    unreadable, incomplete or (num_frames given) has another number of frames.
+    FormatVersionError (one line) when a newer permask wrote it: never misread, never replaced."""
+    from permask.inputs.npz import load_npz_safely
 
     if not Path(path).is_file():
         return None
     try:
-        f = load_npz_safely(path, keys=[*_REQUIRED, "scores", "fingerprint"])
+        f = load_npz_safely(path, keys=[*_REQUIRED, "scores", "fingerprint", "format_version"])
     except PermaskError as err:
         log.warning("cannot read %s (%s)", path, err)
         return None
+    check_readable(path, f.get("format_version"), TRACKED_FORMAT)
     missing = [k for k in _REQUIRED if k not in f]
     if missing:
         log.warning("%s lacks %s; not used", path, ", ".join(missing))

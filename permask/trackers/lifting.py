@@ -25,7 +25,7 @@ import numpy as np
 from permask.choices import Choice
 from permask.data import Queries, Scene, TrackResult
 from permask.geometry import in_image, project, unproject
-from permask.scene import mask_at_depth_resolution
+from permask.inputs.masks import mask_at_depth_resolution
 from permask.trackers.base import apply_query_convention
 from permask.trackers.hub import HubTracker, LearnedTrackerConfig
 from permask.trackers.rigid import fit_rigid_robust

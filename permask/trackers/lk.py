@@ -23,6 +23,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from permask.data import Queries, Scene, TrackResult
+from permask.logs import bars_on
 from permask.geometry import depth_each, in_image, project_each, unproject_each
 from permask.trackers.base import TrackerBase, TrackerConfig, apply_query_convention
 from permask.trackers.lifting import (LiftingParams, fuse_views, instance_masks, lookup_mask,
@@ -79,7 +80,7 @@ class LKTracker(TrackerBase):
         qframe = queries.frame
         frames = range(int(qframe.min()), T)
         for t in tqdm(frames, desc=f"  {queries.instance_id}", unit="frame", leave=False,
-                      disable=not self.progress or len(frames) < 2):
+                      disable=not bars_on(self.progress) or len(frames) < 2):
             started = qframe < t
             if started.any():
                 self._step(scene, cameras, videos, masks, state, tracks, visible, scores, t,

@@ -1,0 +1,185 @@
+"""Items 1 and 3 of `benchmarks/perf.py`: how `lk`'s `track` calls spend their time.
+
+1. batching: per-mask tracking of N instances (the sum of N `track` calls) against ONE `track`
+   call on all their query points at once (given a synthetic instance whose mask is the union of
+   theirs); best of `repeats`.
+3. OpenCV: share of the per-instance `track` calls' time spent inside OpenCV functions (cProfile,
+   cross-checked with plain timers around the cv2 functions, which add no profiler overhead;
+   fastest of `repeats` passes), and the top functions outside OpenCV.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import dataclasses
+import functools
+import os
+import pstats
+import re
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from common import ROOT, attribute_timers, timed
+from permask.config import QueryConfig
+from permask.data import Queries, Scene, TrackResult
+from permask.queries import build_queries
+from permask.trackers.lk import LKTracker
+
+UNION = "all_instances"  # the synthetic instance whose mask is the union of every instance's
+
+
+@dataclass
+class Batching:
+    """Item 1: seconds of the per-mask tracking (sum over instances) and of one call on all."""
+
+    instances: int
+    points: int
+    per_mask_s: float
+    one_call_s: float
+    per_instance_s: dict[str, float]
+
+    @property
+    def ratio(self) -> float:
+        return self.per_mask_s / self.one_call_s
+
+
+@dataclass
+class Hotspot:
+    """One profiled function: its label, calls, own time and time including callees (s)."""
+
+    label: str
+    calls: int
+    tottime: float
+    cumtime: float
+
+
+@dataclass
+class OpenCVShare:
+    """Item 3. Profiled seconds: inside cv2, numpy/other C builtins, Python code (own time).
+    Timed: the same calls unprofiled (wall) and the time inside the cv2 functions (timers)."""
+
+    calls: int
+    points: int
+    profiled_s: float
+    cv2_s: float
+    builtin_s: float
+    python_s: float
+    wall_s: float
+    cv2_timed_s: float
+    cv2_functions: list[Hotspot]
+    hotspots: list[Hotspot]
+
+    @property
+    def outside(self) -> float:
+        return 1.0 - self.cv2_s / self.profiled_s
+
+    @property
+    def outside_timed(self) -> float:
+        return 1.0 - self.cv2_timed_s / self.wall_s
+
+
+def instance_queries(scene: Scene) -> dict[str, Queries]:
+    """Default query points (first frame, 300 per instance) of every instance."""
+    return {iid: build_queries(scene, iid, QueryConfig()) for iid in scene.instance_ids}
+
+
+def union_scene(scene: Scene, queries: dict[str, Queries]) -> tuple[Scene, Queries]:
+    """A copy of the scene with one more instance, UNION, whose mask is the union of every
+    instance's mask, and the concatenation of all the queries as UNION's queries. The copy
+    shares the arrays (and the cached grey video) with `scene`."""
+    masks = dict(scene.masks)
+    masks[UNION] = functools.reduce(np.logical_or, scene.masks.values())
+    everything = Queries(UNION, *(np.concatenate([getattr(q, name) for q in queries.values()])
+                                  for name in ("points", "view", "pixel")))
+    return dataclasses.replace(scene, masks=masks), everything
+
+
+def bench_batching(scene: Scene, queries: dict[str, Queries], repeats: int
+                   ) -> tuple[Batching, dict[str, TrackResult]]:
+    """Per-mask `track` calls against one call on the union; best of `repeats`, interleaved so
+    that load changes hit both alike. Returns the figures and the per-instance results."""
+    tracker = LKTracker()
+    scene.gray()  # a run converts the video once, for every instance
+    scene_all, everything = union_scene(scene, queries)
+    best = dict.fromkeys(queries, np.inf)
+    best_all = np.inf
+    results: dict[str, TrackResult] = {}
+    for _ in range(repeats):
+        for iid, q in queries.items():
+            seconds, results[iid] = timed(tracker.track, scene, q)
+            best[iid] = min(best[iid], seconds)
+        best_all = min(best_all, timed(tracker.track, scene_all, everything)[0])
+    return Batching(len(queries), len(everything), float(sum(best.values())), float(best_all),
+                    {k: float(v) for k, v in best.items()}), results
+
+
+def track_all(scene: Scene, queries: dict[str, Queries]) -> dict[str, TrackResult]:
+    tracker = LKTracker()
+    return {iid: tracker.track(scene, q) for iid, q in queries.items()}
+
+
+def cv2_name(func: tuple[str, int, str]) -> str | None:
+    """The cv2 function name of a cProfile entry, else None. cv2's functions carry no module,
+    so cProfile names them `<calcOpticalFlowPyrLK>`; match against cv2's attributes."""
+    filename, _, name = func
+    match = re.fullmatch(r"<(\w+)>", name) if filename == "~" else None
+    if match and type(getattr(cv2, match.group(1), None)).__name__ == "builtin_function_or_method":
+        return match.group(1)
+    return None
+
+
+def function_label(func: tuple[str, int, str]) -> str:
+    """`path:line(name)` with the path relative to the repository or site-packages."""
+    filename, line, name = func
+    if filename == "~":
+        return name
+    path = filename.replace(str(ROOT) + os.sep, "")
+    path = re.sub(r".*site-packages/", "", path)
+    return f"{path}:{line}({name})"
+
+
+def bench_opencv(scene: Scene, queries: dict[str, Queries], repeats: int = 1,
+                 top: int = 15) -> OpenCVShare:
+    """Profile the per-instance `track` calls (the scene's grey video already converted, as in a
+    run); split their time into cv2 / other C builtins (numpy) / Python code. The unprofiled
+    figure is the fastest of `repeats` timed passes, with the cv2 time of that pass."""
+    tracker = LKTracker()
+    scene.gray()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for q in queries.values():
+        tracker.track(scene, q)
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats  # func -> (primitive calls, calls, tottime, cumtime, _)
+    cv2_rows, other = [], []
+    for func, (_, calls, tottime, cumtime, _) in stats.items():
+        name = cv2_name(func)
+        if name:
+            cv2_rows.append(Hotspot(name, calls, tottime, cumtime))
+        elif "_lsprof.Profiler" not in func[2]:
+            other.append((func, Hotspot(function_label(func), calls, tottime, cumtime)))
+    builtin_s = sum(h.tottime for f, h in other if f[0] == "~")
+    python_s = sum(h.tottime for f, h in other if f[0] != "~")
+    cv2_s = sum(h.tottime for h in cv2_rows)
+    passes = []  # (wall seconds, seconds inside cv2)
+    for _ in range(repeats):
+        with attribute_timers(cv2, [h.label for h in cv2_rows]) as spent:
+            wall = timed(lambda: [tracker.track(scene, q) for q in queries.values()])[0]
+        passes.append((wall, sum(spent.values())))
+    wall, inside = min(passes)
+    hotspots = sorted((h for _, h in other), key=lambda h: -h.tottime)[:top]
+    return OpenCVShare(len(queries), sum(len(q) for q in queries.values()),
+                       cv2_s + builtin_s + python_s, cv2_s, builtin_s, python_s, wall,
+                       inside, sorted(cv2_rows, key=lambda h: -h.tottime), hotspots)
+
+
+def print_opencv(share: OpenCVShare) -> None:
+    print(f"  outside OpenCV: {share.outside:.1%} (cProfile), {share.outside_timed:.1%} "
+          f"(timers, no profiler) - target < 25%")
+    print(f"  cv2: {share.cv2_s:.2f} s, numpy/C builtins {share.builtin_s:.2f} s, "
+          f"Python code {share.python_s:.2f} s (profiled total {share.profiled_s:.2f} s)")
+    print("  top functions outside OpenCV by own time (tottime):")
+    for h in share.hotspots:
+        print(f"    {h.tottime:7.3f} s {h.calls:7d} calls  {h.label}")

@@ -1,0 +1,80 @@
+"""The installed package (issue 13): a built wheel, installed outside the checkout, gives a
+`permask` command that runs the demo and a sweep from an empty folder, with clean logs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # builds a wheel: `pytest -m slow`
+
+QUICK = ["progress=true", "query.max_points=8", "input.demo.num_frames=5", "record.enabled=false"]
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """The wheel installed into a folder of its own (dependencies: this environment's)."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+                            "--no-build-isolation", "-q", "-w", str(tmp / "dist"), str(ROOT)],
+                           capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stderr
+    wheel = next((tmp / "dist").glob("permask-*.whl"))
+    site = tmp / "site"
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q",
+                           "--target", str(site), str(wheel)], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    empty = tmp / "empty"
+    empty.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(site), "PERMASK_CACHE_DIR": str(tmp / "cache")}
+    return site, empty, env
+
+
+def _run(installed, *args):
+    site, empty, env = installed
+    return subprocess.run([str(site / "bin" / "permask"), *args], cwd=empty, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_the_wheel_holds_configs_license_and_types(installed):
+    site, empty, env = installed
+    where = subprocess.run([sys.executable, "-c", "import permask; print(permask.__file__)"],
+                           cwd=empty, env=env, capture_output=True, text=True)
+    assert where.stdout.strip().startswith(str(site))  # not the checkout
+    assert (site / "permask" / "conf" / "config.yaml").is_file()
+    assert (site / "permask" / "py.typed").is_file()
+    assert list(site.glob("permask-*.dist-info/licenses/LICENSE"))
+
+
+def test_permask_runs_the_demo_with_clean_logs(installed):
+    proc = _run(installed, *QUICK, "output_dir=demo")
+    assert proc.returncode == 0, proc.stderr
+    for text in (proc.stderr, proc.stdout):  # piped: no bars, no escapes, no carriage returns
+        assert "\x1b" not in text and "\r" not in text
+    log = (installed[1] / "demo" / "run.log").read_text()
+    assert "per instance" in log and "overall" in log  # the report is in the run's log
+    assert "instance_0: 8 points, tracked" in log  # one plain line per instance
+
+
+def test_permask_sweep_writes_the_comparison_and_help_lists_groups(installed):
+    proc = _run(installed, "-m", "tracker=static,lk", *QUICK, "sweep_dir=sweep")
+    assert proc.returncode == 0, proc.stderr
+    assert (installed[1] / "sweep" / "comparison.md").is_file()
+    shown = _run(installed, "--help")
+    assert shown.returncode == 0 and "== tracker=NAME" in shown.stdout and "  lk " in shown.stdout
+    site, empty, env = installed
+    compare = subprocess.run([sys.executable, "-m", "permask.compare", "sweep"], cwd=empty,
+                             env=env, capture_output=True, text=True, timeout=300)
+    assert compare.returncode == 0, compare.stderr
+
+
+def test_a_failed_start_leaves_no_folder(installed):
+    proc = _run(installed, "tracker=mvtracker", "tracker.hub_repo=/nonexistent", "output_dir=x/y")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert not (installed[1] / "x").exists()

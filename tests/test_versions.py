@@ -1,0 +1,62 @@
+"""Versioned outputs: writers stamp format and permask version, readers refuse a newer format
+with one line and still read files written before versions existed."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import permask
+from permask.errors import FormatVersionError, PermaskError
+from permask.files.tracked import read_tracked, write_tracked
+from permask.versions import METRICS_FORMAT, TRACKED_FORMAT, check_readable
+
+
+def _arrays(T=4, N=3):
+    rng = np.random.default_rng(0)
+    return {"tracks_3d": rng.normal(size=(T, N, 3)).astype(np.float32),
+            "visibility": np.ones((T, N), bool),
+            "query_points": np.zeros((N, 4), np.float32), "query_view": np.zeros(N, np.int64),
+            "query_pixel": np.zeros((N, 2), np.float32), "instance_id": np.array("obj")}
+
+
+def test_tracked_file_carries_both_versions_and_reads_back(tmp_path):
+    path = write_tracked(tmp_path / "a_tracked.npz", _arrays(), "f" * 64)
+    with np.load(path) as data:
+        assert int(data["format_version"]) == TRACKED_FORMAT
+        assert str(data["permask_version"]) == permask.__version__
+    back = read_tracked(path)
+    assert back.fingerprint == "f" * 64 and back.result.tracks.shape == (4, 3, 3)
+
+
+def test_a_newer_tracked_format_is_one_line_naming_file_and_key(tmp_path):
+    path = tmp_path / "new_tracked.npz"
+    np.savez(path, **_arrays(), format_version=np.array(TRACKED_FORMAT + 1))
+    with pytest.raises(FormatVersionError) as caught:
+        read_tracked(path)
+    line = str(caught.value)
+    assert "\n" not in line and str(path) in line and "key 'format_version'" in line
+    assert isinstance(caught.value, PermaskError) and "newer permask" in line
+
+
+def test_files_from_before_versions_still_load(tmp_path):
+    path = tmp_path / "old_tracked.npz"
+    np.savez(path, **_arrays())  # no format_version: format 0
+    assert read_tracked(path) is not None
+    assert check_readable(path, None, TRACKED_FORMAT) == 0
+
+
+def test_a_garbled_version_is_refused(tmp_path):
+    with pytest.raises(FormatVersionError, match="not a number"):
+        check_readable(tmp_path / "x.json", "two", METRICS_FORMAT)
+
+
+def test_a_run_stamps_metrics_json(tmp_path):
+    cfg = permask.compose("query.max_points=5", "input.demo.num_frames=4", "progress=false",
+                          "record.enabled=false", "instances=[instance_0]")
+    permask.run(cfg, tmp_path / "out")
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["format_version"] == METRICS_FORMAT
+    assert metrics["permask_version"] == permask.__version__
