@@ -25,6 +25,7 @@ later ones are computed every time, so memory never exceeds it (0: no reuse at a
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -76,7 +77,7 @@ class EncoderCache:
     """Reuses an encoder's outputs for bit-identical inputs (see the module docstring).
 
     budget_mb: most memory (MiB) the stored inputs and outputs may take together; 0 disables.
-    Counters: `hits`, `misses` (computed), `stored_bytes`.
+    Counters: `hits`, `misses` (computed), `stored_bytes`, `encode_s` (seconds spent encoding).
     """
 
     def __init__(self, budget_mb: float):
@@ -84,6 +85,7 @@ class EncoderCache:
         self._entries: dict[tuple, list[_Entry]] = {}
         self._scene: Any = None
         self.hits = self.misses = self.stored_bytes = 0
+        self.encode_s = 0.0
 
     # ------------------------------------------------------------------ lifetime
     def for_scene(self, scene: Any) -> None:
@@ -139,7 +141,9 @@ class EncoderCache:
                     return entry.output
                 self._drop(key, entry)  # changed in place by a caller: no longer a pair
                 break
+        started = time.perf_counter()
         output = compute(x)
+        self.encode_s += time.perf_counter() - started
         self.misses += 1
         if isinstance(output, torch.Tensor) and not output.is_inference():
             kept = x if x._base is None else x.clone()  # a view would keep its whole base alive
