@@ -464,3 +464,66 @@ def test_multirun_static_lk_and_mvtracker_standin(checkpoints, tmp_path, cache_d
         assert found, (name, sorted(p.name for p in tmp_path.rglob("*.npz")))
         data = np.load(found[0])
         assert data["tracks_3d"].shape[0] == 8
+
+
+# ------------------------------------------------------------------------------ encoder reuse
+
+class CountingEncoder(torch.nn.Module):
+    """A small convolutional encoder that counts its real evaluations."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.conv(x)
+
+
+def test_encoder_cache_reuses_only_bit_identical_inputs():
+    """The stored output comes back only for a bit-identical input, not after an in-place change
+    of the stored input or output, never with gradients, within the budget, per scene."""
+    from permask.trackers.encoder_cache import EncoderCache
+    enc, cache = CountingEncoder().eval(), EncoderCache(1)
+    cache.attach(enc)
+    cache.attach(enc)  # once per module
+    a = torch.rand(2, 3, 32, 32)  # 6144 elements: the probe reads every 6th
+    with torch.no_grad():
+        reference = enc.conv(a)
+        first = enc(a.clone())
+        assert enc(a.clone()) is first and enc.calls == 1 and cache.hits == 1
+        b = a.clone()
+        b.view(-1)[1] += 1e-6  # one element off, outside the probe: computed
+        assert torch.equal(enc(b), enc.conv(b)) and enc.calls == 2
+        first.add_(1.0)  # a caller changed the stored output in place: recomputed
+        assert torch.equal(enc(a.clone()), reference) and enc.calls == 3
+        c = torch.rand(2, 3, 32, 32)
+        enc(c)  # stored with c itself as its input
+        c.view(-1)[1] = 0.5  # changed in place, outside the probe: no longer c's encoding
+        assert torch.equal(enc(c.clone()), enc.conv(c)) and enc.calls == 5
+        enc(a.clone())
+        assert enc.calls == 5  # a's entry still serves
+    enc(a)  # gradients on: never cached
+    assert enc.calls == 6
+    scene, other = object(), object()
+    cache.for_scene(scene)
+    assert cache.stored_bytes == 0  # a new scene: everything dropped
+    with torch.no_grad():
+        enc(a), enc(a)
+        cache.for_scene(scene)
+        enc(a)
+        assert enc.calls == 7
+        cache.for_scene(other)
+        enc(a)
+        assert enc.calls == 8
+        off = EncoderCache(0)
+        off.attach(plain := CountingEncoder().eval())
+        plain(a), plain(a)
+        assert plain.calls == 2 and off.stored_bytes == 0
+        pair = (a.numel() + first.numel()) * 4 / 2 ** 20
+        tight = EncoderCache(1.5 * pair)  # room for one input + output pair
+        tight.attach(small := CountingEncoder().eval())
+        small(a), small(b), small(a), small(b)
+        assert small.calls == 3 and tight.hits == 1

@@ -401,3 +401,55 @@ def test_moge_precision_is_the_one_asked_for(depth_ckpts):
         with pytest.raises(PermaskError) as info:
             MoGeDepth(device="cpu", precision="bf16", **kw).model
         assert "depth.precision" in str(info.value) and "\n" not in str(info.value)
+
+
+# ------------------------------------------------------------------------------------ one encoding
+
+def reuse_trackers(overrides):
+    """Two trackers from the same config and checkpoint: encoder output reused (the default)
+    and not reused (`encoder_cache_mb=0`)."""
+    import hydra.utils
+    cfg = compose([*COMMON, *overrides])
+    reuse = hydra.utils.instantiate(cfg.tracker)
+    fresh = hydra.utils.instantiate(cfg.tracker, encoder_cache_mb=0)
+    assert reuse.config.encoder_cache_mb > 0
+    return cfg, reuse, fresh
+
+
+def assert_same_result(a, b):
+    assert np.array_equal(a.tracks, b.tracks, equal_nan=True)
+    assert np.array_equal(a.visible, b.visible)
+    assert np.array_equal(a.scores, b.scores, equal_nan=True)
+
+
+def check_one_encoding(cfg, reuse, fresh):
+    """Per instance, tracks bit-identical with and without the reuse; one instance alone equals
+    the same instance after the others ran; the others really reused the encoder's output."""
+    from permask.pipeline import load_input
+    from permask.queries import build_queries
+    scene = load_input(cfg)
+    assert len(scene.instance_ids) >= 2
+    queries = {iid: build_queries(scene, iid, cfg.query) for iid in scene.instance_ids}
+    alone = {iid: fresh.track(scene, q) for iid, q in queries.items()}  # each its own encoding
+    first, *rest = list(queries)
+    for iid in [*rest, first]:  # the first instance last: after the others ran
+        assert_same_result(reuse.track(scene, queries[iid]), alone[iid])
+    assert fresh.encoders.hits == 0 and reuse.encoders.hits > 0
+    return reuse.encoders
+
+
+@pytest.mark.parametrize("online", [False, True], ids=["offline", "online"])
+def test_cotracker_encodes_each_view_once_per_scene(cotracker_ckpts, online):
+    key = "online" if online else "offline"
+    cfg, reuse, fresh = reuse_trackers([*cotracker_overrides(cotracker_ckpts[key], online),
+                                        "instances=[]", "query.max_points=6"])
+    encoders = check_one_encoding(cfg, reuse, fresh)
+    assert encoders.misses <= encoders.hits  # the views' encodings, then reuse
+
+
+def test_mvtracker_encodes_each_window_once_per_scene(mvtracker_ckpt):
+    cfg, reuse, fresh = reuse_trackers([*mvtracker_overrides(mvtracker_ckpt), "instances=[]",
+                                        "query=contact_window", "query.frames_before=1",
+                                        "query.frames_after=3", "query.max_points=6"])
+    encoders = check_one_encoding(cfg, reuse, fresh)
+    assert encoders.misses <= encoders.hits

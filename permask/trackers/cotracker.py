@@ -47,6 +47,7 @@ from dataclasses import dataclass
 
 from permask.data import Queries, Scene, TrackResult
 from permask.errors import TrackerError
+from permask.trackers.encoder_cache import EncoderCache, EncoderReuseConfig
 from permask.trackers.hub import UpstreamSource
 from permask.trackers.lifting import LiftedTracker, LiftedTrackerConfig, fuse_over_time, lift_pixels
 
@@ -59,7 +60,7 @@ ONLINE_SOURCE = UpstreamSource(_REPO, _WEIGHTS + "scaled_online.pth", "scaled_on
 
 
 @dataclass
-class CoTrackerConfig(LiftedTrackerConfig):
+class CoTrackerConfig(EncoderReuseConfig, LiftedTrackerConfig):
     """`tracker=cotracker3_offline`: CoTracker3 offline (whole clip at once), 2D per view, lifted
     to 3D."""
 
@@ -91,9 +92,18 @@ class CoTrackerTracker(LiftedTracker):
     def __init__(self, config: CoTrackerConfig | None = None, **overrides):
         super().__init__(config, **overrides)
         self.source = ONLINE_SOURCE if self.config.online else OFFLINE_SOURCE
+        self.encoders = EncoderCache(self.config.encoder_cache_mb)
+
+    def _build(self, device):
+        """The upstream predictor, its feature encoder (`model.fnet`) routed through the cache:
+        each view's frames are encoded once per scene, not once per instance."""
+        predictor = super()._build(device)
+        self.encoders.attach_at(predictor, "model.fnet")
+        return predictor
 
     def track(self, scene: Scene, queries: Queries) -> TrackResult:
         T, N = scene.num_frames, len(queries)
+        self.encoders.for_scene(scene)
         if N == 0:
             return fuse_over_time(T, queries, None, self.config)
 

@@ -48,6 +48,7 @@ import numpy as np
 from permask.data import Queries, Scene, TrackResult
 from permask.errors import ConfigError
 from permask.trackers.base import apply_query_convention
+from permask.trackers.encoder_cache import EncoderCache, EncoderReuseConfig
 from permask.trackers.hub import HubTracker, LearnedTrackerConfig, UpstreamSource, load_hub_entry
 
 UPSTREAM = "ethz-vlg/mvtracker:ceea8ad2af77ed9b44148ef8e9eeba4ea3c3f072"
@@ -59,7 +60,7 @@ SIZE_MULTIPLE = 16  # the feature encoder works on multiples of 16 pixels
 
 
 @dataclass
-class MVTrackerConfig(LearnedTrackerConfig):
+class MVTrackerConfig(EncoderReuseConfig, LearnedTrackerConfig):
     """`tracker=mvtracker`: MVTracker, multi-view 3D."""
 
     _target_: str = "permask.trackers.mvtracker.MVTrackerTracker"
@@ -88,6 +89,7 @@ class MVTrackerTracker(HubTracker):
         self.scene_translation = np.asarray(list(self.config.scene_translation), np.float64
                                             ).reshape(3)
         self._inputs = None  # (scene, tensors): the scene prepared once, reused per instance
+        self.encoders = EncoderCache(self.config.encoder_cache_mb)
 
     def _entry_kwargs(self, device):
         return {"device": str(device)}
@@ -109,6 +111,8 @@ class MVTrackerTracker(HubTracker):
             model.grid_size = self.config.support_grid_size
         if hasattr(model, "visibility_threshold"):
             model.visibility_threshold = self.config.visibility_threshold
+        # each window's frames (all views) encoded once per scene, not once per instance
+        self.encoders.attach_at(model, "model.fnet")
         return model
 
     # ------------------------------------------------------------------ tracking
@@ -118,6 +122,7 @@ class MVTrackerTracker(HubTracker):
             return TrackResult(np.full((T, 0, 3), np.nan, np.float32), np.zeros((T, 0), bool),
                                np.zeros((T, 0), np.float32))
         model = self.load()
+        self.encoders.for_scene(scene)
         inputs = self._scene_inputs(scene)
         tracks = np.full((T, N, 3), np.nan)
         prob = np.zeros((T, N))
@@ -138,7 +143,10 @@ class MVTrackerTracker(HubTracker):
         s, shift = self.config.scene_scale, self.scene_translation
         q = np.asarray(points, np.float64).copy()
         q[:, 1:] = s * q[:, 1:] + shift
-        needed = int(q[:, 0].min()) + self.config.window_len // 2 + 1
+        # upstream's windows start at the earliest query, its support grid's (t=0) when it has one:
+        # then the padding depends on the scene alone, and so do the frames each window encodes
+        first = 0 if self.config.support_grid_size > 0 else int(q[:, 0].min())
+        needed = first + self.config.window_len // 2 + 1
         pad = max(0, needed - T)
         args = {k: _pad_time(v, pad) for k, v in inputs.items()}
         args["rgbs"] = args["rgbs"].float() * (self.config.rgb_scale / 255.0)
