@@ -80,7 +80,8 @@ def test_callback_writes_comparison(tracker_sweep):
     for name in OUTPUTS + ["demo_comparison.rrd"]:
         assert (tracker_sweep / name).is_file(), name
     values, rows = read_csv(tracker_sweep / "comparison.csv")
-    assert list(rows[0]) == ["run", "label", "tracker", "scene", "instance", "metric", "value"]
+    assert list(rows[0]) == ["run", "label", "tracker", "scene", "instance", "metric", "value",
+                             "format_version", "permask_version"]
     assert {r["label"] for r in rows} == {"lk", "static"}
     for label in ("lk", "static"):
         for iid in INSTANCES:
