@@ -64,13 +64,13 @@ def read_depth_robust(depth: np.ndarray, uv: np.ndarray, z_expected: np.ndarray,
     tol = tolerance + tolerance_rel * np.abs(z_expected)
     finite = np.isfinite(uv).all(axis=1)
     pixel = np.rint(np.where(finite[:, None], uv, -1e6)).astype(np.int64)  # NaN: far outside
-    z = _depth_at(depth, view, pixel[:, 0], pixel[:, 1])
+    z = depth_at(depth, view, pixel[:, 0], pixel[:, 1])
     with np.errstate(invalid="ignore"):
         ok = np.abs(z - z_expected) < tol  # NaN compares False
     retry = np.flatnonzero(~ok & finite)  # holes and edges only: search the neighbourhood
     if len(retry) and window > 0:
         du, dv = _window_offsets(int(window))
-        values = _depth_at(depth, view[retry, None], pixel[retry, :1] + du, pixel[retry, 1:] + dv)
+        values = depth_at(depth, view[retry, None], pixel[retry, :1] + du, pixel[retry, 1:] + dv)
         diff = np.abs(values - z_expected[retry, None])
         diff[np.isnan(diff)] = np.inf
         best = np.argmin(diff, axis=1)
@@ -91,7 +91,7 @@ def _window_offsets(r: int) -> tuple[np.ndarray, np.ndarray]:
     return du, dv
 
 
-def _depth_at(depth: np.ndarray, view: np.ndarray, ui: np.ndarray, vi: np.ndarray) -> np.ndarray:
+def depth_at(depth: np.ndarray, view: np.ndarray, ui: np.ndarray, vi: np.ndarray) -> np.ndarray:
     """depth [V,H,W] at views and integer pixels (broadcast together) as float64; NaN outside
     the image or where not measured."""
     _, H, W = depth.shape

@@ -15,6 +15,7 @@ import numpy as np
 
 from permask.data import Scene
 from permask.geometry import in_image, project_each
+from permask.trackers.lifting import depth_at
 from permask.trackers.rigid import fit_rigid_ransac
 
 
@@ -64,7 +65,7 @@ def hidden(config, scene: Scene, cameras, t: int, points: np.ndarray) -> np.ndar
     H, W = scene.image_size
     inside = in_image(uv, H, W) & (z > 0)
     pixel = np.rint(np.where(inside[:, None], uv, 0)).astype(np.int64)
-    d = scene.depths[view, t, pixel[:, 1], pixel[:, 0]]
+    d = depth_at(scene.depths[:, t], view, pixel[:, 0], pixel[:, 1])  # NaN: no measurement
     tol = config.depth_tolerance + config.depth_tolerance_rel * np.abs(z)
     behind = (d > 0) & (d < z - tol)
     return (~inside | behind).reshape(V, M).all(axis=0)
