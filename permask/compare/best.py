@@ -136,7 +136,7 @@ def _write_scene(sel: Selection, scene_sel: SceneSelection, layout: BestLayout,
 def _views(scene_sel: SceneSelection, layout: BestLayout, winners: list[Run], recording: bool,
            video: bool) -> dict[str, Path]:
     """The merged recording and the videos of the winners (the scene loaded as the runs did)."""
-    from permask.compare.recordings import load_run_scene
+    from permask.compare.recordings import load_run_scene, run_scene_context
 
     try:
         cfg, scene = load_run_scene(winners[0])
@@ -152,18 +152,13 @@ def _views(scene_sel: SceneSelection, layout: BestLayout, winners: list[Run], re
         return {}
     files: dict[str, Path] = {}
     if recording:
-        from permask.record.context import prepare_scene_context
         from permask.record.identity import RecordingIds
         from permask.record.write import write_combined_recording
 
-        record_cfg = cfg.get("record", {}) or {}
-        context = prepare_scene_context(
-            scene, max_points_per_view=int(record_cfg.get("max_points_per_view", 5000)),
-            log_video=bool(record_cfg.get("log_video", True)))
         files["combined_rrd"] = write_combined_recording(
             layout.combined_recording(), scene, results, base=scene_sel.base_name,
             tracker=layout.tracker, ids=RecordingIds.for_scene(scene, scene_sel.base_name),
-            context=context)
+            context=run_scene_context(cfg, scene))
     if video:
         from permask.video import write_track_videos
 

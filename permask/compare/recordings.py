@@ -36,6 +36,17 @@ def load_run_scene(run: Run):
     return cfg, load_input(cfg)
 
 
+def run_scene_context(cfg, scene):
+    """The scene context (encoded frames, depth clouds) as the run's `record.*` settings made
+    it; settings the run's config lacks take `prepare_scene_context`'s defaults."""
+    from permask.record.context import prepare_scene_context
+
+    record_cfg = cfg.get("record", {}) or {}
+    settings = {key: record_cfg[key] for key in ("max_points_per_view", "log_video")
+                if key in record_cfg}
+    return prepare_scene_context(scene, **settings)
+
+
 def _read_tracks(run: Run, instance_id: str, num_frames: int):
     path = OutputLayout(run.path, run.base_name, run.tracker).tracked(instance_id)
     if not path.is_file():
@@ -102,18 +113,14 @@ def loaded_groups(runs: Sequence[Run], what: str) -> Iterator[tuple]:
 def write_recordings(runs: Sequence[Run], layout: ComparisonLayout) -> dict[str, Path]:
     """Per scene (content fingerprint, stride, downsampling): one recording with the scene once
     and every run's tracks under world/tracks/{label}/{instance}."""
-    from permask.record.context import prepare_scene_context
     from permask.record.identity import RecordingIds
     from permask.record.write import write_combined_recording
 
     written = {}
     for name, members, cfg, scene, results in loaded_groups(runs, "merged recording"):
         base = members[0].base_name
-        context = prepare_scene_context(
-            scene, max_points_per_view=int(cfg.get("record", {}).get("max_points_per_view", 5000)),
-            log_video=bool(cfg.get("record", {}).get("log_video", True)))
         path = write_combined_recording(layout.recording(name), scene, results,
                                         base=base, ids=RecordingIds.for_scene(scene, base),
-                                        context=context)
+                                        context=run_scene_context(cfg, scene))
         written[f"recording_{name}"] = path
     return written
