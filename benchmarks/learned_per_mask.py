@@ -2,7 +2,8 @@
 
 The real upstream architectures (`../shared/upstream`, built by `tests/upstream_models.py` with
 random weights: the released models' shapes and compute) run on the CPU, for `cotracker3_offline`
-and `mvtracker`, on a demo scene with 8 objects:
+and `mvtracker`, on demo scenes with 8 objects at each of `--sizes` (96x128: small objects, 4 to
+300 query points each; 192x256: every instance at the default query budget of 300 points):
 
 1. per mask: the `track` calls of N = 1, 4, 8 instances on one tracker object (the encoder's
    output reused across them: the default) against ONE `track` call on all their points (a
@@ -11,11 +12,15 @@ and `mvtracker`, on a demo scene with 8 objects:
    the video again, as before; `tracker.encoder_cache_mb=0`) is the same pass plus, for each
    reused encoding, the mean time an encoding took in it (`tests/test_upstream.py` shows the
    tracks are the same bit for bit; running it would add N - 1 encodings per view).
-2. processes: one `python run.py` for N instances against N processes with
-   `instances=[instance_k]` (the old way: each imports torch, loads the model and encodes).
+2. the cost of one call that reuses the encoding, fitted as seconds = fixed + per point x points
+   over every such call of the passes: the fixed part (upstream's support grid and virtual
+   tracks, paid by every call) is what per mask pays N times and one call once.
+3. processes: one `python run.py` for N instances against N processes with
+   `instances=[instance_k]` (the old way: each imports torch, loads the model and encodes), on
+   the last scene size.
 
-    python benchmarks/learned_per_mask.py --frames 8 --mvtracker-size 96x128   # ~30 min, loaded 2 cores
-    python benchmarks/learned_per_mask.py --quick     # N = 1, 4; no processes; ~4 min
+    python benchmarks/learned_per_mask.py --frames 8 --mvtracker-size 96x128   # ~15 min, quiet 2 cores
+    python benchmarks/learned_per_mask.py --quick     # N = 1, 4; one size; no processes; ~2 min
 
 Needs the upstream environment (see docs/learned_trackers.md, `.ci/run`). Writes
 learned_per_mask.md / .json / .png into benchmarks/results/ (`--quick`: results/quick/).
@@ -58,6 +63,7 @@ class Row:
     """Seconds for N instances: per mask with and without reuse, one call on all their points."""
 
     tracker: str
+    scene: str  # HxW of the demo scene
     instances: int
     points: int
     per_mask_s: float
@@ -74,10 +80,20 @@ class Row:
 
 
 @dataclass
+class Call:
+    """Best seconds of one per-mask call that reused the video encoding, and its query points."""
+
+    tracker: str
+    points: int
+    seconds: float
+
+
+@dataclass
 class ProcessRow:
     """Wall seconds of one `run.py` for N instances and of N single-instance runs."""
 
     tracker: str
+    scene: str
     instances: int
     one_run_s: float
     processes_s: float
@@ -89,6 +105,7 @@ class Results:
     settings: dict[str, object]
     rows: list[Row] = field(default_factory=list)
     processes: list[ProcessRow] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
 
 
 # ------------------------------------------------------------------------------- trackers
@@ -121,7 +138,8 @@ def overrides(name: str, kw: dict[str, object]) -> list[str]:
 
 # ------------------------------------------------------------------------------- measurements
 
-def bench_per_mask(name: str, kw: dict, scene, counts: list[int], repeats: int) -> list[Row]:
+def bench_per_mask(name: str, kw: dict, scene, size: str, counts: list[int], repeats: int
+                   ) -> tuple[list[Row], list[Call]]:
     """Rows for N in counts: per-mask passes (one encoding per scene) against one call.
 
     One pass tracks the first max(counts) instances in order from an empty cache; its first N
@@ -152,17 +170,27 @@ def bench_per_mask(name: str, kw: dict, scene, counts: list[int], repeats: int) 
     for n in counts:
         per_mask = float(sum(calls[:n]))
         points = sum(len(q) for _, q in queries[:n])
-        row = Row(name, n, points, per_mask, per_mask + skipped[n - 1] * encode_s, one[n])
+        row = Row(name, size, n, points, per_mask, per_mask + skipped[n - 1] * encode_s, one[n])
         rows.append(row)
-        print(f"  {name} N={n}: per mask {row.per_mask_s:6.1f} s ({row.ratio:.2f}x), without "
+        print(f"  {name} {size} N={n}: per mask {row.per_mask_s:6.1f} s ({row.ratio:.2f}x), without "
               f"reuse {row.per_mask_no_reuse_s:6.1f} s ({row.ratio_no_reuse:.2f}x), one call "
               f"{row.one_call_s:6.1f} s, {row.points} points; one encoding {encode_s:.1f} s",
               flush=True)
-    return rows
+    reused = [Call(name, len(q), calls[k]) for k, (_, q) in enumerate(queries)
+              if k > 0]  # the first call of a pass encodes, the others reuse
+    return rows, reused
 
 
-def bench_processes(name: str, kw: dict, demo: list[str], counts: list[int], work: Path
-                    ) -> list[ProcessRow]:
+def call_cost(calls: list[Call]) -> tuple[float, float]:
+    """(fixed seconds, seconds per point) of a least-squares line through the calls."""
+    points = np.array([c.points for c in calls], float)
+    design = np.stack([np.ones_like(points), points], axis=1)
+    fixed, per_point = np.linalg.lstsq(design, [c.seconds for c in calls], rcond=None)[0]
+    return float(fixed), float(per_point)
+
+
+def bench_processes(name: str, kw: dict, demo: list[str], size: str, counts: list[int],
+                    work: Path) -> list[ProcessRow]:
     base = [*demo, *overrides(name, kw), "record.enabled=false"]
     rows = []
     for n in counts:
@@ -170,7 +198,7 @@ def bench_processes(name: str, kw: dict, demo: list[str], counts: list[int], wor
         one = run_cli([*base, f"instances=[{chosen}]"], work / f"{name}_n{n}_one")
         old = sum(run_cli([*base, f"instances=[instance_{k}]"], work / f"{name}_n{n}_{k}")
                   for k in range(n))
-        rows.append(ProcessRow(name, n, one, old))
+        rows.append(ProcessRow(name, size, n, one, old))
         print(f"  {name} N={n}: one run {one:6.1f} s, {n} processes {old:6.1f} s -> "
               f"{old / one:.2f}x faster", flush=True)
     return rows
@@ -192,46 +220,79 @@ def machine_info() -> dict[str, str]:
 
 def markdown(results: Results, command: str) -> str:
     s = results.settings
-    rows = [[r.tracker, r.instances, r.points, f"{r.per_mask_s:.1f} s", f"{r.one_call_s:.1f} s",
-             f"**{r.ratio:.2f}x**", f"{r.per_mask_no_reuse_s:.1f} s", f"{r.ratio_no_reuse:.2f}x"]
-            for r in results.rows]
+    rows = [[r.tracker, r.scene, r.instances, r.points, f"{r.per_mask_s:.1f} s",
+             f"{r.one_call_s:.1f} s", f"**{r.ratio:.2f}x**", f"{r.per_mask_no_reuse_s:.1f} s",
+             f"{r.ratio_no_reuse:.2f}x"] for r in results.rows]
     text = [f"# Learned trackers: per mask against one call\n\n`{command}`\n\n",
-            f"Scene: demo, {s['views']} views (CoTracker3: {s['cotracker_views']}; per view, "
-            f"every figure scales with the views), {s['frames']} frames, {s['height']}x{s['width']} "
-            f"pixels, 8 objects, default queries (first frame, at most 300 per instance). "
-            f"{s['model_sizes']}. Real upstream architectures, random weights, CPU; best of "
-            f"{s['repeats']}.\n\n",
-            table(["tracker", "N", "points", "per mask (reuse)", "one call", "ratio",
+            f"Scenes: demo, {s['views']} views (CoTracker3: {s['cotracker_views']}; per view, "
+            f"every figure scales with the views), {s['frames']} frames, 8 objects, at "
+            f"{', '.join(s['sizes'])} pixels; default queries (first frame, at most 300 per "
+            f"instance). {s['model_sizes']}. Real upstream architectures, random weights, CPU; "
+            f"best of {s['repeats']}.\n\n",
+            table(["tracker", "scene", "N", "points", "per mask (reuse)", "one call", "ratio",
                    "per mask, no reuse (est.)", "ratio"], rows),
             f"\nTarget: per mask with N = 8 at most {TARGET}x one call.\n"]
+    costs = [[name, f"{fixed:.2f} s", f"{1000 * per_point:.1f} ms", len(calls)]
+             for name, calls in calls_by_tracker(results).items()
+             for fixed, per_point in [call_cost(calls)]]
+    text += ["\n## One call that reuses the encoding: fixed + per point\n\n",
+             "Least squares over every per-mask call after the first of a pass (all sizes):\n\n",
+             table(["tracker", "fixed per call", "per query point", "calls"], costs)]
     if results.processes:
-        prow = [[p.tracker, p.instances, f"{p.one_run_s:.1f} s", f"{p.processes_s:.1f} s",
-                 f"{p.processes_s / p.one_run_s:.2f}x faster"] for p in results.processes]
+        prow = [[p.tracker, p.scene, p.instances, f"{p.one_run_s:.1f} s",
+                 f"{p.processes_s:.1f} s", f"{p.processes_s / p.one_run_s:.2f}x faster"]
+                for p in results.processes]
         text += ["\n## One run against one process per instance (the old way)\n\n",
-                 table(["tracker", "N", "one run.py", "N processes", "one run"], prow)]
+                 table(["tracker", "scene", "N", "one run.py", "N processes", "one run"], prow)]
     text.append("\n## Machine\n\n" + "".join(f"- {k}: {v}\n" for k, v in results.machine.items()))
     text.append(f"- load average at end: {load_average()}\n")
     return "".join(text)
 
 
+def calls_by_tracker(results: Results) -> dict[str, list[Call]]:
+    names = dict.fromkeys(c.tracker for c in results.calls)
+    return {name: [c for c in results.calls if c.tracker == name] for name in names}
+
+
 def plot(results: Results, path: Path) -> Path:
-    names = sorted({r.tracker for r in results.rows})
-    fig, axes = plt.subplots(1, len(names), figsize=(5.2 * len(names), 3.8), squeeze=False)
-    for ax, name in zip(axes[0], names):
-        rows = [r for r in results.rows if r.tracker == name]
-        n = [r.instances for r in rows]
-        ax.plot(n, [r.per_mask_no_reuse_s for r in rows], "s--", color="tab:red",
-                label="per mask, each call encodes (before)")
-        ax.plot(n, [r.per_mask_s for r in rows], "o-", color="tab:blue",
-                label="per mask, one encoding per scene")
-        ax.plot(n, [r.one_call_s for r in rows], "^-", color="tab:green",
-                label="one call on all their points")
-        ax.plot(n, [TARGET * r.one_call_s for r in rows], ":", color="grey",
-                label=f"target: {TARGET}x one call")
-        ax.set(title=name, xlabel="instances N", ylabel="seconds (CPU)", xticks=n, ylim=(0, None))
+    """Per tracker: the ratio to one call against N per scene size (with and without the reuse),
+    and the seconds of each reused call against its points with the fitted line."""
+    names = list(dict.fromkeys(r.tracker for r in results.rows))
+    sizes = list(dict.fromkeys(r.scene for r in results.rows))
+    fig, axes = plt.subplots(2, len(names), figsize=(5.2 * len(names), 7.2), squeeze=False)
+    colours = plt.get_cmap("tab10").colors
+    for col, name in enumerate(names):
+        ax = axes[0][col]
+        for size, colour in zip(sizes, colours):
+            rows = [r for r in results.rows if r.tracker == name and r.scene == size]
+            n = [r.instances for r in rows]
+            ax.plot(n, [r.ratio_no_reuse for r in rows], "s--", color=colour, alpha=0.5,
+                    label=f"{size}: each call encodes (before)")
+            ax.plot(n, [r.ratio for r in rows], "o-", color=colour,
+                    label=f"{size}: one encoding per scene")
+        ax.axhline(TARGET, ls=":", color="grey", label=f"target {TARGET}x")
+        ax.axhline(1.0, lw=0.8, color="black")
+        top = max([TARGET] + [r.ratio_no_reuse for r in results.rows if r.tracker == name])
+        ax.set(title=f"{name}: per mask / one call on all points", xlabel="instances N",
+               ylabel="ratio", xticks=sorted({r.instances for r in results.rows}),
+               ylim=(0, 1.25 * top))
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8, loc="upper left")
-    fig.suptitle("Per-mask tracking, real upstream architectures (random weights)", fontsize=10)
+        ax.legend(fontsize=7, loc="upper left")
+        ax = axes[1][col]
+        calls = calls_by_tracker(results).get(name, [])
+        if calls:
+            fixed, per_point = call_cost(calls)
+            x = np.array([0, max(c.points for c in calls)])
+            ax.plot([c.points for c in calls], [c.seconds for c in calls], "o", color="tab:blue",
+                    label="one per-mask call (encoding reused)")
+            ax.plot(x, fixed + per_point * x, "-", color="tab:orange",
+                    label=f"{fixed:.2f} s + {1000 * per_point:.1f} ms x points")
+        ax.set(title=f"{name}: seconds of one call", xlabel="query points of the instance",
+               ylabel="seconds (CPU)", xlim=(0, None), ylim=(0, None))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left")
+    fig.suptitle("Per-mask tracking, real upstream architectures (random weights, CPU)",
+                 fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -249,42 +310,46 @@ def main() -> None:
     ap.add_argument("--cotracker-views", type=int, default=1,
                     help="views for the per-view CoTracker3 (every figure scales with it)")
     ap.add_argument("--frames", type=int, default=16)
-    ap.add_argument("--size", default="96x128", help="scene HxW")
+    ap.add_argument("--sizes", default="96x128,192x256", help="scenes HxW, comma separated")
     ap.add_argument("--mvtracker-size", default="384x512", help="tracker.input_size (HxW)")
     ap.add_argument("--repeats", type=int, default=1)
-    ap.add_argument("--process-counts", default="4", help="N for item 2 ('' to skip)")
-    ap.add_argument("--process-trackers", default="mvtracker", help="trackers for item 2")
+    ap.add_argument("--process-counts", default="4", help="N for item 3 ('' to skip)")
+    ap.add_argument("--process-trackers", default="cotracker3_offline,mvtracker",
+                    help="trackers for item 3")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     counts = [1, 4] if args.quick else [1, 4, 8]
     process_counts = [] if args.quick or not args.process_counts else [
         int(n) for n in args.process_counts.split(",")]
     out = args.out or (RESULTS / "quick" if args.quick else RESULTS)
-    H, W = (int(x) for x in args.size.split("x"))
+    sizes = args.sizes.split(",")[:1] if args.quick else args.sizes.split(",")
     mv_size = [int(x) for x in args.mvtracker_size.split("x")]
 
-    def demo(views: int) -> list[str]:
-        return [f"input.demo.num_views={views}", f"input.demo.num_frames={args.frames}",
-                f"input.demo.height={H}", f"input.demo.width={W}", "input.demo.num_objects=8"]
+    def demo(views: int, size: str) -> dict[str, int]:
+        H, W = (int(x) for x in size.split("x"))
+        return dict(num_views=views, num_frames=args.frames, height=H, width=W, num_objects=8)
 
     def views_of(name: str) -> int:
         return args.cotracker_views if name.startswith("cotracker") else args.views
 
     command = "python " + " ".join([f"benchmarks/{Path(__file__).name}", *sys.argv[1:]])
     results = Results(machine_info(), {
-        "views": args.views, "cotracker_views": args.cotracker_views, "frames": args.frames, "height": H, "width": W,
-        "repeats": args.repeats,
+        "views": args.views, "cotracker_views": args.cotracker_views, "frames": args.frames,
+        "sizes": sizes, "repeats": args.repeats,
         "model_sizes": f"CoTracker3 resizes every frame to 384x512 itself; MVTracker sees "
                        f"tracker.input_size = {mv_size[0]}x{mv_size[1]}"})
     with tempfile.TemporaryDirectory() as tmp:
         ckpts = checkpoints(Path(tmp))
         for name in args.trackers.split(","):
             kw = settings_of(name, ckpts[name], mv_size)
-            scene = demo_scene(num_views=views_of(name), num_frames=args.frames, height=H,
-                               width=W, num_objects=8)
-            results.rows += bench_per_mask(name, kw, scene, counts, args.repeats)
+            for size in sizes:
+                scene = demo_scene(**demo(views_of(name), size))
+                rows, calls = bench_per_mask(name, kw, scene, size, counts, args.repeats)
+                results.rows += rows
+                results.calls += calls
             if process_counts and name in args.process_trackers.split(","):
-                results.processes += bench_processes(name, kw, demo(views_of(name)),
+                params = [f"input.demo.{k}={v}" for k, v in demo(views_of(name), sizes[-1]).items()]
+                results.processes += bench_processes(name, kw, params, sizes[-1],
                                                      process_counts, Path(tmp))
     out.mkdir(parents=True, exist_ok=True)
     (out / "learned_per_mask.md").write_text(markdown(results, command))
