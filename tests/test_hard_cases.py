@@ -152,3 +152,30 @@ def test_ransac_guess_gives_the_same_pose_with_one_fit():
     np.testing.assert_allclose(again, pose, atol=1e-12)
     np.testing.assert_array_equal(same, inliers)
     assert fit_rigid_ransac(src, dst, 0.01, guess=~inliers)[1].sum() == 76  # a bad guess: sampled
+
+
+def test_in_sight_needs_the_measured_depth_at_the_very_pixel():
+    from types import SimpleNamespace
+
+    from permask.trackers.lk_rigid import in_sight
+    H = W = 40
+    K = np.array([[40.0, 0, 20], [0, 40.0, 20], [0, 0, 1]])
+    E = np.concatenate([np.eye(3), np.zeros((3, 1))], axis=1)  # camera at the origin, looking +z
+    depth = np.ones((1, 1, H, W))  # a wall at 1 m
+    depth[0, 0, :, 30:] = 0.0  # a hole: no measurement on the right
+    depth[0, 0, 20, 20] = 0.5  # something in front at the centre pixel
+    scene = SimpleNamespace(num_views=1, image_size=(H, W), depths=depth)
+    cameras = SimpleNamespace(intrs=K[None, None], extrs=E[None, None])
+    points = np.array([[-0.1, 0.0, 1.0],     # on the wall: seen
+                       [-0.1, 0.0, 1.05],    # 5 cm behind it: hidden
+                       [-0.1, 0.0, 1.01],    # within the 2 cm tolerance: seen
+                       [0.0, 0.0, 1.0],      # behind the thing in front: hidden
+                       [0.4, 0.0, 1.3],      # in the hole: nothing hides it
+                       [0.0, 0.0, -1.0],     # behind the camera
+                       [np.nan] * 3])
+    seen = in_sight(scene, cameras, 0, points, None, tolerance=0.02)
+    np.testing.assert_array_equal(seen, [True, False, True, False, True, False, False])
+    mask = np.zeros((1, 1, H, W), bool)
+    mask[..., :, 25:] = True  # the instance only on the right
+    np.testing.assert_array_equal(in_sight(scene, cameras, 0, points, mask, 0.02),
+                                  [False, False, False, False, True, False, False])

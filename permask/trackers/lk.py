@@ -15,7 +15,10 @@ on real 3D, a RANSAC fit from a common object frame (`lk_rigid`) tells whether t
 rigidly: then points off that motion drifted (dropped, carried by it) and, with `rigid_snap`, the
 others sit where it puts them (their 2D tracks too). A deforming instance fails the test and keeps
 its measurements. A view that lost a point is re-seeded where the current 3D position projects,
-if its depth there agrees (the point is visible again in that view).
+if its depth there agrees (the point is visible again in that view). While an instance moves
+rigidly on real depth, a point counts visible only where some view measured depth at its very
+pixel within `visibility_tolerance` (`in_sight`): the far side of a turning ball is hidden even
+where the tracking's tolerant depth read (a window, for holes) agrees.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from permask.trackers.base import TrackerBase, TrackerConfig, apply_query_conven
 from permask.trackers.lifting import (LiftingParams, fuse_views, instance_masks, lookup_mask,
                                       read_depth_robust)
 from permask.trackers.lk_frames import Frames, extents, mask_boxes, masked_video, runs
-from permask.trackers.lk_rigid import interior, rigid_drift, snap_views
+from permask.trackers.lk_rigid import in_sight, interior, rigid_drift, snap_views
 from permask.trackers.rigid import fit_rigid_robust
 
 
@@ -58,6 +61,9 @@ class LKConfig(LiftingParams, TrackerConfig):
     rigid_snap: bool = True  # a rigid instance's measured points sit where its fitted motion puts
     # them (the fit averages every point's pixel and depth noise; deforming instances never snap)
     snap_views: bool = True  # with rigid_snap, the views' 2D tracks move to those positions too
+    visibility_tolerance: float = 0.02  # metres; on real depth a point counts visible only where
+    # some view measured depth within this of it at its very pixel (inside the mask): the far
+    # side of a turning object is hidden even where the tracking's tolerant depth read agrees
 
 
 class LKTracker(TrackerBase):
@@ -91,6 +97,7 @@ class LKTracker(TrackerBase):
         planar = _planar_stand_in(scene)
         state.check_drift = self.config.rigid_prior and scene.depth_metric and not planar
         state.similarity = planar  # on a stand-in plane, moving away looks like shrinking
+        state.exact_visibility = state.check_drift and self.config.visibility_tolerance > 0
         qframe = queries.frame
         frames = range(int(qframe.min()), T)
         for t in tqdm(frames, desc=f"  {queries.instance_id}", unit="frame", leave=False,
@@ -105,6 +112,11 @@ class LKTracker(TrackerBase):
             scores[t, new] = 1.0
             state.anchor_in_rigid_frame(new, tracks[t])
             seen = self._seed(scene, cameras, masks, state, tracks[t], t, qframe <= t)
+            if state.exact_visibility and state.rigid_pose is not None:  # moving rigidly
+                sight = in_sight(scene, cameras, t, tracks[t], masks,
+                                 self.config.visibility_tolerance)
+                visible[t] &= sight | new
+                seen &= sight
             if masks is not None:  # a carried point found again inside its mask, at its depth
                 regained = seen & ~visible[t] & (qframe < t)
                 visible[t] |= regained
@@ -316,6 +328,7 @@ class _ViewTracks:
         # per call: check slow drift against the rigid motion (real 3D only); fit similarities
         self.check_drift = False
         self.similarity = False
+        self.exact_visibility = False  # visibility at the very pixel (`in_sight`), real 3D only
 
     def anchor_in_rigid_frame(self, new: np.ndarray, positions: np.ndarray) -> None:
         """Place points starting now [N] bool, at positions [N,3], in the common frame."""

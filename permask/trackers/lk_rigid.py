@@ -1,7 +1,8 @@
 """`lk`'s rigid model of an instance: which points drifted off the instance's motion and where
 a rigid instance's points are (`rigid_drift`), which points the fitted motion turned out of every
-view's sight (`hidden`), which measurements come from windows away from the silhouette
-(`interior`), and moving the views' 2D tracks onto the rigid positions (`snap_views`).
+view's sight (`hidden`), which points some view sees at their very pixel (`in_sight`), which
+measurements come from windows away from the silhouette (`interior`), and moving the views' 2D
+tracks onto the rigid positions (`snap_views`).
 
 `cameras` and `state` are `lk`'s per-call objects (`_Cameras`: intrs [V,T,3,3], extrs [V,T,3,4];
 `_ViewTracks`: pos [V,N,2], rigid_local [N,3], rigid_pose, rigid_inliers [N], interior [N] or
@@ -15,7 +16,7 @@ import numpy as np
 
 from permask.data import Scene
 from permask.geometry import in_image, project_each
-from permask.trackers.lifting import depth_at
+from permask.trackers.lifting import depth_at, lookup_mask
 from permask.trackers.rigid import fit_rigid_ransac
 
 
@@ -57,8 +58,9 @@ def rigid_drift(config, scene: Scene, cameras, t: int, state, fused: np.ndarray,
 
 def hidden(config, scene: Scene, cameras, t: int, points: np.ndarray) -> np.ndarray:
     """[M] bool: points [M,3] no view can see at frame t: each view has them outside its
-    image, behind it, or measured depth at their pixel closer than them by more than the
-    depth tolerance (hidden behind a surface: the far side of a turning object)."""
+    image, behind it, or measured depth at their pixel closer than them by more than
+    `visibility_tolerance` (0: the tracking's depth tolerance): hidden behind a surface, the
+    far side of a turning object."""
     V, M = scene.num_views, len(points)
     view = np.repeat(np.arange(V), M)
     uv, z = project_each(np.tile(points, (V, 1)), cameras.intrs[view, t], cameras.extrs[view, t])
@@ -66,9 +68,33 @@ def hidden(config, scene: Scene, cameras, t: int, points: np.ndarray) -> np.ndar
     inside = in_image(uv, H, W) & (z > 0)
     pixel = np.rint(np.where(inside[:, None], uv, 0)).astype(np.int64)
     d = depth_at(scene.depths[:, t], view, pixel[:, 0], pixel[:, 1])  # NaN: no measurement
-    tol = config.depth_tolerance + config.depth_tolerance_rel * np.abs(z)
+    tol = (config.visibility_tolerance if config.visibility_tolerance > 0 else
+           config.depth_tolerance + config.depth_tolerance_rel * np.abs(z))
     behind = (d > 0) & (d < z - tol)
     return (~inside | behind).reshape(V, M).all(axis=0)
+
+
+def in_sight(scene: Scene, cameras, t: int, points: np.ndarray, masks: np.ndarray | None,
+             tolerance: float) -> np.ndarray:
+    """[N] bool: some view sees points [N,3] (metres; NaN: no) at frame t: inside its image, in
+    front of it, inside the instance's mask there (masks [V,T,H,W], None: no test) and not
+    behind the surface it measured at that very pixel (depth there within `tolerance` metres
+    of the point's; a depth hole does not hide). Tighter than the tracking's robust read, which
+    accepts the nearest agreeing depth of a window: that is for holes, not for occlusion."""
+    V, N = scene.num_views, len(points)
+    known = ~np.isnan(points[:, 0])
+    view = np.repeat(np.arange(V), N)
+    uv, z = project_each(np.tile(np.nan_to_num(points), (V, 1)), cameras.intrs[view, t],
+                         cameras.extrs[view, t])
+    H, W = scene.image_size
+    ok = in_image(uv, H, W) & (z > 0) & np.tile(known, V)
+    if masks is not None:
+        ok = lookup_mask(masks[:, t], uv, view, ok)
+    pixel = np.rint(np.where(ok[:, None], uv, 0)).astype(np.int64)
+    d = depth_at(scene.depths[:, t], view, pixel[:, 0], pixel[:, 1])  # NaN: no measurement
+    with np.errstate(invalid="ignore"):
+        ok &= np.isnan(d) | (np.abs(d - z) < tolerance)
+    return ok.reshape(V, N).any(axis=0)
 
 
 def interior(masks: np.ndarray, uv: np.ndarray, view: np.ndarray, lk_params: list[dict]
