@@ -99,16 +99,17 @@ def test_every_case_renders_masks_and_ground_truth_for_its_rigid_instances():
 
 
 def test_lk_window_adapts_to_the_instance_thickness():
-    tracker = LKTracker()  # window: 0.45 x (mask area / longer box side), odd, in [7, 15]
+    tracker = LKTracker()  # window: 0.3 x (mask area / longer box side), odd, in [5, 15]
 
     def window(height, width, area):
         boxes = np.array([[10, 10 + height, 20, 20 + width]] * 4)
         return tracker._view_lk_params(boxes, np.full(4, area))["winSize"]
 
-    assert window(20, 20, 314) == (7, 7)  # a ball 20 px across: thickness 15.7 px
-    assert window(40, 40, 1257) == (15, 15)  # 40 px across: 14.1 -> 15
-    assert window(30, 30, 900) == (13, 13)  # a 30 px square: 13.5 -> 13
-    assert window(100, 12, 1200) == (7, 7)  # a thin bar: its width counts, not its length
+    assert window(20, 20, 314) == (5, 5)  # a ball 20 px across: thickness 15.7 px -> 4.7
+    assert window(40, 40, 1257) == (9, 9)  # 40 px across: 31.4 -> 9.4 -> 9
+    assert window(30, 30, 900) == (9, 9)  # a 30 px square: 30 -> 9
+    assert window(80, 80, 5027) == (15, 15)  # 62.8 -> 18.8, at most win_size
+    assert window(100, 12, 1200) == (5, 5)  # a thin bar: its width counts, not its length
     assert window(200, 200, 40000) == (15, 15)
     assert tracker._view_lk_params(None, None)["winSize"] == (15, 15)
     assert tracker._view_lk_params(np.zeros((4, 4), int), np.zeros(4))["winSize"] == (15, 15)
@@ -179,3 +180,35 @@ def test_in_sight_needs_the_measured_depth_at_the_very_pixel():
     mask[..., :, 25:] = True  # the instance only on the right
     np.testing.assert_array_equal(in_sight(scene, cameras, 0, points, mask, 0.02),
                                   [False, False, False, False, True, False, False])
+
+
+def test_a_query_just_off_its_mask_is_tracked_from_inside_and_keeps_its_offset():
+    from types import SimpleNamespace
+
+    from permask.data import Queries
+    from permask.geometry import unproject
+    from permask.trackers.lk_queries import snap_to_mask
+    H = W = 40
+    K = np.array([[40.0, 0, 20], [0, 40.0, 20], [0, 0, 1]])
+    E = np.concatenate([np.eye(3), np.zeros((3, 1))], axis=1)
+    depth = np.full((1, 2, H, W), 2.0)
+    depth[0, 1, 15:25, 15:25] = 1.0  # the object, 1 m away, at frame 1
+    scene = SimpleNamespace(intrs=K[None, None].repeat(2, 1), extrs=E[None, None].repeat(2, 1),
+                            depths=depth)
+    masks = np.zeros((1, 2, H, W), bool)
+    masks[0, 1, 15:25, 15:25] = True
+    pixels = np.array([[13.0, 20.0],   # 2 px left of the mask: moves 3 px inside, to x = 17
+                       [20.0, 20.0],   # inside: stays
+                       [2.0, 20.0]])   # 13 px off: too far, stays
+    z = np.array([2.0, 1.0, 2.0])
+    points = np.concatenate([np.ones((3, 1)), unproject(pixels, z, K, E)], axis=1)
+    queries = Queries("instance_0", points.astype(np.float32), np.zeros(3, np.int64),
+                      pixels.astype(np.float32))
+    moved, offsets = snap_to_mask(scene, queries, masks, inside_px=3.0, max_px=8.0)
+    np.testing.assert_allclose(moved.pixel, [[17, 20], [20, 20], [2, 20]])
+    np.testing.assert_allclose(moved.points[0, 1:], unproject(np.array([[17.0, 20.0]]), [1.0], K, E)[0],
+                               atol=1e-6)
+    np.testing.assert_allclose(moved.points[:, 1:] + offsets, points[:, 1:], atol=1e-6)
+    np.testing.assert_array_equal(offsets[1:], 0.0)
+    same, none = snap_to_mask(scene, queries, masks, inside_px=3.0, max_px=0.0)
+    assert same is queries and not none.any()

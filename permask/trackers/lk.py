@@ -1,7 +1,8 @@
 """Multi-view 3D tracking with OpenCV's pyramidal Lucas-Kanade.
 
 Per step t-1 -> t and per view:
-1. chained LK from frame t-1 with a forward-backward check;
+1. chained LK from frame t-1 with a forward-backward check, started where the point's last 3D
+   step would carry it (constant velocity, projected into the view);
 2. optionally refined against the frame the track was seeded in ("anchor"), with the chained
    estimate as initial flow, accepted only near the chained estimate (removes drift);
 3. lifted to 3D with depth read robustly around the tracked pixel (sparse depth has holes):
@@ -36,6 +37,7 @@ from permask.trackers.base import TrackerBase, TrackerConfig, apply_query_conven
 from permask.trackers.lifting import (LiftingParams, fuse_views, instance_masks, lookup_mask,
                                       read_depth_robust)
 from permask.trackers.lk_frames import Frames, extents, mask_boxes, masked_video, runs
+from permask.trackers.lk_queries import snap_to_mask
 from permask.trackers.lk_rigid import in_sight, interior, rigid_drift, snap_views
 from permask.trackers.rigid import fit_rigid_robust
 
@@ -47,12 +49,18 @@ class LKConfig(LiftingParams, TrackerConfig):
     _target_: str = "permask.trackers.lk.LKTracker"
     name: str = "lk"
     win_size: int = 15  # pixels; the largest LK window
-    win_min: int = 7  # pixels; the smallest (adaptive) LK window
-    win_fraction: float = 0.45  # window = this share of the instance's typical thickness in a
+    win_min: int = 5  # pixels; the smallest (adaptive) LK window
+    win_fraction: float = 0.3  # window = this share of the instance's typical thickness in a
     # view (mask area / longer box side; odd, within [win_min, win_size]): a window covering a
     # small or thin object whole tracks its silhouette, not the texture moving inside it
+    query_snap_px: float = 8.0  # pixels; a query at most this far outside its (dilated) mask is
+    # tracked from the nearest pixel `query_snap_inside_px` inside it, its offset kept (0: off)
+    query_snap_inside_px: float = 3.0
     max_level: int = 3  # pyramid levels above the base
-    fb_threshold: float = 1.0  # pixels, forward-backward error limit
+    fb_threshold: float = 0.5  # pixels, forward-backward error limit (a track that does not
+    # come back this close is dropped and carried: cheaper than a drifting measurement)
+    predict_motion: bool = True  # LK starts where the point's last 3D motion carries it
+    # (constant velocity, projected into each view): fast turns leave LK only the residual
     anchor: bool = True  # refine each step against the seed frame (less drift)
     anchor_max_px: float = 2.0  # accept the anchored estimate within this of the chained one
     max_anchor_groups: int = 4  # per view and step, refine the tracks of this many anchor frames
@@ -85,6 +93,10 @@ class LKTracker(TrackerBase):
         if N == 0:
             return TrackResult(tracks.astype(np.float32), visible, scores)
         masks = self._instance_masks(scene, queries.instance_id) if self.config.use_masks else None
+        offsets = None
+        if masks is not None:  # labelled points just off the silhouette: track the object there
+            queries, offsets = snap_to_mask(scene, queries, masks, self.config.query_snap_inside_px,
+                                            self.config.query_snap_px)
         gray = scene.gray() if masks is None else masked_video(scene.gray(), masks)
         boxes = [None] * V if masks is None else mask_boxes(masks)
         state = _ViewTracks(V, N)
@@ -121,6 +133,8 @@ class LKTracker(TrackerBase):
                 regained = seen & ~visible[t] & (qframe < t)
                 visible[t] |= regained
                 scores[t, regained] = 0.5
+        if offsets is not None:
+            tracks += offsets[None]  # the query's own offset from the point tracked for it
         result = TrackResult(tracks.astype(np.float32), visible, scores)
         return apply_query_convention(result, qframe)
 
@@ -130,7 +144,9 @@ class LKTracker(TrackerBase):
         # every (view, point) tracked in 2D, view-major: each view's points are one slice
         view, idx = np.nonzero(started[None, :] & ~np.isnan(state.pos[..., 0]))
         if len(idx):  # flow per view, then lift every view's tracked pixels in one go
-            uv, ok = self._flow(videos, state, t, view, idx)
+            shift = (_predicted_shift(cameras, tracks, t, view, idx)
+                     if self.config.predict_motion and t >= 2 else None)
+            uv, ok = self._flow(videos, state, t, view, idx, shift)
             ok &= _in_view(scene, masks, t, uv, view)
             lifted = np.flatnonzero(ok)  # depth is read only where the pixel can still count
             v, i = view[lifted], idx[lifted]
@@ -209,7 +225,7 @@ class LKTracker(TrackerBase):
                 win = int(np.clip(2 * round((target - 1) / 2) + 1, c.win_min, c.win_size))
         return {**self.lk_params, "winSize": (win, win)}
 
-    def _flow(self, videos, state, t, view, idx):
+    def _flow(self, videos, state, t, view, idx, shift=None):
         """Chained LK t-1 -> t with forward-backward check, refined against the anchor frame,
         for the 2D tracks (view [M], idx [M]) sorted by view, in `videos` (per view, a
         `Frames`, built once per track call). The LK calls are per view (and per anchor frame);
@@ -223,8 +239,16 @@ class LKTracker(TrackerBase):
             (prev, cur), offset = videos[v].crops([t - 1, t], extent)
             p0c = p0[s:e] - offset
             params = state.lk_params[v]
-            p1c, status[s:e, :1], _ = cv2.calcOpticalFlowPyrLK(prev, cur, p0c, None, **params)
-            p0b, status[s:e, 1:], _ = cv2.calcOpticalFlowPyrLK(cur, prev, p1c, None, **params)
+            if shift is None:
+                p1c, status[s:e, :1], _ = cv2.calcOpticalFlowPyrLK(prev, cur, p0c, None, **params)
+                p0b, status[s:e, 1:], _ = cv2.calcOpticalFlowPyrLK(cur, prev, p1c, None, **params)
+            else:  # start from the predicted positions (and back from the predicted origins)
+                guess = np.ascontiguousarray(p0c + shift[s:e], np.float32)
+                p1c, status[s:e, :1], _ = cv2.calcOpticalFlowPyrLK(
+                    prev, cur, p0c, guess, flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **params)
+                back = np.ascontiguousarray(p1c - shift[s:e], np.float32)
+                p0b, status[s:e, 1:], _ = cv2.calcOpticalFlowPyrLK(
+                    cur, prev, p1c, back, flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **params)
             fb[s:e] = p0b - p0c
             p1[s:e] = p1c + offset
         ok = (status == 1).all(axis=1) & (np.hypot(fb[:, 0], fb[:, 1]) < self.config.fb_threshold)
@@ -282,6 +306,19 @@ class LKTracker(TrackerBase):
     def _instance_masks(self, scene: Scene, instance_id: str) -> np.ndarray:
         """[V,T,H,W] bool instance mask at depth resolution, dilated for tolerance at borders."""
         return instance_masks(scene, instance_id, self.config.mask_dilate_px)
+
+
+def _predicted_shift(cameras, tracks: np.ndarray, t: int, view: np.ndarray, idx: np.ndarray
+                     ) -> np.ndarray:
+    """[M,2] float32 pixels: how far the 2D tracks (view [M], idx [M]) should move from t-1 to t
+    if each point keeps its last 3D step (tracks [T,N,3] at t-2 -> t-1, metres), projected with
+    the cameras of t-1 and t; 0 where a position is unknown or does not project."""
+    last, before = tracks[t - 1, idx], tracks[t - 2, idx]
+    step = np.where(np.isnan(before), 0.0, last - before)
+    now, _ = project_each(last + step, cameras.intrs[view, t], cameras.extrs[view, t])
+    then, _ = project_each(last, cameras.intrs[view, t - 1], cameras.extrs[view, t - 1])
+    shift = now - then
+    return np.where(np.isfinite(shift), shift, 0.0).astype(np.float32)
 
 
 def _in_view(scene: Scene, masks: np.ndarray | None, t: int, uv: np.ndarray,
