@@ -136,11 +136,11 @@ def test_interior_from_crops_matches_the_whole_frame():
     masks[1, 20:40, 30:60] = True
     uv = rng.uniform([0, 0], [79, 59], (400, 2))
     view = rng.integers(0, 2, 400)
-    params = [{"winSize": (7, 7)}, {"winSize": (11, 11)}]
+    margins = [3.0, 5.4]  # pixels; the second rounds to 5
     pixel = np.rint(uv).astype(int)
     whole = [cv2.distanceTransform(m.view(np.uint8), cv2.DIST_L2, 3) for m in masks]
-    expected = [whole[v][y, x] > params[v]["winSize"][0] // 2 for (x, y), v in zip(pixel, view)]
-    np.testing.assert_array_equal(interior(masks, uv, view, params), expected)
+    expected = [whole[v][y, x] > round(margins[v]) for (x, y), v in zip(pixel, view)]
+    np.testing.assert_array_equal(interior(masks, uv, view, margins), expected)
 
 
 def test_ransac_guess_gives_the_same_pose_with_one_fit():

@@ -66,6 +66,8 @@ class LKConfig(LiftingParams, TrackerConfig):
     max_anchor_groups: int = 4  # per view and step, refine the tracks of this many anchor frames
     rigid_drift_tolerance: float = 0.02  # metres off the instance's rigid motion = drifted
     rigid_min_inliers: float = 0.8  # share of points within that tolerance for a rigid instance
+    rigid_interior_fraction: float = 0.2  # the rigid fit uses points at least this share of the
+    # instance's thickness inside its mask (and half the LK window) when there are enough
     rigid_snap: bool = True  # a rigid instance's measured points sit where its fitted motion puts
     # them (the fit averages every point's pixel and depth noise; deforming instances never snap)
     snap_views: bool = True  # with rigid_snap, the views' 2D tracks move to those positions too
@@ -102,6 +104,11 @@ class LKTracker(TrackerBase):
         state = _ViewTracks(V, N)
         areas = [None] * V if masks is None else masks.sum(axis=(2, 3))  # [V,T] pixels
         state.lk_params = [self._view_lk_params(b, a) for b, a in zip(boxes, areas)]
+        # the rigid fit's points lie this far inside the mask in each view: no LK window on the
+        # silhouette, and not where a turning surface is foreshortened towards the rim
+        state.interior_px = [max(p["winSize"][0] // 2,
+                                 self.config.rigid_interior_fraction * (_thickness(b, a) or 0.0))
+                             for p, b, a in zip(state.lk_params, boxes, areas)]
         videos = [Frames(gray[v], None if boxes[v] is None else boxes[v].tolist(),
                          state.lk_params[v]["winSize"][0]) for v in range(V)]
         cameras = _Cameras(scene.intrs.astype(np.float64), scene.extrs.astype(np.float64))
@@ -161,7 +168,7 @@ class LKTracker(TrackerBase):
                 inner = lifted[ok_depth]
                 state.interior = np.zeros(N, bool)
                 state.interior[idx[inner]] = interior(masks[:, t], uv[inner], view[inner],
-                                                       state.lk_params)
+                                                       state.interior_px)
         fused, inlier = fuse_views(estimates, tracks[t - 1], self.config.fuse_tolerance)
         state.pos[~inlier & ~np.isnan(estimates[..., 0])] = np.nan  # outlier views lose the point
         measured = started & ~np.isnan(fused[:, 0])
@@ -217,12 +224,10 @@ class LKTracker(TrackerBase):
         [win_min, win_size]."""
         c = self.config
         win = c.win_size
-        if boxes is not None:
-            longer = np.maximum(boxes[:, 1] - boxes[:, 0], boxes[:, 3] - boxes[:, 2])
-            if (longer > 0).any():
-                thickness = areas[longer > 0] / longer[longer > 0]
-                target = c.win_fraction * float(np.median(thickness))
-                win = int(np.clip(2 * round((target - 1) / 2) + 1, c.win_min, c.win_size))
+        thickness = _thickness(boxes, areas)
+        if thickness is not None:
+            target = c.win_fraction * thickness
+            win = int(np.clip(2 * round((target - 1) / 2) + 1, c.win_min, c.win_size))
         return {**self.lk_params, "winSize": (win, win)}
 
     def _flow(self, videos, state, t, view, idx, shift=None):
@@ -308,6 +313,18 @@ class LKTracker(TrackerBase):
         return instance_masks(scene, instance_id, self.config.mask_dilate_px)
 
 
+def _thickness(boxes: np.ndarray | None, areas: np.ndarray | None) -> float | None:
+    """The instance's median thickness in one view (pixels): mask area [T] / longer side of its
+    box [T,4] (y0, y1, x0, x1) over the frames where the mask is not empty (a disc's is 0.79 of
+    its diameter, a thin bar's its width); None without masks or with none there."""
+    if boxes is None:
+        return None
+    longer = np.maximum(boxes[:, 1] - boxes[:, 0], boxes[:, 3] - boxes[:, 2])
+    if not (longer > 0).any():
+        return None
+    return float(np.median(areas[longer > 0] / longer[longer > 0]))
+
+
 def _predicted_shift(cameras, tracks: np.ndarray, t: int, view: np.ndarray, idx: np.ndarray
                      ) -> np.ndarray:
     """[M,2] float32 pixels: how far the 2D tracks (view [M], idx [M]) should move from t-1 to t
@@ -359,6 +376,7 @@ class _ViewTracks:
         self.rigid_local = np.full((num_points, 3), np.nan)
         self.rigid_pose: np.ndarray | None = np.eye(4)
         self.lk_params: list[dict] = []  # per view: cv2.calcOpticalFlowPyrLK settings
+        self.interior_px: list[float] = []  # per view: how far inside the mask `interior` is
         self.interior: np.ndarray | None = None  # [N] measured in a view away from the mask edge
         self.rigid_inliers = np.zeros(num_points, bool)  # [N] on the rigid motion last frame
         self._rigid_started = False

@@ -97,16 +97,17 @@ def in_sight(scene: Scene, cameras, t: int, points: np.ndarray, masks: np.ndarra
     return ok.reshape(V, N).any(axis=0)
 
 
-def interior(masks: np.ndarray, uv: np.ndarray, view: np.ndarray, lk_params: list[dict]
+def interior(masks: np.ndarray, uv: np.ndarray, view: np.ndarray, margins: list[float]
               ) -> np.ndarray:
-    """[M] bool: pixel uv [M,2] of its view [M] lies at least half its view's LK window inside
-    that view's mask (masks [V,H,W] bool): its window sees no silhouette edge."""
+    """[M] bool: pixel uv [M,2] of its view [M] lies more than its view's margin (pixels, at
+    least half its LK window) inside that view's mask (masks [V,H,W] bool): its window sees no
+    silhouette edge, and it is away from the rim where a turning surface is foreshortened."""
     out = np.zeros(len(uv), bool)
     pixel = np.rint(uv).astype(np.int64)
     H, W = masks.shape[1:]
     for v in np.unique(view):
         mine = np.flatnonzero(view == v)
-        radius = lk_params[v]["winSize"][0] // 2
+        radius = int(round(margins[v]))
         # the distance transform of a crop around the points, reaching past them by more than
         # the radius: every mask edge within the radius of a point lies inside it
         x0, y0 = np.maximum(pixel[mine].min(0) - radius - 2, 0)
