@@ -7,7 +7,9 @@
   frame, lifted with the robust depth read, fused with outlier rejection) plus a per-frame RANSAC
   Kabsch fit of the instance's points from t-1 to t: measured inliers keep their measurement,
   everything else (outliers, occluded, lost) is carried by the fitted motion and counts visible
-  where some view sees it again (in the mask, its depth agrees).
+  where some view sees it again (in the mask, its depth agrees). LK window 15 px like plain LK, or
+  (`win=5`) the small window that suits these 192x144 scenes' small objects; `snap=True` puts
+  every point where the fitted motion does (not only the unmeasured ones).
 """
 
 from __future__ import annotations
@@ -74,9 +76,12 @@ class RigidFit:
     name = "multi-view LK + rigid fit"
 
     def __init__(self, params: LiftingParams | None = None, seed: int = 0,
-                 threshold: float = 0.015, snap: bool = False):
+                 threshold: float = 0.015, snap: bool = False, win: int = 15):
         self.params = params or LiftingParams()
         self.seed, self.threshold, self.snap = seed, threshold, snap
+        self.lk = {**LK, "winSize": (win, win)}  # LK window (pixels): 15 as plain LK, or 5
+        if win != 15 or snap:
+            self.name = f"rigid fit, {win} px LK" + (", snapped" if snap else "")
 
     def track(self, scene: Scene, queries: Queries) -> TrackResult:
         p, rng = self.params, np.random.default_rng(self.seed)
@@ -97,8 +102,10 @@ class RigidFit:
                     if not len(idx):
                         continue
                     p0 = pos[v, idx].astype(np.float32)
-                    p1, s1, _ = cv2.calcOpticalFlowPyrLK(gray[v, t - 1], gray[v, t], p0, None, **LK)
-                    pb, s2, _ = cv2.calcOpticalFlowPyrLK(gray[v, t], gray[v, t - 1], p1, None, **LK)
+                    p1, s1, _ = cv2.calcOpticalFlowPyrLK(gray[v, t - 1], gray[v, t], p0, None,
+                                                         **self.lk)
+                    pb, s2, _ = cv2.calcOpticalFlowPyrLK(gray[v, t], gray[v, t - 1], p1, None,
+                                                         **self.lk)
                     good = (s1[:, 0] == 1) & (s2[:, 0] == 1) & (np.linalg.norm(pb - p0, axis=1) < 1.0)
                     good &= lookup_mask(masks[v, t], p1.astype(np.float64))
                     _, z_exp = project(tracks[t - 1, idx], scene.intrs[v, t], scene.extrs[v, t])

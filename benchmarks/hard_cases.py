@@ -30,7 +30,8 @@ from permask.queries import build_queries
 from permask.trackers.lk import LKTracker
 from permask.trackers.static import StaticTracker
 
-TRACKERS = ("lk", "lk, no rigid prior", "plain LK", "multi-view LK + rigid fit", "static")
+TRACKERS = ("lk", "lk, no rigid prior", "plain LK", "multi-view LK + rigid fit",
+            "rigid fit, 5 px LK", "rigid fit, 5 px LK, snapped", "static")
 
 
 def parse_value(text: str):
@@ -49,7 +50,9 @@ def evaluate_case(name: str, seed: int, lk_overrides: dict) -> dict:
     trackers = {"lk": LKTracker(**lk_overrides),
                 "lk, no rigid prior": LKTracker(**{**lk_overrides, "rigid_prior": False}),
                 "plain LK": PlainLK(),
-                "multi-view LK + rigid fit": RigidFit(), "static": StaticTracker()}
+                "multi-view LK + rigid fit": RigidFit(),
+                "rigid fit, 5 px LK": RigidFit(win=5),
+                "rigid fit, 5 px LK, snapped": RigidFit(win=5, snap=True), "static": StaticTracker()}
     out = {k: {"instances": {}, "seconds": 0.0} for k in trackers}
     for iid in scene.instance_ids:
         queries = build_queries(scene, iid, QueryConfig(max_points=300))
