@@ -214,3 +214,12 @@ def test_a_query_just_off_its_mask_is_tracked_from_inside_and_keeps_its_offset()
     np.testing.assert_array_equal(offsets[1:], 0.0)
     same, none = snap_to_mask(scene, queries, masks, inside_px=3.0, max_px=0.0)
     assert same is queries and not none.any()
+
+
+def test_lk_outlier_tolerance_follows_the_spread_of_the_frame_to_frame_fit():
+    tracker = LKTracker()  # floor 1.5 cm, 3 x median, at most rigid_outlier_tolerance (6 cm)
+    assert tracker._outlier_tolerance(np.full(10, 0.001), planar=False) == 0.015
+    assert tracker._outlier_tolerance(np.full(10, 0.01), planar=False) == pytest.approx(0.03)
+    assert tracker._outlier_tolerance(np.full(10, 0.05), planar=False) == 0.06
+    assert tracker._outlier_tolerance(np.full(10, 0.001), planar=True) == 0.06  # a video
+    assert LKTracker(rigid_outlier_floor=0)._outlier_tolerance(np.full(10, 0.001), False) == 0.06

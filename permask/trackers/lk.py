@@ -36,10 +36,11 @@ from permask.geometry import depth_each, in_image, project_each, unproject_each
 from permask.trackers.base import TrackerBase, TrackerConfig, apply_query_convention
 from permask.trackers.lifting import (LiftingParams, fuse_views, instance_masks, lookup_mask,
                                       read_depth_robust)
-from permask.trackers.lk_frames import Frames, extents, mask_boxes, masked_video, runs
+from permask.trackers.lk_frames import (Frames, extents, mask_boxes, masked_video,
+                                        predicted_shift, runs, thickness)
 from permask.trackers.lk_queries import snap_to_mask
 from permask.trackers.lk_rigid import in_sight, interior, rigid_drift, snap_views
-from permask.trackers.rigid import fit_rigid_robust
+from permask.trackers.rigid import fit_rigid_robust, median
 
 
 @dataclass
@@ -66,6 +67,9 @@ class LKConfig(LiftingParams, TrackerConfig):
     max_anchor_groups: int = 4  # per view and step, refine the tracks of this many anchor frames
     rigid_drift_tolerance: float = 0.02  # metres off the instance's rigid motion = drifted
     rigid_min_inliers: float = 0.8  # share of points within that tolerance for a rigid instance
+    rigid_outlier_floor: float = 0.015  # metres; on real depth a fused point further than
+    # max(this, 3 x the median) off the frame-to-frame fit is an outlier (at most
+    # rigid_outlier_tolerance; 0: always rigid_outlier_tolerance)
     rigid_interior_fraction: float = 0.2  # the rigid fit uses points at least this share of the
     # instance's thickness inside its mask (and half the LK window) when there are enough
     rigid_snap: bool = True  # a rigid instance's measured points sit where its fitted motion puts
@@ -107,7 +111,7 @@ class LKTracker(TrackerBase):
         # the rigid fit's points lie this far inside the mask in each view: no LK window on the
         # silhouette, and not where a turning surface is foreshortened towards the rim
         state.interior_px = [max(p["winSize"][0] // 2,
-                                 self.config.rigid_interior_fraction * (_thickness(b, a) or 0.0))
+                                 self.config.rigid_interior_fraction * (thickness(b, a) or 0.0))
                              for p, b, a in zip(state.lk_params, boxes, areas)]
         videos = [Frames(gray[v], None if boxes[v] is None else boxes[v].tolist(),
                          state.lk_params[v]["winSize"][0]) for v in range(V)]
@@ -151,7 +155,7 @@ class LKTracker(TrackerBase):
         # every (view, point) tracked in 2D, view-major: each view's points are one slice
         view, idx = np.nonzero(started[None, :] & ~np.isnan(state.pos[..., 0]))
         if len(idx):  # flow per view, then lift every view's tracked pixels in one go
-            shift = (_predicted_shift(cameras, tracks, t, view, idx)
+            shift = (predicted_shift(cameras, tracks, t, view, idx)
                      if self.config.predict_motion and t >= 2 else None)
             uv, ok = self._flow(videos, state, t, view, idx, shift)
             ok &= _in_view(scene, masks, t, uv, view)
@@ -178,7 +182,8 @@ class LKTracker(TrackerBase):
                                     with_scale=state.similarity)
             if pose is not None:
                 predicted = tracks[t - 1] @ pose[:3, :3].T + pose[:3, 3]
-                off = np.linalg.norm(fused - predicted, axis=1) > self.config.rigid_outlier_tolerance
+                residual = np.linalg.norm(fused - predicted, axis=1)
+                off = residual > self._outlier_tolerance(residual[measured], state.similarity)
                 state.pos[:, measured & off] = np.nan
                 measured &= ~off
                 carried = predicted
@@ -224,9 +229,9 @@ class LKTracker(TrackerBase):
         [win_min, win_size]."""
         c = self.config
         win = c.win_size
-        thickness = _thickness(boxes, areas)
-        if thickness is not None:
-            target = c.win_fraction * thickness
+        typical = thickness(boxes, areas)
+        if typical is not None:
+            target = c.win_fraction * typical
             win = int(np.clip(2 * round((target - 1) / 2) + 1, c.win_min, c.win_size))
         return {**self.lk_params, "winSize": (win, win)}
 
@@ -303,6 +308,17 @@ class LKTracker(TrackerBase):
         agree = (found[:, 0] == 1) & (np.hypot(shift[:, 0], shift[:, 1]) < self.config.anchor_max_px)
         p1[anchored[agree]] = refined[agree]
 
+    def _outlier_tolerance(self, residuals: np.ndarray, planar: bool) -> float:
+        """Metres off the frame-to-frame fit beyond which a fused point is an outlier, given the
+        measured points' residuals [M]: on real depth, max(`rigid_outlier_floor`, 3 x their
+        median), at most `rigid_outlier_tolerance` (a point sliding off a rolling ball is caught
+        long before it is 6 cm off; a deforming object's own spread raises the bar); on a
+        stand-in plane (a video) the fixed tolerance, which lets a leg move on its own."""
+        c = self.config
+        if planar or c.rigid_outlier_floor <= 0 or len(residuals) == 0:
+            return c.rigid_outlier_tolerance
+        return min(c.rigid_outlier_tolerance, max(c.rigid_outlier_floor, 3.0 * median(residuals)))
+
     def _read_depth(self, depth, uv, z_expected, view=None):
         """Robust depth read at uv [M,2] (see `lifting.read_depth_robust`): (z [M], ok [M])."""
         return read_depth_robust(depth, uv, z_expected, self.config.depth_window, self.config.depth_tolerance,
@@ -311,31 +327,6 @@ class LKTracker(TrackerBase):
     def _instance_masks(self, scene: Scene, instance_id: str) -> np.ndarray:
         """[V,T,H,W] bool instance mask at depth resolution, dilated for tolerance at borders."""
         return instance_masks(scene, instance_id, self.config.mask_dilate_px)
-
-
-def _thickness(boxes: np.ndarray | None, areas: np.ndarray | None) -> float | None:
-    """The instance's median thickness in one view (pixels): mask area [T] / longer side of its
-    box [T,4] (y0, y1, x0, x1) over the frames where the mask is not empty (a disc's is 0.79 of
-    its diameter, a thin bar's its width); None without masks or with none there."""
-    if boxes is None:
-        return None
-    longer = np.maximum(boxes[:, 1] - boxes[:, 0], boxes[:, 3] - boxes[:, 2])
-    if not (longer > 0).any():
-        return None
-    return float(np.median(areas[longer > 0] / longer[longer > 0]))
-
-
-def _predicted_shift(cameras, tracks: np.ndarray, t: int, view: np.ndarray, idx: np.ndarray
-                     ) -> np.ndarray:
-    """[M,2] float32 pixels: how far the 2D tracks (view [M], idx [M]) should move from t-1 to t
-    if each point keeps its last 3D step (tracks [T,N,3] at t-2 -> t-1, metres), projected with
-    the cameras of t-1 and t; 0 where a position is unknown or does not project."""
-    last, before = tracks[t - 1, idx], tracks[t - 2, idx]
-    step = np.where(np.isnan(before), 0.0, last - before)
-    now, _ = project_each(last + step, cameras.intrs[view, t], cameras.extrs[view, t])
-    then, _ = project_each(last, cameras.intrs[view, t - 1], cameras.extrs[view, t - 1])
-    shift = now - then
-    return np.where(np.isfinite(shift), shift, 0.0).astype(np.float32)
 
 
 def _in_view(scene: Scene, masks: np.ndarray | None, t: int, uv: np.ndarray,

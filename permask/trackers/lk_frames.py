@@ -1,13 +1,16 @@
 """The grey frames `lk` tracks in, per view and instance: the video masked to the instance
 (`masked_video`), its mask boxes (`mask_boxes`) and crops around them (`Frames`), so the LK
 pyramids cover the object only; `runs` / `extents` group sorted points per view for one LK call
-each."""
+each; the instance's typical thickness in a view (`thickness`, for window sizes and margins) and
+where each 2D track should start its next LK step (`predicted_shift`)."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+
+from permask.geometry import project_each
 
 
 def runs(sorted_keys: np.ndarray):
@@ -97,3 +100,28 @@ def mask_boxes(masks: np.ndarray) -> np.ndarray:
     x0 = np.where(has, cols.argmax(axis=2), 0)
     x1 = np.where(has, W - cols[..., ::-1].argmax(axis=2), 0)
     return np.stack([y0, y1, x0, x1], axis=-1)
+
+
+def thickness(boxes: np.ndarray | None, areas: np.ndarray | None) -> float | None:
+    """The instance's median thickness in one view (pixels): mask area [T] / longer side of its
+    box [T,4] (y0, y1, x0, x1) over the frames where the mask is not empty (a disc's is 0.79 of
+    its diameter, a thin bar's its width); None without masks or with none there."""
+    if boxes is None:
+        return None
+    longer = np.maximum(boxes[:, 1] - boxes[:, 0], boxes[:, 3] - boxes[:, 2])
+    if not (longer > 0).any():
+        return None
+    return float(np.median(areas[longer > 0] / longer[longer > 0]))
+
+
+def predicted_shift(cameras, tracks: np.ndarray, t: int, view: np.ndarray, idx: np.ndarray
+                     ) -> np.ndarray:
+    """[M,2] float32 pixels: how far the 2D tracks (view [M], idx [M]) should move from t-1 to t
+    if each point keeps its last 3D step (tracks [T,N,3] at t-2 -> t-1, metres), projected with
+    the cameras of t-1 and t; 0 where a position is unknown or does not project."""
+    last, before = tracks[t - 1, idx], tracks[t - 2, idx]
+    step = np.where(np.isnan(before), 0.0, last - before)
+    now, _ = project_each(last + step, cameras.intrs[view, t], cameras.extrs[view, t])
+    then, _ = project_each(last, cameras.intrs[view, t - 1], cameras.extrs[view, t - 1])
+    shift = now - then
+    return np.where(np.isfinite(shift), shift, 0.0).astype(np.float32)
