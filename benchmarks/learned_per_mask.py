@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from common import demo_scene, timed  # noqa: E402 (benchmarks/ is on sys.path)
 from perf_machine import git, load_average  # noqa: E402
-from perf_processes import run_cli  # noqa: E402
+from perf_processes import one_run_vs_processes  # noqa: E402
 from perf_report import table  # noqa: E402
 from perf_tracking import instance_queries, union_scene  # noqa: E402
 from permask.trackers.cotracker import CoTrackerTracker  # noqa: E402
@@ -194,10 +194,7 @@ def bench_processes(name: str, kw: dict, demo: list[str], size: str, counts: lis
     base = [*demo, *overrides(name, kw), "record.enabled=false"]
     rows = []
     for n in counts:
-        chosen = ",".join(f"instance_{k}" for k in range(n))
-        one = run_cli([*base, f"instances=[{chosen}]"], work / f"{name}_n{n}_one")
-        old = sum(run_cli([*base, f"instances=[instance_{k}]"], work / f"{name}_n{n}_{k}")
-                  for k in range(n))
+        one, old = one_run_vs_processes(base, n, work / f"{name}_n{n}")
         rows.append(ProcessRow(name, size, n, one, old))
         print(f"  {name} N={n}: one run {one:6.1f} s, {n} processes {old:6.1f} s -> "
               f"{old / one:.2f}x faster", flush=True)

@@ -40,16 +40,24 @@ def run_cli(overrides: Sequence[str], output_dir: Path) -> float:
     return seconds
 
 
+def one_run_vs_processes(base: Sequence[str], n: int, work: Path) -> tuple[float, float]:
+    """Wall seconds of one run of instance_0..instance_{n-1} and the sum of n runs of one
+    instance each (the old way), all with the overrides `base`, each into its own folder under
+    `work`."""
+    chosen = ",".join(f"instance_{k}" for k in range(n))
+    one = run_cli([*base, f"instances=[{chosen}]"], work / "one")
+    old = sum(run_cli([*base, f"instances=[instance_{k}]"], work / f"instance_{k}")
+              for k in range(n))
+    return one, old
+
+
 def bench_processes(counts: Sequence[int], work: Path) -> list[ProcessRow]:
     """One run of N instances against N single-instance runs (each into its own folder)."""
     for n in counts:
         demo_scene_path(DemoParams(num_objects=n))  # generated before timing
     rows = []
     for n in counts:
-        scene = [f"input.demo.num_objects={n}"]
-        one = run_cli(scene, work / f"n{n}_one")
-        old = sum(run_cli([*scene, f"instances=[instance_{k}]"], work / f"n{n}_instance_{k}")
-                  for k in range(n))
+        one, old = one_run_vs_processes([f"input.demo.num_objects={n}"], n, work / f"n{n}")
         rows.append(ProcessRow(n, one, old))
         print(f"  N={n:2d}: one process {one:6.1f} s, {n} processes {old:6.1f} s "
               f"-> {old / one:.2f}x faster", flush=True)

@@ -14,6 +14,7 @@ from permask.demo.motion import _rotvec_to_matrix
 from permask.demo.textures import random_texture
 from permask.geometry import rigid_tracks
 from permask.trackers.lk import LKTracker
+from permask.trackers.lk_frames import thickness
 from permask.trackers.rigid import fit_rigid_ransac
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,7 +104,7 @@ def test_lk_window_adapts_to_the_instance_thickness():
 
     def window(height, width, area):
         boxes = np.array([[10, 10 + height, 20, 20 + width]] * 4)
-        return tracker._view_lk_params(boxes, np.full(4, area))["winSize"]
+        return tracker._view_lk_params(thickness(boxes, np.full(4, area)))["winSize"]
 
     assert window(20, 20, 314) == (5, 5)  # a ball 20 px across: thickness 15.7 px -> 4.7
     assert window(40, 40, 1257) == (9, 9)  # 40 px across: 31.4 -> 9.4 -> 9
@@ -111,8 +112,8 @@ def test_lk_window_adapts_to_the_instance_thickness():
     assert window(80, 80, 5027) == (15, 15)  # 62.8 -> 18.8, at most win_size
     assert window(100, 12, 1200) == (5, 5)  # a thin bar: its width counts, not its length
     assert window(200, 200, 40000) == (15, 15)
-    assert tracker._view_lk_params(None, None)["winSize"] == (15, 15)
-    assert tracker._view_lk_params(np.zeros((4, 4), int), np.zeros(4))["winSize"] == (15, 15)
+    assert tracker._view_lk_params(thickness(None, None))["winSize"] == (15, 15)
+    assert tracker._view_lk_params(thickness(np.zeros((4, 4), int), np.zeros(4)))["winSize"] == (15, 15)
 
 
 @pytest.mark.slow

@@ -107,12 +107,13 @@ class LKTracker(TrackerBase):
         boxes = [None] * V if masks is None else mask_boxes(masks)
         state = _ViewTracks(V, N)
         areas = [None] * V if masks is None else masks.sum(axis=(2, 3))  # [V,T] pixels
-        state.lk_params = [self._view_lk_params(b, a) for b, a in zip(boxes, areas)]
+        typical = [thickness(b, a) for b, a in zip(boxes, areas)]  # per view; None: no masks
+        state.lk_params = [self._view_lk_params(th) for th in typical]
         # the rigid fit's points lie this far inside the mask in each view: no LK window on the
         # silhouette, and not where a turning surface is foreshortened towards the rim
         state.interior_px = [max(p["winSize"][0] // 2,
-                                 self.config.rigid_interior_fraction * (thickness(b, a) or 0.0))
-                             for p, b, a in zip(state.lk_params, boxes, areas)]
+                                 self.config.rigid_interior_fraction * (th or 0.0))
+                             for p, th in zip(state.lk_params, typical)]
         videos = [Frames(gray[v], None if boxes[v] is None else boxes[v].tolist(),
                          state.lk_params[v]["winSize"][0]) for v in range(V)]
         cameras = _Cameras(scene.intrs.astype(np.float64), scene.extrs.astype(np.float64))
@@ -221,15 +222,12 @@ class LKTracker(TrackerBase):
         return seen
 
     # ------------------------------------------------------------------ pieces
-    def _view_lk_params(self, boxes: np.ndarray | None, areas: np.ndarray | None) -> dict:
-        """LK settings for one view with the instance's mask boxes [T,4] (y0, y1, x0, x1) and
-        mask areas [T] (pixels) there (None: no masks): the window `win_fraction` of the
-        instance's median thickness (area / longer box side: a disc's is 0.79 of its diameter, a
-        thin bar's its width) over the frames where the mask is not empty, odd, clipped to
-        [win_min, win_size]."""
+    def _view_lk_params(self, typical: float | None) -> dict:
+        """LK settings for one view where the instance's typical thickness is `typical` pixels
+        (`lk_frames.thickness`; None: no masks): the window `win_fraction` of it, odd, clipped
+        to [win_min, win_size]."""
         c = self.config
         win = c.win_size
-        typical = thickness(boxes, areas)
         if typical is not None:
             target = c.win_fraction * typical
             win = int(np.clip(2 * round((target - 1) / 2) + 1, c.win_min, c.win_size))

@@ -48,7 +48,7 @@ def snap_to_mask(scene: Scene, queries: Queries, masks: np.ndarray, inside_px: f
         if not deep.any():
             continue
         # distance to, and label of, the nearest `deep` pixel, for every pixel
-        gap, labels = cv2.distanceTransformWithLabels(
+        _, labels = cv2.distanceTransformWithLabels(
             np.ascontiguousarray(~deep, np.uint8), cv2.DIST_L2, 5,
             labelType=cv2.DIST_LABEL_PIXEL)
         ys, xs = np.nonzero(deep)

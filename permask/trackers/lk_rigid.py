@@ -56,22 +56,32 @@ def rigid_drift(config, scene: Scene, cameras, t: int, state, fused: np.ndarray,
     return drifted, positions
 
 
+def _depths_seen(scene: Scene, cameras, t: int, points: np.ndarray):
+    """Points [N,3] (metres; NaN: unknown) seen from every view at frame t, view-major [V*N]:
+    (view, pixel uv [V*N,2], camera z, in the image and in front of the camera, the depth
+    measured at that very pixel: NaN where none or outside)."""
+    V, N = scene.num_views, len(points)
+    view = np.repeat(np.arange(V), N)
+    uv, z = project_each(np.tile(np.nan_to_num(points), (V, 1)), cameras.intrs[view, t],
+                         cameras.extrs[view, t])
+    H, W = scene.image_size
+    inside = in_image(uv, H, W) & (z > 0) & np.tile(~np.isnan(points[:, 0]), V)
+    pixel = np.rint(np.where(inside[:, None], uv, 0)).astype(np.int64)
+    d = depth_at(scene.depths[:, t], view, pixel[:, 0], pixel[:, 1])
+    return view, uv, z, inside, np.where(inside, d, np.nan)
+
+
 def hidden(config, scene: Scene, cameras, t: int, points: np.ndarray) -> np.ndarray:
     """[M] bool: points [M,3] no view can see at frame t: each view has them outside its
     image, behind it, or measured depth at their pixel closer than them by more than
     `visibility_tolerance` (0: the tracking's depth tolerance): hidden behind a surface, the
     far side of a turning object."""
-    V, M = scene.num_views, len(points)
-    view = np.repeat(np.arange(V), M)
-    uv, z = project_each(np.tile(points, (V, 1)), cameras.intrs[view, t], cameras.extrs[view, t])
-    H, W = scene.image_size
-    inside = in_image(uv, H, W) & (z > 0)
-    pixel = np.rint(np.where(inside[:, None], uv, 0)).astype(np.int64)
-    d = depth_at(scene.depths[:, t], view, pixel[:, 0], pixel[:, 1])  # NaN: no measurement
+    _, _, z, inside, d = _depths_seen(scene, cameras, t, points)
     tol = (config.visibility_tolerance if config.visibility_tolerance > 0 else
            config.depth_tolerance + config.depth_tolerance_rel * np.abs(z))
-    behind = (d > 0) & (d < z - tol)
-    return (~inside | behind).reshape(V, M).all(axis=0)
+    with np.errstate(invalid="ignore"):
+        behind = (d > 0) & (d < z - tol)
+    return (~inside | behind).reshape(scene.num_views, len(points)).all(axis=0)
 
 
 def in_sight(scene: Scene, cameras, t: int, points: np.ndarray, masks: np.ndarray | None,
@@ -81,20 +91,12 @@ def in_sight(scene: Scene, cameras, t: int, points: np.ndarray, masks: np.ndarra
     behind the surface it measured at that very pixel (depth there within `tolerance` metres
     of the point's; a depth hole does not hide). Tighter than the tracking's robust read, which
     accepts the nearest agreeing depth of a window: that is for holes, not for occlusion."""
-    V, N = scene.num_views, len(points)
-    known = ~np.isnan(points[:, 0])
-    view = np.repeat(np.arange(V), N)
-    uv, z = project_each(np.tile(np.nan_to_num(points), (V, 1)), cameras.intrs[view, t],
-                         cameras.extrs[view, t])
-    H, W = scene.image_size
-    ok = in_image(uv, H, W) & (z > 0) & np.tile(known, V)
+    view, uv, z, ok, d = _depths_seen(scene, cameras, t, points)
     if masks is not None:
         ok = lookup_mask(masks[:, t], uv, view, ok)
-    pixel = np.rint(np.where(ok[:, None], uv, 0)).astype(np.int64)
-    d = depth_at(scene.depths[:, t], view, pixel[:, 0], pixel[:, 1])  # NaN: no measurement
     with np.errstate(invalid="ignore"):
         ok &= np.isnan(d) | (np.abs(d - z) < tolerance)
-    return ok.reshape(V, N).any(axis=0)
+    return ok.reshape(scene.num_views, len(points)).any(axis=0)
 
 
 def interior(masks: np.ndarray, uv: np.ndarray, view: np.ndarray, margins: list[float]
