@@ -100,16 +100,16 @@ def test_every_case_renders_masks_and_ground_truth_for_its_rigid_instances():
 
 
 def test_lk_window_adapts_to_the_instance_thickness():
-    tracker = LKTracker()  # window: 0.3 x (mask area / longer box side), odd, in [5, 15]
+    tracker = LKTracker()  # window: 0.2 x (mask area / longer box side), odd, in [5, 15]
 
     def window(height, width, area):
         boxes = np.array([[10, 10 + height, 20, 20 + width]] * 4)
         return tracker._view_lk_params(thickness(boxes, np.full(4, area)))["winSize"]
 
-    assert window(20, 20, 314) == (5, 5)  # a ball 20 px across: thickness 15.7 px -> 4.7
-    assert window(40, 40, 1257) == (9, 9)  # 40 px across: 31.4 -> 9.4 -> 9
-    assert window(30, 30, 900) == (9, 9)  # a 30 px square: 30 -> 9
-    assert window(80, 80, 5027) == (15, 15)  # 62.8 -> 18.8, at most win_size
+    assert window(20, 20, 314) == (5, 5)  # a ball 20 px across: thickness 15.7 px -> 3.1 -> 5
+    assert window(40, 40, 1257) == (7, 7)  # 40 px across: 31.4 -> 6.3 -> 7
+    assert window(50, 50, 2500) == (9, 9)  # a 50 px square: 50 -> 10 -> 9
+    assert window(120, 120, 11310) == (15, 15)  # 94.2 -> 18.8, at most win_size
     assert window(100, 12, 1200) == (5, 5)  # a thin bar: its width counts, not its length
     assert window(200, 200, 40000) == (15, 15)
     assert tracker._view_lk_params(thickness(None, None))["winSize"] == (15, 15)
@@ -128,10 +128,10 @@ def test_lk_beats_the_rigid_fit_baseline_on_a_hard_case(tmp_path, monkeypatch):
     assert aj["lk"] > max(rigid_fits) > aj["plain LK"] > aj["static"]
 
 
-def test_interior_from_crops_matches_the_whole_frame():
+def test_edge_distance_from_crops_matches_the_whole_frame_within_its_reach():
     import cv2
 
-    from permask.trackers.lk_rigid import interior
+    from permask.trackers.lk_rigid import edge_distance
     rng = np.random.default_rng(0)
     masks = np.zeros((2, 60, 80), bool)
     masks[0, 10:50, 5:70] = True
@@ -139,11 +139,15 @@ def test_interior_from_crops_matches_the_whole_frame():
     masks[1, 20:40, 30:60] = True
     uv = rng.uniform([0, 0], [79, 59], (400, 2))
     view = rng.integers(0, 2, 400)
-    margins = [3.0, 5.4]  # pixels; the second rounds to 5
+    reach = [3.0, 5.4]  # pixels; exact up to the rounded reach, at least that beyond it
     pixel = np.rint(uv).astype(int)
     whole = [cv2.distanceTransform(m.view(np.uint8), cv2.DIST_L2, 3) for m in masks]
-    expected = [whole[v][y, x] > round(margins[v]) for (x, y), v in zip(pixel, view)]
-    np.testing.assert_array_equal(interior(masks, uv, view, margins), expected)
+    expected = np.array([whole[v][y, x] for (x, y), v in zip(pixel, view)])
+    got = edge_distance(masks, uv, view, reach)
+    near = expected <= np.round(np.array(reach)[view])
+    assert near.sum() > 100 and (~near).sum() > 50
+    np.testing.assert_allclose(got[near], expected[near])
+    assert (got[~near] > np.round(np.array(reach)[view])[~near]).all()
 
 
 def test_ransac_guess_gives_the_same_pose_with_one_fit():

@@ -3,8 +3,10 @@
 Per step t-1 -> t and per view:
 1. chained LK from frame t-1 with a forward-backward check, started where the point's last 3D
    step would carry it (constant velocity, projected into the view);
-2. optionally refined against the frame the track was seeded in ("anchor"), with the chained
-   estimate as initial flow, accepted only near the chained estimate (removes drift);
+2. refined by LK from where the track was `keyframe_gap` frames ago, then against the frame the
+   track was seeded in ("anchor"), each with the current estimate as initial flow and accepted
+   only near it (a few frames' motion is measured without the sub-pixel bias of one step; the
+   anchor removes drift);
 3. lifted to 3D with depth read robustly around the tracked pixel (sparse depth has holes):
    the valid depth nearest the expected depth, accepted within a tolerance, else the view lost it;
 4. optionally gated by the instance's (dilated) mask in that view.
@@ -15,8 +17,10 @@ from t-1 to t drops fused outliers and carries points no view measured (occluded
 on real 3D, a RANSAC fit from a common object frame (`lk_rigid`) tells whether the instance moves
 rigidly: then points off that motion drifted (dropped, carried by it) and, with `rigid_snap`, the
 others sit where it puts them (their 2D tracks too). A deforming instance fails the test and keeps
-its measurements. A view that lost a point is re-seeded where the current 3D position projects,
-if its depth there agrees (the point is visible again in that view). While an instance moves
+its measurements; the common frame restarts whenever the test fails, and a fresh one must hold
+for a few frames before it is used (a drifted rigid instance comes back, a deforming one does
+not). A view that lost a point is re-seeded where the current 3D position projects, if its depth
+there agrees (the point is visible again in that view). While an instance moves
 rigidly on real depth, a point counts visible only where some view measured depth at its very
 pixel within `visibility_tolerance` (`in_sight`): the far side of a turning ball is hidden even
 where the tracking's tolerant depth read (a window, for holes) agrees.
@@ -39,7 +43,8 @@ from permask.trackers.lifting import (LiftingParams, fuse_views, instance_masks,
 from permask.trackers.lk_frames import (Frames, extents, mask_boxes, masked_video,
                                         predicted_shift, runs, thickness)
 from permask.trackers.lk_queries import snap_to_mask
-from permask.trackers.lk_rigid import in_sight, interior, rigid_drift, snap_views
+from permask.trackers.lk_rigid import in_sight, rigid_drift, snap_views
+from permask.trackers.lk_state import Cameras, ViewTracks
 from permask.trackers.rigid import fit_rigid_robust, median
 
 
@@ -51,7 +56,7 @@ class LKConfig(LiftingParams, TrackerConfig):
     name: str = "lk"
     win_size: int = 15  # pixels; the largest LK window
     win_min: int = 5  # pixels; the smallest (adaptive) LK window
-    win_fraction: float = 0.3  # window = this share of the instance's typical thickness in a
+    win_fraction: float = 0.2  # window = this share of the instance's typical thickness in a
     # view (mask area / longer box side; odd, within [win_min, win_size]): a window covering a
     # small or thin object whole tracks its silhouette, not the texture moving inside it
     query_snap_px: float = 8.0  # pixels; a query at most this far outside its (dilated) mask is
@@ -65,13 +70,29 @@ class LKConfig(LiftingParams, TrackerConfig):
     anchor: bool = True  # refine each step against the seed frame (less drift)
     anchor_max_px: float = 2.0  # accept the anchored estimate within this of the chained one
     max_anchor_groups: int = 4  # per view and step, refine the tracks of this many anchor frames
+    keyframe_gap: int = 4  # frames; refine each step by LK from where the track was this many
+    # frames ago too (0: off): a sub-pixel step is underestimated, a few frames' motion much
+    # less so (a turning object stops under-turning)
+    keyframe_max_px: float = 2.0  # accept that estimate within this of the chained one
     rigid_drift_tolerance: float = 0.02  # metres off the instance's rigid motion = drifted
-    rigid_min_inliers: float = 0.8  # share of points within that tolerance for a rigid instance
+    rigid_min_inliers: float = 0.7  # share of points within that tolerance that keeps an
+    # instance rigid once its rigid model is in use
+    rigid_enter_share: float = 0.9  # share needed from a fresh common frame (the first, or one
+    # restarted from the current positions after the test failed) ...
+    rigid_probation: int = 2  # ... for this many frames before the rigid model is used: a
+    # deforming object fails within a few frames of every restart, a drifted rigid one comes back
     rigid_outlier_floor: float = 0.015  # metres; on real depth a fused point further than
     # max(this, 3 x the median) off the frame-to-frame fit is an outlier (at most
     # rigid_outlier_tolerance; 0: always rigid_outlier_tolerance)
     rigid_interior_fraction: float = 0.2  # the rigid fit uses points at least this share of the
     # instance's thickness inside its mask (and half the LK window) when there are enough
+    fit_continuous: bool = True  # the rigid pose is refitted on the 2D tracks followed since
+    # the query (or the restart), where they are `fit_continuous_share` of the inliers: a
+    # re-seeded track re-states the pose it was seeded with, so a lagging pose stays lagging
+    fit_continuous_share: float = 0.5
+    rim_weight_fraction: float = 0.4  # that refit weighs a point by how deep inside the mask it
+    # was measured, full weight from this share of the thickness in (0: off): near the rim an LK
+    # window sees the silhouette, which stands still while a turning texture moves
     rigid_snap: bool = True  # a rigid instance's measured points sit where its fitted motion puts
     # them (the fit averages every point's pixel and depth noise; deforming instances never snap)
     snap_views: bool = True  # with rigid_snap, the views' 2D tracks move to those positions too
@@ -105,18 +126,15 @@ class LKTracker(TrackerBase):
                                             self.config.query_snap_px)
         gray = scene.gray() if masks is None else masked_video(scene.gray(), masks)
         boxes = [None] * V if masks is None else mask_boxes(masks)
-        state = _ViewTracks(V, N)
+        state = ViewTracks(V, N, queries.frame)
         areas = [None] * V if masks is None else masks.sum(axis=(2, 3))  # [V,T] pixels
         typical = [thickness(b, a) for b, a in zip(boxes, areas)]  # per view; None: no masks
         state.lk_params = [self._view_lk_params(th) for th in typical]
-        # the rigid fit's points lie this far inside the mask in each view: no LK window on the
-        # silhouette, and not where a turning surface is foreshortened towards the rim
-        state.interior_px = [max(p["winSize"][0] // 2,
-                                 self.config.rigid_interior_fraction * (th or 0.0))
-                             for p, th in zip(state.lk_params, typical)]
+        state.set_margins(typical, self.config.rigid_interior_fraction,
+                          self.config.rim_weight_fraction)
         videos = [Frames(gray[v], None if boxes[v] is None else boxes[v].tolist(),
                          state.lk_params[v]["winSize"][0]) for v in range(V)]
-        cameras = _Cameras(scene.intrs.astype(np.float64), scene.extrs.astype(np.float64))
+        cameras = Cameras(scene.intrs.astype(np.float64), scene.extrs.astype(np.float64))
         # the long-range rigid check needs real 3D: not a constant-depth stand-in for a video
         planar = _planar_stand_in(scene)
         state.check_drift = self.config.rigid_prior and scene.depth_metric and not planar
@@ -136,7 +154,10 @@ class LKTracker(TrackerBase):
             scores[t, new] = 1.0
             state.anchor_in_rigid_frame(new, tracks[t])
             seen = self._seed(scene, cameras, masks, state, tracks[t], t, qframe <= t)
-            if state.exact_visibility and state.rigid_pose is not None:  # moving rigidly
+            state.remember(t, self.config.keyframe_gap)
+            if state.restart_rigid:
+                state.restart_rigid_frame(tracks[t])
+            if state.exact_visibility and state.rigid_active:  # moving rigidly
                 sight = in_sight(scene, cameras, t, tracks[t], masks,
                                  self.config.visibility_tolerance)
                 visible[t] &= sight | new
@@ -171,10 +192,9 @@ class LKTracker(TrackerBase):
             state.pos[view, idx] = np.where(ok[:, None], uv, np.nan)
             if state.check_drift and masks is not None:  # the rigid model fits interior points
                 inner = lifted[ok_depth]
-                state.interior = np.zeros(N, bool)
-                state.interior[idx[inner]] = interior(masks[:, t], uv[inner], view[inner],
-                                                       state.interior_px)
+                state.measure_depth_inside(masks[:, t], uv[inner], view[inner], idx[inner])
         fused, inlier = fuse_views(estimates, tracks[t - 1], self.config.fuse_tolerance)
+        state.continuous = (state.original & inlier & ~np.isnan(estimates[..., 0])).any(0)
         state.pos[~inlier & ~np.isnan(estimates[..., 0])] = np.nan  # outlier views lose the point
         measured = started & ~np.isnan(fused[:, 0])
         carried = tracks[t - 1].copy()
@@ -218,6 +238,7 @@ class LKTracker(TrackerBase):
         ok[check] = self._read_depth(scene.depths[:, t], uv[check], z_expected[check],
                                      view[check])[1]
         state.start(view[ok], idx[ok], uv[ok], t)
+        state.original[view[ok], idx[ok]] = t == state.query_frame[idx[ok]]
         seen[idx[ok]] = True
         return seen
 
@@ -260,22 +281,30 @@ class LKTracker(TrackerBase):
             fb[s:e] = p0b - p0c
             p1[s:e] = p1c + offset
         ok = (status == 1).all(axis=1) & (np.hypot(fb[:, 0], fb[:, 1]) < self.config.fb_threshold)
+        k = self.config.keyframe_gap
+        if k > 1 and t - k in state.history:  # from where the track was k frames ago
+            ref_pos = state.history[t - k][view, idx]
+            ref_t = np.where(np.isnan(ref_pos[:, 0]) | (state.ref_frame[view, idx] > t - k),
+                             t - 1, t - k)
+            self._refine_from(videos, state, t, view, p1, ok, ref_t, ref_pos,
+                              self.config.keyframe_max_px, 1)
         if self.config.anchor:
-            self._refine_on_anchors(videos, state, t, view, idx, p1, ok)
+            self._refine_from(videos, state, t, view, p1, ok, state.ref_frame[view, idx],
+                              state.ref_pos[view, idx], self.config.anchor_max_px,
+                              self.config.max_anchor_groups)
         return p1.astype(np.float64), ok
 
-    def _refine_on_anchors(self, videos, state, t, view, idx, p1, ok):
+    def _refine_from(self, videos, state, t, view, p1, ok, ref_t, ref_pos, max_px, max_groups):
         """Refine p1 [M,2] (in place) by LK from each track's anchor (the frame and pixel it was
         seeded at) to frame t, starting at p1, where that lands within `anchor_max_px` of it.
         One LK call per view and anchor frame: the `max_anchor_groups` largest groups per view
         (a call's fixed cost would dominate for the stragglers of many re-seeds; they stay
         chained this step). Points seeded at t-1 have just been tracked from their anchor."""
         V = len(videos)
-        ref_t = state.ref_frame[view, idx]  # seeded points: 0 <= ref_t < t
         key = view * t + ref_t  # one group per (view, anchor frame)
         eligible = ok & (ref_t < t - 1)
         counts = np.bincount(key[eligible], minlength=V * t).reshape(V, t)
-        largest = np.argsort(-counts, axis=1, kind="stable")[:, :self.config.max_anchor_groups]
+        largest = np.argsort(-counts, axis=1, kind="stable")[:, :max_groups]
         rows = np.broadcast_to(np.arange(V)[:, None], largest.shape)
         real = counts[rows, largest] > 0
         chosen = np.zeros((V, t), bool)
@@ -284,7 +313,7 @@ class LKTracker(TrackerBase):
         if len(anchored) == 0:
             return
         anchored = anchored[np.argsort(key[anchored], kind="stable")]  # groups are runs
-        start = state.ref_pos[view[anchored], idx[anchored]].astype(np.float32)
+        start = ref_pos[anchored].astype(np.float32)
         guess = p1[anchored]
         refined = np.empty_like(guess)
         found = np.empty((len(guess), 1), np.uint8)
@@ -303,7 +332,7 @@ class LKTracker(TrackerBase):
                     flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **state.lk_params[v])
             refined_v += off
         shift = refined - guess
-        agree = (found[:, 0] == 1) & (np.hypot(shift[:, 0], shift[:, 1]) < self.config.anchor_max_px)
+        agree = (found[:, 0] == 1) & (np.hypot(shift[:, 0], shift[:, 1]) < max_px)
         p1[anchored[agree]] = refined[agree]
 
     def _outlier_tolerance(self, residuals: np.ndarray, planar: bool) -> float:
@@ -341,54 +370,3 @@ def _planar_stand_in(scene: Scene) -> bool:
     d = scene.depths[:, 0]
     valid = d[d > 0]
     return valid.size > 0 and float(np.ptp(valid)) < 1e-6
-
-
-@dataclass(frozen=True)
-class _Cameras:
-    """The scene's cameras in float64, converted once per track call: intrs [V,T,3,3],
-    extrs [V,T,3,4] world-to-camera."""
-
-    intrs: np.ndarray
-    extrs: np.ndarray
-
-
-class _ViewTracks:
-    """One `track` call's state. Per view and point: the current 2D position (NaN: not tracked
-    in that view) and the frame and pixel the 2D track was seeded at (its anchor)."""
-
-    def __init__(self, num_views: int, num_points: int):
-        self.pos = np.full((num_views, num_points, 2), np.nan)
-        self.ref_frame = np.full((num_views, num_points), -1, np.int64)
-        self.ref_pos = np.full((num_views, num_points, 2), np.nan)
-        # each point in one common, object-attached frame (NaN: unknown) and the pose [4,4] that
-        # maps that frame to the current one (None: the instance is not moving rigidly now)
-        self.rigid_local = np.full((num_points, 3), np.nan)
-        self.rigid_pose: np.ndarray | None = np.eye(4)
-        self.lk_params: list[dict] = []  # per view: cv2.calcOpticalFlowPyrLK settings
-        self.interior_px: list[float] = []  # per view: how far inside the mask `interior` is
-        self.interior: np.ndarray | None = None  # [N] measured in a view away from the mask edge
-        self.rigid_inliers = np.zeros(num_points, bool)  # [N] on the rigid motion last frame
-        self._rigid_started = False
-        # per call: check slow drift against the rigid motion (real 3D only); fit similarities
-        self.check_drift = False
-        self.similarity = False
-        self.exact_visibility = False  # visibility at the very pixel (`in_sight`), real 3D only
-
-    def anchor_in_rigid_frame(self, new: np.ndarray, positions: np.ndarray) -> None:
-        """Place points starting now [N] bool, at positions [N,3], in the common frame."""
-        if not new.any():
-            return
-        if not self._rigid_started:  # the first queries define the common frame
-            self.rigid_local[new] = positions[new]
-            self._rigid_started = True
-        elif self.rigid_pose is not None:
-            R, c = self.rigid_pose[:3, :3], self.rigid_pose[:3, 3]
-            self.rigid_local[new] = (positions[new] - c) @ R
-
-    def start(self, view, idx: np.ndarray, uv: np.ndarray, t: int) -> None:
-        """Seed 2D tracks of points idx [M] in view(s) (one int or [M]) at pixels uv [M,2]."""
-        self.pos[view, idx] = uv
-        self.ref_pos[view, idx] = uv
-        self.ref_frame[view, idx] = t
-
-

@@ -1,12 +1,12 @@
 """`lk`'s rigid model of an instance: which points drifted off the instance's motion and where
 a rigid instance's points are (`rigid_drift`), which points the fitted motion turned out of every
-view's sight (`hidden`), which points some view sees at their very pixel (`in_sight`), which
-measurements come from windows away from the silhouette (`interior`), and moving the views' 2D
-tracks onto the rigid positions (`snap_views`).
+view's sight (`hidden`), which points some view sees at their very pixel (`in_sight`), how far
+measurements lie inside the silhouette (`edge_distance`), and moving the views' 2D tracks onto
+the rigid positions (`snap_views`).
 
-`cameras` and `state` are `lk`'s per-call objects (`_Cameras`: intrs [V,T,3,3], extrs [V,T,3,4];
-`_ViewTracks`: pos [V,N,2], rigid_local [N,3], rigid_pose, rigid_inliers [N], interior [N] or
-None).
+`cameras` and `state` are `lk`'s per-call objects (`lk_state.Cameras`: intrs [V,T,3,3],
+extrs [V,T,3,4]; `lk_state.ViewTracks`: pos [V,N,2], rigid_local [N,3], rigid_pose,
+rigid_inliers [N], interior [N] or None, ...).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 from permask.data import Scene
 from permask.geometry import in_image, project_each
 from permask.trackers.lifting import depth_at, lookup_mask
-from permask.trackers.rigid import fit_rigid_ransac
+from permask.trackers.rigid import fit_rigid_ransac, kabsch
 
 
 def rigid_drift(config, scene: Scene, cameras, t: int, state, fused: np.ndarray,
@@ -28,32 +28,69 @@ def rigid_drift(config, scene: Scene, cameras, t: int, state, fused: np.ndarray,
     object's silhouette): fit the instance's rigid motion from its points' positions in one
     common frame to the current fused positions by RANSAC (the dominant motion even when many
     points slid), from the points measured away from the silhouette where there are enough
-    (last frame's inliers tried first). When the instance moves rigidly (at least
-    `rigid_min_inliers` of the points within `rigid_drift_tolerance` of it, of all points or
-    of those the fitted motion does not turn behind the instance's own surface in every view:
-    those are expected off), the points further off are drifted: returns (drifted [N] bool,
-    rigid positions [N,3]); else (none, None)."""
+    (last frame's inliers tried first); the share of points within `rigid_drift_tolerance` of
+    it (of all, or of those the motion does not turn out of every view's sight: those are
+    expected off) tells whether the instance moves rigidly.
+
+    Hysteresis: a fresh common frame (the first, or one restarted from the current positions
+    when the test failed) must show `rigid_enter_share` for `rigid_probation` frames before the
+    model is used; from then on `rigid_min_inliers` keeps it. A deforming object (sheet, arm,
+    animal) fails within a few frames of every restart; a rigid one whose points drifted comes
+    back. While the model is used, the points further off are drifted: returns (drifted [N]
+    bool, rigid positions [N,3]); else (none, None)."""
+    none = np.zeros(len(fused), bool), None
     usable = measured & ~np.isnan(state.rigid_local[:, 0])
     if state.interior is not None and (usable & state.interior).sum() >= 2 * config.min_rigid_points:
         usable &= state.interior  # LK windows on the silhouette lag a turning texture
     guess = None if state.rigid_pose is None else state.rigid_inliers[usable]
     fit = fit_rigid_ransac(state.rigid_local[usable], fused[usable],
                            config.rigid_drift_tolerance, config.min_rigid_points, guess)
+    share = 0.0
     if fit is not None:
         pose, inliers = fit
         state.rigid_inliers[:] = False
         state.rigid_inliers[np.flatnonzero(usable)[inliers]] = True
-        positions = state.rigid_local @ pose[:3, :3].T + pose[:3, 3]
         share = inliers.mean()
         if share < config.rigid_min_inliers:  # count only the points left in sight
+            positions = state.rigid_local @ pose[:3, :3].T + pose[:3, 3]
             counted = ~hidden(config, scene, cameras, t, positions[usable])
             share = inliers[counted].sum() / max(counted.sum(), 1)
-    if fit is None or share < config.rigid_min_inliers:
-        state.rigid_pose = None  # a deforming instance (hand, animal): no drift check, no carry
-        return np.zeros(len(fused), bool), None
+    if share < (config.rigid_min_inliers if state.rigid_active else config.rigid_enter_share):
+        state.rigid_pose = None  # no drift check, no carry, until the model holds again
+        state.rigid_active, state.rigid_streak, state.restart_rigid = False, 0, True
+        return none
+    state.rigid_streak += 1
+    state.rigid_pose = pose = _refit(config, state, usable, inliers, fused, pose)
+    if not state.rigid_active and state.rigid_streak < config.rigid_probation:
+        return none
+    state.rigid_active = True
+    positions = state.rigid_local @ pose[:3, :3].T + pose[:3, 3]
     drifted = usable & (np.linalg.norm(fused - positions, axis=1) > config.rigid_drift_tolerance)
-    state.rigid_pose = pose
     return drifted, positions
+
+
+def _refit(config, state, usable: np.ndarray, inliers: np.ndarray, fused: np.ndarray,
+           pose: np.ndarray) -> np.ndarray:
+    """The rigid pose [4,4] refitted on the RANSAC inliers [U] (of the `usable` [N] points) that
+    tell most: with `fit_continuous`, the 2D tracks followed since the query (or the common
+    frame's restart) where they are at least `fit_continuous_share` of the inliers (a re-seeded
+    track re-states the pose it was seeded with: a lagging pose stays lagging); with
+    `rim_weight_fraction`, weighted by how deep inside the mask they were measured, full weight
+    from that share of the instance's thickness in (a window near the rim sees the silhouette,
+    which stands still while a turning texture moves). Unchanged without either."""
+    best = inliers
+    if config.fit_continuous and state.continuous is not None:
+        continuous = inliers & state.continuous[usable]
+        if continuous.sum() >= max(2 * config.min_rigid_points,
+                                   config.fit_continuous_share * inliers.sum()):
+            best = continuous
+    weights = None
+    if config.rim_weight_fraction > 0 and state.depth_inside is not None:
+        weights = np.clip(state.depth_inside[usable][best] / config.rim_weight_fraction,
+                          0.05, 1.0) ** 2
+    if best is inliers and weights is None:
+        return pose
+    return kabsch(state.rigid_local[usable][best], fused[usable][best], weights=weights)
 
 
 def _depths_seen(scene: Scene, cameras, t: int, points: np.ndarray):
@@ -99,24 +136,23 @@ def in_sight(scene: Scene, cameras, t: int, points: np.ndarray, masks: np.ndarra
     return ok.reshape(scene.num_views, len(points)).any(axis=0)
 
 
-def interior(masks: np.ndarray, uv: np.ndarray, view: np.ndarray, margins: list[float]
-              ) -> np.ndarray:
-    """[M] bool: pixel uv [M,2] of its view [M] lies more than its view's margin (pixels, at
-    least half its LK window) inside that view's mask (masks [V,H,W] bool): its window sees no
-    silhouette edge, and it is away from the rim where a turning surface is foreshortened."""
-    out = np.zeros(len(uv), bool)
+def edge_distance(masks: np.ndarray, uv: np.ndarray, view: np.ndarray, reach: list[float]
+                  ) -> np.ndarray:
+    """[M] pixels from uv [M,2] of its view [M] to the nearest pixel outside that view's mask
+    (masks [V,H,W] bool), exact up to the view's `reach` (pixels; beyond it, at least that)."""
+    out = np.zeros(len(uv))
     pixel = np.rint(uv).astype(np.int64)
     H, W = masks.shape[1:]
     for v in np.unique(view):
         mine = np.flatnonzero(view == v)
-        radius = int(round(margins[v]))
+        radius = int(round(reach[v]))
         # the distance transform of a crop around the points, reaching past them by more than
         # the radius: every mask edge within the radius of a point lies inside it
         x0, y0 = np.maximum(pixel[mine].min(0) - radius - 2, 0)
         x1, y1 = np.minimum(pixel[mine].max(0) + radius + 3, [W, H])
         inside = cv2.distanceTransform(np.ascontiguousarray(masks[v, y0:y1, x0:x1]).view(np.uint8),
                                        cv2.DIST_L2, 3)
-        out[mine] = inside[pixel[mine, 1] - y0, pixel[mine, 0] - x0] > radius
+        out[mine] = inside[pixel[mine, 1] - y0, pixel[mine, 0] - x0]
     return out
 
 

@@ -8,27 +8,36 @@ import cv2
 import numpy as np
 
 
-def kabsch(src: np.ndarray, dst: np.ndarray, with_scale: bool = False) -> np.ndarray:
+def kabsch(src: np.ndarray, dst: np.ndarray, with_scale: bool = False,
+           weights: np.ndarray | None = None) -> np.ndarray:
     """Least-squares transform [4,4] with dst ~ s R src + t, for src, dst [M,3] (M >= 3);
-    s = 1 (rigid) unless `with_scale` (Umeyama's similarity)."""
-    return _kabsch_pairs(np.concatenate([src, dst], axis=1), with_scale)
+    s = 1 (rigid) unless `with_scale` (Umeyama's similarity); each pair weighted by `weights`
+    [M] (> 0; None: all 1)."""
+    return _kabsch_pairs(np.concatenate([src, dst], axis=1), with_scale, weights)
 
 
-def _kabsch_pairs(pairs: np.ndarray, with_scale: bool) -> np.ndarray:
+def _kabsch_pairs(pairs: np.ndarray, with_scale: bool, weights: np.ndarray | None = None
+                  ) -> np.ndarray:
     """`kabsch` of pairs [M,6] = (src, dst) side by side: one array, so each step below is one
     numpy call for both point sets (this runs a few times per tracked frame)."""
-    mean = pairs.sum(0) / len(pairs)  # without np.mean's call overhead
-    centred = pairs - mean
+    if weights is None:
+        mean = pairs.sum(0) / len(pairs)  # without np.mean's call overhead
+        centred = pairs - mean
+        weighted = centred
+    else:
+        mean = weights @ pairs / weights.sum()
+        centred = pairs - mean
+        weighted = centred * weights[:, None]
     # OpenCV's SVD of a 3x3: the same factors as LAPACK's to ~1e-14, without numpy.linalg's
     # per-call overhead
-    S, U, Vt = cv2.SVDecomp(centred[:, :3].T @ centred[:, 3:])
+    S, U, Vt = cv2.SVDecomp(weighted[:, :3].T @ centred[:, 3:])
     R = Vt.T @ U.T
     d = np.ones(3)
     if cv2.determinant(R) < 0:  # a reflection: flip the axis of the smallest singular value
         d[2] = -1.0
         R = (Vt.T * d) @ U.T
     if with_scale:
-        spread = (centred[:, :3] * centred[:, :3]).sum()
+        spread = (weighted[:, :3] * centred[:, :3]).sum()
         R = (float((S[:, 0] * d).sum() / spread) if spread > 0 else 1.0) * R
     pose = np.eye(4)
     pose[:3, :3] = R
