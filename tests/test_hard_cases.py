@@ -117,15 +117,20 @@ def test_lk_window_adapts_to_the_instance_thickness():
 
 
 @pytest.mark.slow
-def test_lk_beats_the_rigid_fit_baseline_on_a_hard_case(tmp_path, monkeypatch):
+@pytest.mark.parametrize("name", list(HARD_CASES))
+def test_lk_beats_every_rigid_fit_baseline_on_every_hard_case(name, tmp_path, monkeypatch):
     monkeypatch.setenv("PERMASK_CACHE_DIR", str(tmp_path))
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
     hard_cases = pytest.importorskip("hard_cases")
-    result = hard_cases.evaluate_case("balls", 0, {})
+    result = hard_cases.evaluate_case(name, 0, {})
     aj = {k: v["overall"]["AJ"] for k, v in result.items()}
     rigid_fits = [aj[k] for k in aj if "rigid fit" in k]  # 15 px, 5 px, 5 px snapped
     assert len(rigid_fits) == 3
     assert aj["lk"] > max(rigid_fits) > aj["plain LK"] > aj["static"]
+    assert aj["lk"] > aj["lk, no rigid prior"]
+    if name in ("arm", "sheet"):  # the rigid prior must not hurt the deforming instance itself
+        deforming = {k: v["instances"]["instance_0"]["AJ"] for k, v in result.items()}
+        assert deforming["lk"] > deforming["lk, no rigid prior"]
 
 
 def test_edge_distance_from_crops_matches_the_whole_frame_within_its_reach():
@@ -228,3 +233,17 @@ def test_lk_outlier_tolerance_follows_the_spread_of_the_frame_to_frame_fit():
     assert tracker._outlier_tolerance(np.full(10, 0.05), planar=False) == 0.06
     assert tracker._outlier_tolerance(np.full(10, 0.001), planar=True) == 0.06  # a video
     assert LKTracker(rigid_outlier_floor=0)._outlier_tolerance(np.full(10, 0.001), False) == 0.06
+
+
+def test_pck_counts_truly_visible_frames_after_each_query(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    hard_video = pytest.importorskip("hard_video")
+    truth = np.zeros((3, 2, 2))
+    tracked = truth.copy()
+    tracked[1, 0] = [3.0, 4.0]  # 5 px off
+    tracked[2, 1] = [0.0, 1.0]  # 1 px off
+    visible = np.ones((3, 2), bool)
+    visible[2, 0] = False  # not counted
+    frames = np.array([0, 1])  # point 1 counts from frame 2 on
+    assert hard_video.pck_counts(tracked, truth, visible, frames, 2.0) == (1, 2)
+    assert hard_video.pck_counts(tracked, truth, visible, frames, 6.0) == (2, 2)

@@ -7,6 +7,8 @@ Cases (`HARD_CASES`; 192x144 pixels, like the recordings the issue names):
   ball's silhouette hardly changes while it turns: the texture moves inside it, and points on the
   far side leave and re-enter view);
 - `balls_sparse`: the same with 30% of the depth pixels valid;
+- `balls_4views`: 4 views, 32 frames, 4 such balls; `balls_2views`: 2 views, 20 frames, 2 balls
+  (other scenes of the same recipe, at the sizes of the issue's hidden scenes);
 - `turning`: 3 views, 24 frames, two balls and an ellipsoid turning in place (constant
   silhouettes, only the texture moves);
 - `occluded`: 3 views, 28 frames, a ball rolling behind a static panel (seen by at most two
@@ -194,8 +196,8 @@ def make_hard_case(name: str, seed: int = 0) -> HardCase:
     rng = np.random.default_rng([seed, *name.removesuffix("_sparse").encode()])  # same scene
     T = frames
     occluders = []
-    if name in ("balls", "balls_sparse"):
-        bodies = _rolling(params, rng, 3)
+    if name.startswith("balls"):
+        bodies = _rolling(params, rng, views if name.endswith("views") else 3)
     elif name == "turning":
         bodies = []
         for k, (x, y) in enumerate([(-0.25, 0.1), (0.15, -0.25), (0.2, 0.25)]):
@@ -249,6 +251,8 @@ HARD_CASES: dict[str, tuple[int, int, float]] = {
     # name: (views, frames, depth density)
     "balls": (3, 24, 1.0),
     "balls_sparse": (3, 24, 0.3),
+    "balls_4views": (4, 32, 1.0),
+    "balls_2views": (2, 20, 1.0),
     "turning": (3, 24, 1.0),
     "occluded": (3, 28, 1.0),
     "reenter": (4, 32, 1.0),
