@@ -255,10 +255,11 @@ class LKTracker(TrackerBase):
         return {**self.lk_params, "winSize": (win, win)}
 
     def _flow(self, videos, state, t, view, idx, shift=None):
-        """Chained LK t-1 -> t with forward-backward check, refined against the anchor frame,
-        for the 2D tracks (view [M], idx [M]) sorted by view, in `videos` (per view, a
-        `Frames`, built once per track call). The LK calls are per view (and per anchor frame);
-        everything around them runs once for all views. Returns uv [M,2] and ok [M]."""
+        """Chained LK t-1 -> t with forward-backward check, refined from where each track was
+        `keyframe_gap` frames ago and then against its anchor frame, for the 2D tracks (view
+        [M], idx [M]) sorted by view, in `videos` (per view, a `Frames`, built once per track
+        call). The LK calls are per view (and per reference frame); everything around them runs
+        once for all views. Returns uv [M,2] and ok [M]."""
         p0 = state.pos[view, idx].astype(np.float32)
         p1 = np.empty_like(p0)
         fb = np.empty_like(p0)  # forward-backward difference, crop pixels
@@ -295,11 +296,12 @@ class LKTracker(TrackerBase):
         return p1.astype(np.float64), ok
 
     def _refine_from(self, videos, state, t, view, p1, ok, ref_t, ref_pos, max_px, max_groups):
-        """Refine p1 [M,2] (in place) by LK from each track's anchor (the frame and pixel it was
-        seeded at) to frame t, starting at p1, where that lands within `anchor_max_px` of it.
-        One LK call per view and anchor frame: the `max_anchor_groups` largest groups per view
-        (a call's fixed cost would dominate for the stragglers of many re-seeds; they stay
-        chained this step). Points seeded at t-1 have just been tracked from their anchor."""
+        """Refine p1 [M,2] (in place) by LK from each track's reference (frame ref_t [M] and
+        pixel ref_pos [M,2]: its anchor, where it was seeded, or where it was a few frames ago)
+        to frame t, starting at p1, where that lands within `max_px` of it. Tracks whose
+        reference is t-1 or later are left alone (they were just tracked from it). One LK call
+        per view and reference frame: the `max_groups` largest groups per view (a call's fixed
+        cost would dominate for the stragglers of many re-seeds; they stay chained this step)."""
         V = len(videos)
         key = view * t + ref_t  # one group per (view, anchor frame)
         eligible = ok & (ref_t < t - 1)
