@@ -20,7 +20,7 @@ import numpy as np
 from permask.config import QueryConfig
 from permask.demo.hard import HARD_CASES, hard_case_path, make_hard_case
 from permask.inputs.load import load_scene
-from permask.metrics import true_visibility
+from permask.metrics import evaluation_mask, true_visibility
 from permask.queries import build_queries
 from permask.trackers.lk import LKTracker
 from vs_plain_lk import plain_lk, relift, single_view, to_pixels  # benchmarks/vs_plain_lk.py
@@ -30,8 +30,7 @@ def pck_counts(pixels: np.ndarray, truth: np.ndarray, visible: np.ndarray, frame
                threshold: float) -> tuple[int, int]:
     """(hits, total) over truly visible point-frames after each query's frame: tracked pixels
     [T,N,2] within `threshold` pixels of the true ones [T,N,2]."""
-    T = len(truth)
-    counted = visible & (np.arange(T)[:, None] > frames[None, :])
+    counted = visible & evaluation_mask(len(truth), frames)
     error = np.linalg.norm(pixels - truth, axis=-1)
     return int((counted & (error < threshold)).sum()), int(counted.sum())
 

@@ -194,7 +194,8 @@ class LKTracker(TrackerBase):
                 inner = lifted[ok_depth]
                 state.measure_depth_inside(masks[:, t], uv[inner], view[inner], idx[inner])
         fused, inlier = fuse_views(estimates, tracks[t - 1], self.config.fuse_tolerance)
-        state.continuous = (state.original & inlier & ~np.isnan(estimates[..., 0])).any(0)
+        if state.check_drift:  # only the long-range rigid fit reads it
+            state.continuous = (state.original & inlier & ~np.isnan(estimates[..., 0])).any(0)
         state.pos[~inlier & ~np.isnan(estimates[..., 0])] = np.nan  # outlier views lose the point
         measured = started & ~np.isnan(fused[:, 0])
         carried = tracks[t - 1].copy()

@@ -36,7 +36,7 @@ class ViewTracks:
         self.lk_params: list[dict] = []  # per view: cv2.calcOpticalFlowPyrLK settings
         # per view [V] (see `set_margins`): pixels inside the mask that count as interior, the
         # instance's thickness, how far the distance to the mask edge is measured exactly
-        self.interior_px = self.thickness_px = self.reach_px = np.zeros(num_views)
+        self.interior_px, self.thickness_px, self.reach_px = np.zeros((3, num_views))
         self.interior: np.ndarray | None = None  # [N] measured in a view away from the mask edge
         self.depth_inside: np.ndarray | None = None  # [N] deepest measurement inside the mask,
         # as a share of the instance's thickness in that view

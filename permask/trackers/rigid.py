@@ -22,12 +22,10 @@ def _kabsch_pairs(pairs: np.ndarray, with_scale: bool, weights: np.ndarray | Non
     numpy call for both point sets (this runs a few times per tracked frame)."""
     if weights is None:
         mean = pairs.sum(0) / len(pairs)  # without np.mean's call overhead
-        centred = pairs - mean
-        weighted = centred
     else:
         mean = weights @ pairs / weights.sum()
-        centred = pairs - mean
-        weighted = centred * weights[:, None]
+    centred = pairs - mean
+    weighted = centred if weights is None else centred * weights[:, None]
     # OpenCV's SVD of a 3x3: the same factors as LAPACK's to ~1e-14, without numpy.linalg's
     # per-call overhead
     S, U, Vt = cv2.SVDecomp(weighted[:, :3].T @ centred[:, 3:])
