@@ -45,7 +45,7 @@ from permask.trackers.lk_frames import (Frames, extents, mask_boxes, masked_vide
 from permask.trackers.lk_queries import snap_to_mask
 from permask.trackers.lk_rigid import in_sight, rigid_drift, snap_views
 from permask.trackers.lk_state import Cameras, ViewTracks
-from permask.trackers.rigid import fit_rigid_robust, median
+from permask.trackers.rigid import carry_locally, fit_rigid_robust, median
 
 
 @dataclass
@@ -74,6 +74,8 @@ class LKConfig(LiftingParams, TrackerConfig):
     # frames ago too (0: off): a sub-pixel step is underestimated, a few frames' motion much
     # less so (a turning object stops under-turning)
     keyframe_max_px: float = 2.0  # accept that estimate within this of the chained one
+    carry_neighbours: int = 10  # a point no view measured moves with the instance's fitted
+    # motion plus what its this many nearest measured points moved beyond it (0: the fit alone)
     rigid_drift_tolerance: float = 0.02  # metres off the instance's rigid motion = drifted
     rigid_min_inliers: float = 0.7  # share of points within that tolerance that keeps an
     # instance rigid once its rigid model is in use
@@ -209,6 +211,10 @@ class LKTracker(TrackerBase):
                 state.pos[:, measured & off] = np.nan
                 measured &= ~off
                 carried = predicted
+                lost = started & ~measured & ~np.isnan(tracks[t - 1, :, 0])
+                if self.config.carry_neighbours > 0 and lost.any() and measured.any():
+                    carried[lost] += carry_locally(tracks[t - 1, lost], (fused - predicted)[measured],
+                                                   tracks[t - 1, measured], self.config.carry_neighbours)
             drifted, rigid_positions = (rigid_drift(self.config, scene, cameras, t, state, fused, measured)
                                         if state.check_drift else (None, None))
             if rigid_positions is not None:

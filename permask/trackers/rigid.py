@@ -5,6 +5,7 @@ camera shows up as shrinking on the plane."""
 from __future__ import annotations
 
 import cv2
+from scipy.spatial import cKDTree
 import numpy as np
 
 
@@ -138,3 +139,19 @@ def _ransac_inliers(src: np.ndarray, dst: np.ndarray, tolerance: float) -> np.nd
     best = int(np.argmax(close.sum(0)))
     moved = src @ R[best].T + shift[best] - dst
     return (moved * moved).sum(-1) < tolerance ** 2
+
+
+def carry_locally(previous: np.ndarray, residuals: np.ndarray, sources: np.ndarray,
+                  neighbours: int) -> np.ndarray:
+    """[L,3] correction (metres) to add to the fitted motion of L lost points at `previous`
+    [L,3] (their positions one frame earlier): the inverse-distance weighted mean of the
+    `neighbours` nearest measured points' `residuals` [M,3] (measured position minus the fitted
+    motion's prediction), those points being at `sources` [M,3] one frame earlier. A lost point
+    on a limb moves with the limb's measured points, not with the body's average motion; on a
+    rigid instance the residuals are noise and the correction is about 0. M >= 1."""
+    k = min(neighbours, len(sources))
+    distance, nearest = cKDTree(sources).query(previous, k=k)
+    if k == 1:
+        return residuals[nearest]
+    weights = 1.0 / (distance + 1e-3)  # 1 mm floor: a point on top of a source takes its motion
+    return np.einsum("lk,lkc->lc", weights, residuals[nearest]) / weights.sum(1)[:, None]
