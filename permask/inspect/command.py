@@ -62,11 +62,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
-def _inspect(args: argparse.Namespace) -> int:
+def run_config():
+    """The config `python run.py` composes with no overrides (conf/ and any local settings):
+    its query budget, decode limits, depth source and mask key are what inspect reports on."""
     from permask.api import compose
+
+    return compose()
+
+
+def _inspect(args: argparse.Namespace) -> int:
     from permask.pipeline import input_path
 
-    cfg = compose()
+    cfg = run_config()
     path = Path(args.paths[0]) if args.paths else input_path(cfg)  # the demo, as run.py
     if args.extract:
         return _extract(path, cfg, args)

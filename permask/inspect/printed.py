@@ -144,8 +144,8 @@ def _contact_text(contact: dict[str, int], camera_ids: list[str]) -> str:
 def _run_lines(s: dict[str, Any]) -> list[str]:
     run = s["run"]
     tracked = len(s["instances"]) - len(run["skipped"])
-    lines = ["", f"run.py       {tracked} of {len(s['instances'])} instance(s) tracked, "
-             f"query={run['query_mode']}, up to {run['max_points']} points each:",
+    lines = ["", f"run.py       {tracked} of {len(s['instances'])} instance(s) tracked "
+             f"(query={run['query_mode']}, max {run['max_points']} points):",
              f"  {run['command']}"]
     lines += [f"             skips {iid}: {why}" for iid, why in run["skipped"].items()]
     return lines
