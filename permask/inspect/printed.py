@@ -83,7 +83,7 @@ def _scene_lines(s: dict[str, Any]) -> str:
 
 
 def _cameras_table(s: dict[str, Any]) -> Table:
-    table = _table("view", "depth ok", "depth (m)", "fx", "fy", "cx", "cy", "hfov deg",
+    table = _table("view", "depth ok", "depth (m)", "fx", "fy", "cx", "cy", "hfov",
                    "position (m)")
     for c in s["cameras"]:
         span = "-" if c["depth_min"] is None else f"{c['depth_min']:.2f}-{c['depth_max']:.2f}"
