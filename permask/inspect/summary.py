@@ -39,6 +39,7 @@ def summarize(path: str | Path, run_cfg: Any, mask_key: str | None = None, *,
     """
     given = str(path)
     path, headers, key, scene = read_input(path, run_cfg, mask_key)
+    views = cameras(scene)
     return {
         "file": given,
         "path": str(path),
@@ -50,9 +51,9 @@ def summarize(path: str | Path, run_cfg: Any, mask_key: str | None = None, *,
         "views": scene.num_views, "frames": scene.num_frames,
         "height": scene.image_size[0], "width": scene.image_size[1],
         "mask_size": list(next(iter(scene.masks.values())).shape[2:]),
-        "cameras": cameras(scene),
+        "cameras": views,
         "baseline_m": baseline(scene),
-        "checks": camera_checks(scene),
+        "checks": camera_checks(scene, views),
         "ground_truth": None if scene.ground_truth is None else list(
             scene.ground_truth.instance_ids),
         "query_points": _query_point_count(scene),
@@ -134,11 +135,12 @@ def baseline(scene: Scene) -> dict[str, float] | None:
     return {"min": min(gaps), "max": max(gaps)} if gaps else None
 
 
-def camera_checks(scene: Scene) -> list[str]:
-    """Calibration values that load fine but look wrong, one sentence each (empty: none)."""
+def camera_checks(scene: Scene, views: list[dict[str, Any]]) -> list[str]:
+    """Calibration and depth values that load fine but look wrong, one sentence each (empty:
+    none); views: `cameras(scene)`."""
     H, W = scene.image_size
     notes = []
-    for cam, c in zip(scene.camera_ids, cameras(scene)):
+    for cam, c in zip(scene.camera_ids, views):
         if abs(c["fx"] - c["fy"]) > 0.05 * max(c["fx"], c["fy"]):
             notes.append(f"{cam}: fx {c['fx']:.1f} and fy {c['fy']:.1f} differ by more than 5%")
         if not (0 <= c["cx"] <= W and 0 <= c["cy"] <= H):
