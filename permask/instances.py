@@ -37,6 +37,8 @@ from .inputs.npz import load_npz_safely, npz_keys
 
 INSTANCE_MASK_KEY = "masks"
 CONTACT_KEY = f"{INSTANCE_MASK_KEY}_contact_frames"
+# why a run skips an instance (the pipeline's report and `permask inspect` say the same)
+EMPTY_MASK = "mask is empty in every frame"
 _META_KEYS = ("instance_id", "source_fingerprint", "source_path", "frame_indices", "camera_ids",
               "image_size")
 

@@ -32,7 +32,7 @@ from permask.inputs.limits import DecodeLimits
 from permask.inputs.load import load_scene
 from permask.logs import bars_and_logs, bars_on
 from permask.versions import METRICS_FORMAT, stamp
-from permask.queries import build_queries
+from permask.queries import NO_QUERY_POINTS, build_queries
 from permask.record.identity import RecordingIds
 from permask.record.live import check_address
 from permask.record.paths import frame_values
@@ -176,7 +176,7 @@ def _track_instances(cfg: DictConfig, scene: Scene, tracker, layout: OutputLayou
                                        unit="instance", disable=not bars_on(cfg.progress)):
             started = time.perf_counter()
             if inst.is_empty(scene.masks[instance_id]):
-                skipped[instance_id] = "mask is empty in every frame"
+                skipped[instance_id] = inst.EMPTY_MASK
                 log.warning("skipping %s: its mask is empty in every frame", instance_id)
                 continue
             fingerprint = resume.instance_fingerprint(cfg, scene, instance_id)
@@ -190,7 +190,7 @@ def _track_instances(cfg: DictConfig, scene: Scene, tracker, layout: OutputLayou
             else:
                 queries = build_queries(scene, instance_id, cfg.query)
                 if len(queries) == 0:
-                    skipped[instance_id] = "no query point survived (mask, depth, erosion)"
+                    skipped[instance_id] = NO_QUERY_POINTS
                     log.warning("skipping %s: no query point survived the mask/depth filters",
                                 instance_id)
                     continue

@@ -20,6 +20,8 @@ from permask.inputs.masks import mask_at_depth_resolution
 
 log = logging.getLogger(__name__)
 
+# why a run skips an instance whose filters leave nothing (the report and `permask inspect`)
+NO_QUERY_POINTS = "no query point survived (mask, depth, erosion)"
 MAX_CANDIDATES = 20000  # pre-subsample before farthest-point sampling, keeps it O(N * budget) small
 
 

@@ -78,3 +78,18 @@ def test_a_failed_start_leaves_no_folder(installed):
     proc = _run(installed, "tracker=mvtracker", "tracker.hub_repo=/nonexistent", "output_dir=x/y")
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert not (installed[1] / "x").exists()
+
+
+def test_the_installed_permask_inspects(installed):
+    """`permask inspect` from the wheel: the run's demo folder checks out, a missing file is
+    the run's one line with exit 2, and `python -m permask.inspect` is the same command."""
+    _run(installed, *QUICK, "output_dir=inspected")
+    proc = _run(installed, "inspect", "inspected", "--verify")
+    assert proc.returncode == 0 and "0 with problems" in proc.stdout, proc.stderr
+    missing = _run(installed, "inspect", "nothing.npz")
+    assert missing.returncode == 2 and missing.stderr.startswith("permask: error: ")
+    assert missing.stderr.count("\n") == 1
+    site, empty, env = installed
+    module = subprocess.run([sys.executable, "-m", "permask.inspect", "--json"], cwd=empty,
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert module.returncode == 0 and '"instance_2"' in module.stdout, module.stderr

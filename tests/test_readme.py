@@ -79,6 +79,10 @@ def _argv(line: str) -> tuple[list[str], dict[str, str]]:
     while words and re.match(r"^[A-Z_]+=", words[0]):
         key, value = words.pop(0).split("=", 1)
         env[key] = sys.executable if key == "PYTHON" else value
+    if words[:1] == ["permask"]:  # the console script installed beside this interpreter
+        exe = shutil.which("permask", path=os.path.dirname(sys.executable))
+        assert exe, "the permask console script is not installed beside this interpreter"
+        return [exe, *words[1:]], env
     if words[:2] == ["python", "run.py"]:
         return [sys.executable, str(ROOT / "run.py"), *words[2:], *QUICK], env
     if words[:1] == ["python"]:

@@ -12,6 +12,7 @@ import math
 import pickle
 import zipfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -121,6 +122,45 @@ def npz_keys(path: str | Path) -> list[str]:
     path = Path(path)
     with _open_zip(path) as zf:
         return [i.filename[:-4] for i in zf.infolist() if i.filename.endswith(".npy")]
+
+
+@dataclass(frozen=True)
+class MemberHeader:
+    """What a member's `.npy` header declares, read without inflating its data.
+
+    key: member name without `.npy`; shape, dtype: as declared (None when the header cannot be
+    read: `problem` says why); size: declared uncompressed bytes; stored: bytes in the archive.
+    An object dtype means a pickle: its content is not read here.
+    """
+
+    key: str
+    shape: tuple[int, ...] | None
+    dtype: np.dtype | None
+    size: int
+    stored: int
+    problem: str | None = None
+
+
+def member_headers(path: str | Path) -> list[MemberHeader]:
+    """The `.npy` headers of every member, in archive order; only the first bytes of each member
+    are inflated. A member whose header cannot be read is listed with its `problem` (so one bad
+    member the run never reads does not hide the others); a bad archive raises InputFileError."""
+    path = Path(path)
+    headers = []
+    with _open_zip(path) as zf:
+        for info in zf.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            shape, dtype, problem = None, None, None
+            try:
+                with zf.open(info) as stream:
+                    shape, _, dtype = _read_header(stream)
+            except _READ_ERRORS as err:
+                text = str(err).strip().splitlines()
+                problem = text[0] if text else type(err).__name__
+            headers.append(MemberHeader(info.filename[:-4], shape, dtype, info.file_size,
+                                        info.compress_size, problem))
+    return headers
 
 
 def _open_zip(path: Path) -> zipfile.ZipFile:
