@@ -207,9 +207,10 @@ PROTOCOL_PREFIXES = ("tapvid3d_", "tapvid2d_", "mvtracker_")  # permask/protocol
 def direction(metric: str) -> int:
     """+1 when higher is better, -1 when lower is better, 0 when neither (counts, references).
     A published protocol's figure (`tapvid3d_AJ`, `tapvid2d_OA@cam_00`, `mvtracker_MTE`, ...)
-    goes the way its plain name goes."""
+    goes the way its plain name goes, as does a figure renamed by mode (`NAME [MODE]`)."""
+    metric = metric.split(" [", 1)[0]
     if metric.startswith(PROTOCOL_PREFIXES):
-        plain = metric.split("_", 1)[1].split("@", 1)[0].split(" [", 1)[0]
+        plain = metric.split("_", 1)[1].split("@", 1)[0]
         return {"APD": 1, "MTE": -1, "ATE": -1, "FDE": -1, "n": 0}.get(plain, direction(plain))
     if metric in DIRECTION:
         return DIRECTION[metric]

@@ -263,8 +263,8 @@ def instance_metrics(scene: Scene, queries: Queries, result: TrackResult,
             per_frame.update(met.gt_per_frame(result.tracks, result.visible, gt, gt_vis,
                                               queries.frame, thresholds))
         if modes is not None:
-            figures.update(protocol_figures(scene, modes, queries.points, queries.view,
-                                            result.tracks, result.visible, gt, gt_vis))
+            figures.update(protocol_figures(scene, modes, queries.points, result.tracks,
+                                            result.visible, gt, gt_vis))
     figures["per_frame"] = per_frame
     return figures
 
@@ -278,7 +278,6 @@ def pooled_protocol_figures(scene: Scene, modes: MetricModes,
         return {}
     return protocol_figures(
         scene, modes, np.concatenate([o.queries.points for o in scored]),
-        np.concatenate([o.queries.view for o in scored]),
         np.concatenate([o.result.tracks for o in scored], axis=1),
         np.concatenate([o.result.visible for o in scored], axis=1),
         np.concatenate([o.truth[0] for o in scored], axis=1),

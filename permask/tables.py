@@ -68,14 +68,17 @@ DESCRIPTIONS = {
 
 
 def label(metric: str) -> str:
-    return LABELS.get(metric, metric)
+    """A figure's short name; one renamed by mode (`NAME [MODE]`, `compare.modes`) keeps it."""
+    name, bracket, mode = metric.partition(" [")
+    return LABELS.get(name, name) + (bracket + mode if bracket else "")
 
 
 def with_mode(metric: str, modes: Mapping[str, str] | None) -> str:
     """The column header of a figure: its label, and its protocol's mode in brackets."""
     protocol = protocol_of(metric)
-    mode = (modes or {}).get(protocol) if protocol else None
-    return label(metric) + arrow(metric) + (f" [{mode}]" if mode else "")
+    mode = (modes or {}).get(protocol) if protocol and " [" not in metric else None
+    name, bracket, own = metric.partition(" [")
+    return label(name) + arrow(metric) + (f" [{mode}]" if mode else bracket + own)
 
 
 def modes_text(modes: Mapping[str, str] | None) -> str:

@@ -9,8 +9,8 @@ Figures (fractions in [0, 1] unless said; MVTracker's in percent, as its tables)
   `evaluate_model.py`), with `metrics.scaling` and `metrics.thresholds`;
 - `tapvid2d_AJ`, `tapvid2d_delta_avg`, `tapvid2d_OA` (and per threshold): TAP-Vid (`tapvid2d`)
   per camera, averaged over the cameras that have queries; `tapvid2d_AJ@{camera}`, ... per
-  camera. A camera scores the queries lifted from it (`Queries.view`), as a 2D tracker would
-  track them there: both tracks projected into it at 256x256, a point visible there when visible
+  camera. A camera scores the queries it sees at their own frame (where a 2D tracker could be
+  queried in it): both tracks projected into it at 256x256, a point visible there when visible
   at all and seen by that camera (in the image, in front, not behind its measured depth);
   query_mode 'first' (frames after each query's);
 - `mvtracker_AJ`, `mvtracker_delta_avg`, `mvtracker_OA`, `mvtracker_MTE`, `mvtracker_ATE`,
@@ -118,13 +118,12 @@ class MetricModes:
         return out
 
 
-def figures(scene: Scene, modes: MetricModes, query_points: np.ndarray, query_view: np.ndarray,
-            tracks: np.ndarray, visible: np.ndarray, true_tracks: np.ndarray,
-            true_visible: np.ndarray) -> dict[str, float]:
+def figures(scene: Scene, modes: MetricModes, query_points: np.ndarray, tracks: np.ndarray,
+            visible: np.ndarray, true_tracks: np.ndarray, true_visible: np.ndarray
+            ) -> dict[str, float]:
     """Every protocol's figures of one set of tracks (see the module docstring).
 
-    query_points [N,4] (t, x, y, z world); query_view [N] source view (-1: none); tracks,
-    true_tracks [T,N,3] world metres (NaN = no position); visible, true_visible [T,N] bool.
+    query_points [N,4] (t, x, y, z world); tracks, true_tracks [T,N,3] world metres (NaN = no position); visible, true_visible [T,N] bool.
     With depth that is not metric (`scene.depth_metric` False) only the figures that survive a
     wrong scale are given: TAPVid-3D with a scaling other than none, and TAP-Vid 2D (a point
     lifted along its pixel's ray projects to the same pixel; hiding by depth is not tested).
@@ -137,8 +136,8 @@ def figures(scene: Scene, modes: MetricModes, query_points: np.ndarray, query_vi
         out.update(tapvid3d_figures(scene, modes, query_points, tracks, visible, true_tracks,
                                     true_visible))
     if modes.per_camera_2d:
-        out.update(tapvid2d_figures(scene, query_points, query_view, tracks, visible,
-                                    true_tracks, true_visible,
+        out.update(tapvid2d_figures(scene, query_points, tracks, visible, true_tracks,
+                                    true_visible,
                                     GT_FREE_DEPTH_TOLERANCE if metric else np.inf))
     if modes.mvtracker and metric:
         out.update(mvtracker_figures(modes.mvtracker, query_points, tracks, visible,
@@ -180,16 +179,16 @@ def tapvid3d_figures(scene: Scene, modes: MetricModes, query_points, tracks, vis
     return out
 
 
-def tapvid2d_figures(scene: Scene, query_points, query_view, tracks, visible, true_tracks,
-                     true_visible, depth_tolerance: float) -> dict[str, float]:
+def tapvid2d_figures(scene: Scene, query_points, tracks, visible, true_tracks, true_visible,
+                     depth_tolerance: float) -> dict[str, float]:
     H, W = scene.image_size
     qp = np.asarray(query_points, np.float64)
-    query_view = np.asarray(query_view)
+    query_frame = np.rint(qp[:, 0]).astype(np.int64)
     seen_pred = observe(scene, None, tracks, depth_tolerance).seen  # [T,N,V]
     seen_true = observe(scene, None, true_tracks, depth_tolerance).seen
     per_camera: dict[str, dict[str, float]] = {}
     for v, cam in enumerate(scene.camera_ids):
-        mine = np.flatnonzero(query_view == v)
+        mine = np.flatnonzero(seen_true[query_frame, np.arange(len(qp)), v])
         if not mine.size:
             continue
         uv_true = tapvid2d.to_256(_pixels(scene, v, true_tracks[:, mine]), H, W)  # [N,T,2]
