@@ -259,3 +259,23 @@ def test_comparison_keeps_modes_apart(tracks_file, tmp_path):
     assert tap and all(r["mode"] and r["mode"] in r["metric"] for r in tap)
     md = (tmp_path / "cmp" / "comparison.md").read_text()
     assert "3D-AJ ↑ [scaling=none" in md and "3D-AJ ↑ [scaling=median" in md
+
+
+def test_metrics_block_is_typed():
+    from hydra.errors import ConfigCompositionException
+
+    for bad in ("metrics.scaling=bogus", "metrics.thresholds=[0.01]", "metrics.mvtracker=kitti"):
+        with pytest.raises(ConfigCompositionException):
+            permask.compose(bad)
+    cfg = permask.compose("metrics.scaling=median", "metrics.thresholds=fixed", "metrics.mvtracker=null")
+    assert str(cfg.metrics.scaling) == "median" and cfg.metrics.mvtracker is None
+
+
+def test_scaling_defaults_to_the_depth(tracks_file):
+    from permask.protocols.modes import MetricModes
+
+    scene = load_scene(tracks_file)
+    cfg = permask.compose()
+    assert MetricModes.of(cfg.metrics, scene).scaling == "none"
+    scene.depth_metric = False
+    assert MetricModes.of(cfg.metrics, scene).scaling == "median"
