@@ -170,6 +170,9 @@ class MetricsConfig:
     scaling: Optional[Scaling] = None  # TAPVid-3D; null: none with metric depth, else median
     thresholds: ThresholdMode = ThresholdMode.adaptive  # TAPVid-3D's thresholds
     camera: Optional[str] = None  # camera id whose frame TAPVid-3D uses; null: the first
+    # TAPVid-3D's adaptive thresholds count pixels of an image this many pixels on its short side
+    # (its evaluate_model.py: 256); null: the scene's own pixels
+    short_side: Optional[int] = 256
     per_camera_2d: bool = True  # TAP-Vid 2D figures per camera (pixels at 256x256)
     mvtracker: Optional[MvtrackerSetting] = MvtrackerSetting.dexycb  # null: off
 
@@ -244,6 +247,7 @@ _RANGES = [
     ("input.limits.max_ratio", lambda v: v is None or v >= 1, ">= 1 or null"),
     ("input.limits.max_relative_size", lambda v: v is None or v > 0, "> 0 or null"),
     ("input.limits.max_depth", lambda v: v is None or v >= 1, ">= 1 or null"),
+    ("metrics.short_side", lambda v: v is None or v >= 1, "an integer >= 1 (pixels) or null"),
 ]
 
 

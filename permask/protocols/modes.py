@@ -5,8 +5,8 @@ each protocol's mode written beside it (`MetricModes.labels`).
 Figures (fractions in [0, 1] unless said; MVTracker's in percent, as its tables):
 - `tapvid3d_AJ`, `tapvid3d_APD`, `tapvid3d_OA`, `tapvid3d_jaccard_{k}`, `tapvid3d_pts_within_{k}`
   (k = 1, 2, 4, 8, 16): TAPVid-3D (`tapvid3d`) in the camera frame of `metrics.camera` over
-  every frame, intrinsics rescaled so the image's short side is 256 px (TAPVid-3D's
-  `evaluate_model.py`), with `metrics.scaling` and `metrics.thresholds`;
+  every frame, intrinsics rescaled so the image's short side is `metrics.short_side` pixels
+  (256, as TAPVid-3D's `evaluate_model.py`), with `metrics.scaling` and `metrics.thresholds`;
 - `tapvid2d_AJ`, `tapvid2d_delta_avg`, `tapvid2d_OA` (and per threshold): TAP-Vid (`tapvid2d`)
   per camera, averaged over the cameras that have queries; `tapvid2d_AJ@{camera}`, ... per
   camera. A camera scores the queries it sees at their own frame (where a 2D tracker could be
@@ -72,6 +72,7 @@ class MetricModes:
     per_camera_2d: bool
     mvtracker: str | None
     distances: tuple[float, ...] = (0.01, 0.02, 0.05, 0.10, 0.20)
+    short_side: int | None = 256  # TAPVid-3D's pixel scale; None: the scene's own pixels
 
     @classmethod
     def of(cls, metrics_cfg, scene: Scene) -> MetricModes:
@@ -80,17 +81,19 @@ class MetricModes:
         from permask.errors import ConfigError
 
         scaling = metrics_cfg.scaling
-        scaling = str(scaling) if scaling is not None else ("none" if scene.depth_metric else "median")
+        if scaling is None:
+            scaling = "none" if scene.depth_metric else "median"
         camera_id = metrics_cfg.camera if metrics_cfg.camera is not None else scene.camera_ids[0]
         if str(camera_id) not in scene.camera_ids:
             raise ConfigError(f"unknown camera {camera_id!r}; the scene has {scene.camera_ids}",
                               key="metrics.camera")
         setting = metrics_cfg.mvtracker
-        return cls(scaling, str(metrics_cfg.thresholds) == "fixed",
+        return cls(str(scaling), str(metrics_cfg.thresholds) == "fixed",
                    scene.camera_ids.index(str(camera_id)), str(camera_id),
                    bool(metrics_cfg.per_camera_2d),
                    MVTRACKER_SETTINGS[str(setting)] if setting is not None else None,
-                   tuple(float(d) for d in metrics_cfg.distances))
+                   tuple(float(d) for d in metrics_cfg.distances),
+                   metrics_cfg.get("short_side", 256))
 
     def short(self) -> dict[str, str]:
         """Protocol -> its mode in a few words, for table headers."""
@@ -102,12 +105,15 @@ class MetricModes:
             out["mvtracker"] = self.mvtracker
         return out
 
+    def _pixels(self) -> str:
+        return f"{self.short_side} px short side" if self.short_side else "native pixels"
+
     def labels(self) -> dict[str, str]:
         """Protocol -> its mode in words: written next to every figure of that protocol."""
         cm = "/".join(f"{d * 100:g}" for d in self.distances)
         out = {"permask": f"world, frames after each query, distances {cm} cm"}
         out["tapvid3d"] = (f"scaling={self.scaling}, thresholds={'fixed' if self.fixed else 'adaptive'}"
-                           f", camera={self.camera_id}, every frame, 256 px short side")
+                           f", camera={self.camera_id}, every frame, " + self._pixels())
         if self.per_camera_2d:
             out["tapvid2d"] = "per camera, 256x256 px, query_mode=first, queries of that camera"
         if self.mvtracker:
@@ -123,7 +129,8 @@ def figures(scene: Scene, modes: MetricModes, query_points: np.ndarray, tracks: 
             ) -> dict[str, float]:
     """Every protocol's figures of one set of tracks (see the module docstring).
 
-    query_points [N,4] (t, x, y, z world); tracks, true_tracks [T,N,3] world metres (NaN = no position); visible, true_visible [T,N] bool.
+    query_points [N,4] (t, x, y, z world); tracks, true_tracks [T,N,3] world metres (NaN = no
+    position); visible, true_visible [T,N] bool.
     With depth that is not metric (`scene.depth_metric` False) only the figures that survive a
     wrong scale are given: TAPVid-3D with a scaling other than none, and TAP-Vid 2D (a point
     lifted along its pixel's ray projects to the same pixel; hiding by depth is not tested).
@@ -153,10 +160,11 @@ def camera_frame(scene: Scene, view: int, tracks: np.ndarray) -> np.ndarray:
     return cam.transpose(1, 0, 2)
 
 
-def tapvid3d_intrinsics(scene: Scene, view: int) -> np.ndarray:
-    """(fx, fy, cx, cy) of `view` at frame 0, rescaled so the short image side is 256 px."""
+def tapvid3d_intrinsics(scene: Scene, view: int, short_side: int | None = 256) -> np.ndarray:
+    """(fx, fy, cx, cy) of `view` at frame 0, rescaled so the short image side is `short_side`
+    pixels (None: as they are)."""
     K = np.asarray(scene.intrs[view, 0], np.float64)
-    factor = 256 / min(scene.image_size)
+    factor = short_side / min(scene.image_size) if short_side else 1.0
     return np.array([K[0, 0], K[1, 1], K[0, 2], K[1, 2]]) * factor
 
 
@@ -169,8 +177,8 @@ def tapvid3d_figures(scene: Scene, modes: MetricModes, query_points, tracks, vis
     got = tapvid3d.tapvid3d_metrics(
         ~np.asarray(true_visible, bool).T, camera_frame(scene, modes.camera, true_tracks),
         ~np.asarray(visible, bool).T, camera_frame(scene, modes.camera, tracks),
-        tapvid3d_intrinsics(scene, modes.camera), scaling=modes.scaling, query_points=tyx,
-        fixed_thresholds=modes.fixed)
+        tapvid3d_intrinsics(scene, modes.camera, modes.short_side), scaling=modes.scaling,
+        query_points=tyx, fixed_thresholds=modes.fixed)
     out = {"tapvid3d_AJ": got["average_jaccard"], "tapvid3d_APD": got["average_pts_within_thresh"],
            "tapvid3d_OA": got["occlusion_accuracy"]}
     for k in tapvid3d.PIXEL_THRESHOLDS:
@@ -210,7 +218,8 @@ def tapvid2d_figures(scene: Scene, query_points, tracks, visible, true_tracks, t
     out = {}
     for name in next(iter(per_camera.values())):
         values = np.array([c[name] for c in per_camera.values()], np.float64)
-        out[f"tapvid2d_{name}"] = float(np.nanmean(values)) if (~np.isnan(values)).any() else float("nan")
+        ok = ~np.isnan(values)
+        out[f"tapvid2d_{name}"] = float(values[ok].mean()) if ok.any() else float("nan")
     for cam, got in per_camera.items():
         for name in ("AJ", "delta_avg", "OA"):
             out[f"tapvid2d_{name}@{cam}"] = got[name]

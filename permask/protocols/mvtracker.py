@@ -68,10 +68,12 @@ def per_track(query_points: np.ndarray, gt_occluded: np.ndarray, gt_tracks: np.n
     count = evaluation.sum(0).astype(F32)
     out: dict[str, np.ndarray] = {}
     with np.errstate(all="ignore"):
-        out["occlusion_accuracy"] = ((pred_occluded == gt_occluded) & evaluation).sum(0).astype(F32) / count
-        for name, occluded in (("occlusion_accuracy_for_vis0", True), ("occlusion_accuracy_for_vis1", False)):
-            right = ((pred_occluded == gt_occluded) & (gt_occluded == occluded) & evaluation).sum(0)
-            out[name] = right.astype(F32) / ((gt_occluded == occluded) & evaluation).sum(0).astype(F32)
+        right = (pred_occluded == gt_occluded) & evaluation
+        out["occlusion_accuracy"] = right.sum(0).astype(F32) / count
+        for name, occluded in (("occlusion_accuracy_for_vis0", True),
+                               ("occlusion_accuracy_for_vis1", False)):
+            among = (gt_occluded == occluded) & evaluation
+            out[name] = (right & among).sum(0).astype(F32) / among.sum(0).astype(F32)
         distances = np.sqrt(np.sum(np.square(pred_tracks - gt_tracks), axis=-1, dtype=F32))
         visible_points = (~gt_occluded & evaluation).sum(0).astype(F32)
         jaccards, within = [], []
