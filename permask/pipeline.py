@@ -65,6 +65,7 @@ class RunReport:
     overall: dict[str, float]
     reused: list[str] = field(default_factory=list)
     scene: Scene | None = None  # the scene the run saw (for outputs made after it, e.g. videos)
+    metric_modes: dict[str, str] = field(default_factory=dict)  # protocol -> its mode
 
 
 class Interrupted(Exception):
@@ -239,7 +240,8 @@ def _track_instances(cfg: DictConfig, scene: Scene, tracker, layout: OutputLayou
         layout.metrics_table(), per_instance_figures, overall,
         title=f"{base}: tracker {tracker.name}", skipped=skipped,
         modes=modes.short(), mode_labels=modes.labels())
-    return RunReport(out, base, tracker.name, outcomes, skipped, files, overall, reused, scene)
+    return RunReport(out, base, tracker.name, outcomes, skipped, files, overall, reused, scene,
+                     modes.labels())
 
 
 def instance_metrics(scene: Scene, queries: Queries, result: TrackResult,

@@ -115,7 +115,7 @@ class MetricModes:
         out["tapvid3d"] = (f"scaling={self.scaling}, thresholds={'fixed' if self.fixed else 'adaptive'}"
                            f", camera={self.camera_id}, every frame, " + self._pixels())
         if self.per_camera_2d:
-            out["tapvid2d"] = "per camera, 256x256 px, query_mode=first, queries of that camera"
+            out["tapvid2d"] = "per camera, 256x256 px, query_mode=first, the queries it sees"
         if self.mvtracker:
             s = mvt.SETTINGS[self.mvtracker]
             cm = "/".join(f"{d * 100:g}" for d in s.distance_thresholds)
