@@ -15,6 +15,11 @@ from __future__ import annotations
 import ast
 import importlib.util
 import types
+import warnings
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
 
 from tests import upstream_models as um
 
@@ -61,8 +66,6 @@ def tapvid2d():
         raise Unavailable(f"{path}: no compute_tapvid_metrics")
     import typing
 
-    import numpy as np
-
     namespace = {"np": np, "Mapping": typing.Mapping, "__name__": "reference_tapvid2d"}
     exec(compile(ast.Module(body=found, type_ignores=[]), str(path), "exec"), namespace)  # noqa: S102
     return types.SimpleNamespace(compute_tapvid_metrics=namespace["compute_tapvid_metrics"])
@@ -72,3 +75,36 @@ def mvtracker():
     """MVTracker's evaluation metrics module (`evaluate_predictions`, `compute_metrics`, ...)."""
     return _load_file("reference_mvtracker_metrics",
                       _path("mvtracker@ceea8ad", "mvtracker", "evaluation", "metrics.py"))
+
+
+@contextmanager
+def quiet():
+    """The references' all-NaN medians and 0/0 figures warn; the figure is NaN either way."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)  # numpy 2 on torch's argmax
+        yield
+
+
+def mvtracker_unrounded(refmv, gt_tracks, gt_vis, pred_tracks, pred_occluded, qp, s):
+    """The reference's groups before its DataFrame rounds them: evaluate_predictions with
+    pandas' DataFrame replaced by a pass-through."""
+    captured = {}
+
+    class Frame(dict):
+        def __init__(self, data):
+            super().__init__(data)
+            captured.setdefault("results", data)
+
+        def round(self, _):
+            return self
+
+    with pytest.MonkeyPatch.context() as mp, quiet():
+        mp.setattr(refmv.pd, "DataFrame", Frame)
+        refmv.evaluate_predictions(
+            gt_tracks, gt_vis, pred_tracks, pred_occluded, qp,
+            distance_thresholds=list(s.distance_thresholds),
+            survival_distance_threshold=s.survival_threshold,
+            static_threshold=s.static_threshold, dynamic_threshold=s.dynamic_threshold,
+            very_dynamic_threshold=s.very_dynamic_threshold)
+    return captured["results"]

@@ -18,7 +18,7 @@ from permask.inputs.load import load_scene
 from permask.metrics import true_visibility
 from permask.queries import deduplicate, lift_mask_pixels
 from tests import reference_metrics as refs
-from tests.test_protocols import _mvtracker_unrounded, quiet
+from tests.reference_metrics import mvtracker_unrounded, quiet
 
 QUICK = ["record.enabled=false", "progress=false", "tracker=static"]
 SCALINGS = ("none", "median", "mean", "per_trajectory", "local_neighborhood",
@@ -195,7 +195,7 @@ def check_mvtracker(tracked, gt, gt_vis, figures):
     from permask.protocols.mvtracker import SETTINGS
 
     s = SETTINGS["dexycb-multiview"]
-    unrounded = _mvtracker_unrounded(ref, gt, gt_vis, tracked["tracks_3d"],
+    unrounded = mvtracker_unrounded(ref, gt, gt_vis, tracked["tracks_3d"],
                                      ~tracked["visibility"], tracked["query_points"], s)
     assert figures["mvtracker_AJ"] == pytest.approx(unrounded["all_any"]["average_jaccard"],
                                                     rel=2e-6)

@@ -10,8 +10,6 @@ skips with the reason.
 from __future__ import annotations
 
 import types
-import warnings
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -19,6 +17,7 @@ import pytest
 from permask.protocols import mvtracker as mvt
 from permask.protocols import tapvid2d, tapvid3d
 from tests import reference_metrics as refs
+from tests.reference_metrics import quiet
 
 pytestmark = pytest.mark.upstream
 
@@ -85,15 +84,6 @@ def assert_same(ours: dict, theirs: dict, atol=1e-9, rtol=0.0):
         np.testing.assert_allclose(np.asarray(ours[k], np.float64),
                                    np.asarray(theirs[k], np.float64).reshape(np.shape(ours[k])),
                                    rtol=rtol, atol=atol, equal_nan=True, err_msg=k)
-
-
-@contextmanager
-def quiet():
-    """The references' all-NaN medians and 0/0 figures warn; the figure is NaN either way."""
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)  # numpy 2 on torch's argmax
-        yield
 
 
 def _queries_tyx(q):
@@ -182,7 +172,7 @@ def test_mvtracker_equals_reference(refmv, kind, setting):
     qp = np.concatenate([q[:, None], gt_tracks[q, np.arange(len(q))]], -1)
     s = mvt.SETTINGS[setting]
     ours = mvt.evaluate_predictions(gt_tracks, gt_vis, pred_tracks, pred_occluded, qp, s)
-    unrounded = _mvtracker_unrounded(refmv, gt_tracks, gt_vis, pred_tracks, pred_occluded, qp, s)
+    unrounded = refs.mvtracker_unrounded(refmv, gt_tracks, gt_vis, pred_tracks, pred_occluded, qp, s)
     assert ours.keys() == unrounded.keys()
     assert ours or kind in ("one_point", "last_frame")  # too few visible frames to score
     for group in ours:
@@ -199,32 +189,6 @@ def test_mvtracker_equals_reference(refmv, kind, setting):
         for name, value in ours[group].items():
             assert abs(round(value, 2) - df.loc[name, group]) < 0.0100001 or (
                 np.isnan(value) and np.isnan(df.loc[name, group])), (group, name)
-
-
-def _mvtracker_unrounded(refmv, gt_tracks, gt_vis, pred_tracks, pred_occluded, qp, s):
-    """The reference's groups before its DataFrame rounds them: evaluate_predictions with
-    pandas' DataFrame replaced by a pass-through."""
-    import pytest as _pytest
-
-    captured = {}
-
-    class Frame(dict):
-        def __init__(self, data):
-            super().__init__(data)
-            captured.setdefault("results", data)
-
-        def round(self, _):
-            return self
-
-    with _pytest.MonkeyPatch.context() as mp, quiet():
-        mp.setattr(refmv.pd, "DataFrame", Frame)
-        refmv.evaluate_predictions(
-            gt_tracks, gt_vis, pred_tracks, pred_occluded, qp,
-            distance_thresholds=list(s.distance_thresholds),
-            survival_distance_threshold=s.survival_threshold,
-            static_threshold=s.static_threshold, dynamic_threshold=s.dynamic_threshold,
-            very_dynamic_threshold=s.very_dynamic_threshold)
-    return captured["results"]
 
 
 def test_mvtracker_all_occluded_scores_no_track():
