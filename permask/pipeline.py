@@ -196,9 +196,11 @@ def _track_instances(cfg: DictConfig, scene: Scene, tracker, layout: OutputLayou
             else:
                 queries = build_queries(scene, instance_id, cfg.query)
                 if len(queries) == 0:
-                    skipped[instance_id] = "no query point survived (mask, depth, erosion)"
-                    log.warning("skipping %s: no query point survived the mask/depth filters",
-                                instance_id)
+                    why = ("no ground-truth track names it (gt_track_instance)"
+                           if cfg.query.mode == "gt" else
+                           "no query point survived (mask, depth, erosion)")
+                    skipped[instance_id] = why
+                    log.warning("skipping %s: %s", instance_id, why)
                     continue
                 save_npz(files["queries"], **query_arrays(queries, config_text))
                 result = tracker.track(scene, queries)
