@@ -44,7 +44,7 @@ def evaluate(scene, cfg, tracker) -> dict[str, dict[str, float]]:
     for iid in scene.instance_ids:
         q = build_queries(scene, iid, cfg.query)
         res = tracker.track(scene, q)
-        m = instance_metrics(scene, q, res, list(cfg.metrics.thresholds))
+        m = instance_metrics(scene, q, res, list(cfg.metrics.distances))
         out[iid] = {"candidates": candidates(scene, iid, cfg.query), "queries": len(q),
                     **{k: float(m.get(k, np.nan)) for k in FIGURES}}
     return out

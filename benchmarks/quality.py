@@ -38,7 +38,7 @@ def main() -> None:
                 t0 = time.perf_counter()
                 res = tracker.track(scene, q)
                 dt = time.perf_counter() - t0
-                m = instance_metrics(scene, q, res, list(cfg.metrics.thresholds))
+                m = instance_metrics(scene, q, res, list(cfg.metrics.distances))
                 print(f"{name:8s} {iid:12s} n={m['points']:4d} AJ={m.get('AJ', float('nan')):.3f} "
                       f"d_avg={m.get('delta_avg', float('nan')):.3f} OA={m.get('OA', float('nan')):.3f} "
                       f"med={m.get('median_error_cm', float('nan')):5.1f}cm surv={m.get('survival', float('nan')):.2f} "

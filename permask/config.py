@@ -30,6 +30,7 @@ class QueryMode(Choice):
     first_frame = "first_frame"
     contact_window = "contact_window"
     npz = "npz"
+    gt = "gt"  # the file's ground-truth point tracks' own queries (gt_query_points)
 
 
 class Sampling(Choice):
@@ -133,9 +134,47 @@ class VideoSettings:
     fps: float = 10.0
 
 
+class Scaling(Choice):
+    """TAPVid-3D's scale alignment of the predicted tracks (permask/protocols/tapvid3d.py)."""
+
+    none = "none"
+    median = "median"
+    mean = "mean"
+    per_trajectory = "per_trajectory"
+    local_neighborhood = "local_neighborhood"
+    median_on_queries = "median_on_queries"
+    reproduce_2d = "reproduce_2d"
+
+
+class ThresholdMode(Choice):
+    """TAPVid-3D's distance thresholds: fixed metric (1, 4, 16, 64, 256 cm) or depth-adaptive."""
+
+    fixed = "fixed"
+    adaptive = "adaptive"
+
+
+class MvtrackerSetting(Choice):
+    """MVTracker's evaluation setting (its thresholds and survival distance)."""
+
+    kubric = "kubric"  # 5-80 cm, survival 50 cm
+    dexycb = "dexycb"  # 1-20 cm, survival 10 cm
+    panoptic = "panoptic"  # 5-40 cm, survival 1 m
+
+
 @dataclass
 class MetricsConfig:
-    thresholds: list[float] = field(default_factory=lambda: [0.01, 0.02, 0.05, 0.10, 0.20])
+    """Figures against ground truth (README "Metric modes"; permask/protocols/)."""
+
+    # permask's own AJ / delta_avg / survival: distances in metres, frames after each query
+    distances: list[float] = field(default_factory=lambda: [0.01, 0.02, 0.05, 0.10, 0.20])
+    scaling: Optional[Scaling] = None  # TAPVid-3D; null: none with metric depth, else median
+    thresholds: ThresholdMode = ThresholdMode.adaptive  # TAPVid-3D's thresholds
+    camera: Optional[str] = None  # camera id whose frame TAPVid-3D uses; null: the first
+    # TAPVid-3D's adaptive thresholds count pixels of an image this many pixels on its short side
+    # (its evaluate_model.py: 256); null: the scene's own pixels
+    short_side: Optional[int] = 256
+    per_camera_2d: bool = True  # TAP-Vid 2D figures per camera (pixels at 256x256)
+    mvtracker: Optional[MvtrackerSetting] = MvtrackerSetting.dexycb  # null: off
 
 
 @dataclass
@@ -208,6 +247,7 @@ _RANGES = [
     ("input.limits.max_ratio", lambda v: v is None or v >= 1, ">= 1 or null"),
     ("input.limits.max_relative_size", lambda v: v is None or v > 0, "> 0 or null"),
     ("input.limits.max_depth", lambda v: v is None or v >= 1, ">= 1 or null"),
+    ("metrics.short_side", lambda v: v is None or v >= 1, "an integer >= 1 (pixels) or null"),
 ]
 
 
@@ -222,7 +262,7 @@ def validate_config(cfg: Any) -> None:
     if cfg.query.depth_min >= cfg.query.depth_max:
         raise ConfigError(f"must be below query.depth_max ({cfg.query.depth_max}), got "
                           f"{cfg.query.depth_min}", key="query.depth_min")
-    thresholds = list(cfg.metrics.thresholds)
-    if not thresholds or any(not (t > 0 and math.isfinite(t)) for t in thresholds):
-        raise ConfigError(f"must be positive distances in metres, got {thresholds}",
-                          key="metrics.thresholds")
+    distances = list(cfg.metrics.distances)
+    if not distances or any(not (t > 0 and math.isfinite(t)) for t in distances):
+        raise ConfigError(f"must be positive distances in metres, got {distances}",
+                          key="metrics.distances")

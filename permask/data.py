@@ -15,16 +15,57 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+MATCH_METRES = 1e-4  # a query is a ground-truth track's query when this close at the same frame
+
+
+@dataclass
+class PointTracks:
+    """Ground truth as benchmarks ship it: one true track per query point.
+
+    tracks: [N,T,3] float64 world metres (NaN where unknown); visible: [N,T] bool;
+    instance: [N] instance id of each track (str array); query_points: [N,4] (t, x, y, z) world.
+    """
+
+    tracks: np.ndarray
+    visible: np.ndarray
+    instance: np.ndarray
+    query_points: np.ndarray
+
+    def of_instance(self, instance_id: str) -> np.ndarray:
+        """Indices of the instance's tracks, in file order."""
+        return np.flatnonzero(self.instance == instance_id)
+
+    def match(self, instance_id: str, query_points: np.ndarray) -> np.ndarray:
+        """[M] index of the instance's track whose query is each of query_points [M,4] (same frame,
+        within MATCH_METRES), -1 for none."""
+        own = self.of_instance(instance_id)
+        q = np.asarray(query_points, np.float64)
+        out = np.full(len(q), -1, np.int64)
+        if not own.size or not len(q):
+            return out
+        mine = self.query_points[own]
+        same_frame = np.rint(q[:, None, 0]) == np.rint(mine[None, :, 0])
+        gap = np.linalg.norm(q[:, None, 1:] - mine[None, :, 1:], axis=-1)
+        gap = np.where(same_frame, gap, np.inf)
+        best = np.argmin(gap, axis=1)
+        found = gap[np.arange(len(q)), best] <= MATCH_METRES
+        out[found] = own[best[found]]
+        return out
+
+
 @dataclass
 class GroundTruth:
-    """Rigid ground truth of the demo scene (or any file carrying `gt_object_poses`).
+    """Ground truth of the demo scene or of a file: rigid object poses (`gt_object_poses`) and/or
+    point tracks (`gt_tracks`, ...).
 
-    object_poses: [K,T,4,4] object-to-world per instance and frame.
+    object_poses: [K,T,4,4] object-to-world per instance and frame (K may be 0).
     instance_ids: the K instance ids, same order as `object_poses`.
+    point_tracks: the true tracks of the file's benchmark queries, or None.
     """
 
     object_poses: np.ndarray
     instance_ids: list[str]
+    point_tracks: PointTracks | None = None
 
     def pose_index(self, instance_id: str) -> int | None:
         return self.instance_ids.index(instance_id) if instance_id in self.instance_ids else None

@@ -8,8 +8,9 @@ holds one instance's masks plus the camera arrays; it is what a later run reuses
 - `intrs` [V,T,3,3], `extrs` [V,T,3,4], `camera_ids` [V] unicode, `frame_indices` [T],
   `image_size` [2] (H, W);
 - `instance_id`, `source_fingerprint`, `source_path` (0-d unicode);
-- `query_points/<id>` [N,4] and `gt_object_poses` [1,T,4,4] + `gt_instance_ids`, when the scene
-  has them;
+- `query_points/<id>` [N,4] and `gt_object_poses` [1,T,4,4] + `gt_instance_ids`, and the
+  instance's ground-truth point tracks (`gt_tracks` [N,T,3], `gt_visibility` [N,T],
+  `gt_track_instance` [N], `gt_query_points` [N,4]), when the scene has them;
 - only when self-contained: `rgbs` [V,T,H,W,3], `depths` [V,T,H,W] (and `timestamps`), so the file
   loads with `load_scene(path, mask_key=INSTANCE_MASK_KEY)` as a one-instance scene.
 
@@ -116,6 +117,12 @@ def _instance_arrays(scene: Scene, iid: str, self_contained: bool) -> dict[str, 
     if gt is not None and gt.pose_index(iid) is not None:
         arrays["gt_object_poses"] = gt.object_poses[gt.pose_index(iid)][None]
         arrays["gt_instance_ids"] = np.array([iid], dtype=np.str_)
+    truth = gt.point_tracks if gt is not None else None
+    if truth is not None and truth.of_instance(iid).size:
+        own = truth.of_instance(iid)
+        arrays.update(gt_tracks=truth.tracks[own], gt_visibility=truth.visible[own],
+                      gt_track_instance=truth.instance[own],
+                      gt_query_points=truth.query_points[own])
     if self_contained:
         arrays["rgbs"], arrays["depths"] = scene.rgbs, scene.depths
         if scene.timestamps is not None and not np.asarray(scene.timestamps).dtype.hasobject:

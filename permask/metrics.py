@@ -109,6 +109,32 @@ def true_tracks(ground_truth: GroundTruth, queries: Queries, num_frames: int) ->
     return tracks[:num_frames]
 
 
+def ground_truth_tracks(scene: Scene, queries: Queries, depth_tolerance: float = 0.02
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+    """(true tracks [T,N,3] world, true visibility [T,N] bool, index [N] of each query's track in
+    the file's `gt_tracks` or None) of an instance's queries, or None without truth for them.
+
+    Point tracks first: every query must be one of the instance's `gt_query_points` (as
+    `query=gt` makes them); the file's tracks and visibility are then the truth, on every frame.
+    Else rigid poses (`true_tracks`, visibility from masks and depth: `true_visibility`; with
+    depth that is not metric, from masks alone).
+    """
+    gt = scene.ground_truth
+    if gt is None:
+        return None
+    if gt.point_tracks is not None:
+        index = gt.point_tracks.match(queries.instance_id, queries.points)
+        if len(index) and (index >= 0).all():
+            truth = gt.point_tracks
+            return (truth.tracks[index].transpose(1, 0, 2)[:scene.num_frames],
+                    truth.visible[index].T[:scene.num_frames], index)
+    tracks = true_tracks(gt, queries, scene.num_frames)
+    if tracks is None:
+        return None
+    tolerance = depth_tolerance if scene.depth_metric else np.inf
+    return tracks, true_visibility(scene, queries.instance_id, tracks, tolerance), None
+
+
 def true_visibility(scene: Scene, instance_id: str, tracks: np.ndarray,
                     depth_tolerance: float = 0.02) -> np.ndarray:
     """[T,N] bool: the true point lies inside the instance mask of some view, and where that
@@ -128,7 +154,7 @@ def true_visibility(scene: Scene, instance_id: str, tracks: np.ndarray,
             vi = np.clip(np.rint(np.nan_to_num(uv[:, 1])).astype(int), 0, H - 1)
             mask = mask_at_depth_resolution(masks[v, t], H, W)
             depth = scene.depths[v, t][vi, ui]
-            agrees = (depth <= 0) | (np.abs(depth - z) < depth_tolerance)
+            agrees = (depth <= 0) | (np.abs(depth - z) < depth_tolerance)  # inf: masks alone
             visible[t] |= ok & mask[vi, ui] & agrees
     return visible
 
@@ -175,8 +201,17 @@ DIRECTION: dict[str, int] = {
 }
 
 
+PROTOCOL_PREFIXES = ("tapvid3d_", "tapvid2d_", "mvtracker_")  # permask/protocols/modes.py
+
+
 def direction(metric: str) -> int:
-    """+1 when higher is better, -1 when lower is better, 0 when neither (counts, references)."""
+    """+1 when higher is better, -1 when lower is better, 0 when neither (counts, references).
+    A published protocol's figure (`tapvid3d_AJ`, `tapvid2d_OA@cam_00`, `mvtracker_MTE`, ...)
+    goes the way its plain name goes, as does a figure renamed by mode (`NAME [MODE]`)."""
+    metric = metric.split(" [", 1)[0]
+    if metric.startswith(PROTOCOL_PREFIXES):
+        plain = metric.split("_", 1)[1].split("@", 1)[0]
+        return {"APD": 1, "MTE": -1, "ATE": -1, "FDE": -1, "n": 0}.get(plain, direction(plain))
     if metric in DIRECTION:
         return DIRECTION[metric]
     if metric.startswith(("pts_within_", "jaccard_")):
@@ -207,18 +242,18 @@ class Observations:
             return np.where(n_seen > 0, (self.in_mask & self.seen).sum(-1) / n_seen, np.nan)
 
 
-def observe(scene: Scene, instance_id: str, tracks: np.ndarray,
+def observe(scene: Scene, instance_id: str | None, tracks: np.ndarray,
             depth_tolerance: float = GT_FREE_DEPTH_TOLERANCE) -> Observations:
     """Project tracks [T,N,3] (world, m; NaN = no position) into every view of every frame.
 
     Masks are read at their own resolution (the depth pixel's centre mapped into the mask), so no
-    mask is resampled; depth <= 0 or non-finite counts as no measurement.
+    mask is resampled; depth <= 0 or non-finite counts as no measurement. instance_id None: only
+    what the views see (`in_mask` stays False).
     """
     T, N, _ = tracks.shape
     V = scene.num_views
     H, W = scene.image_size
-    masks = scene.masks[instance_id]
-    Hm, Wm = masks.shape[-2:]
+    masks = scene.masks[instance_id] if instance_id is not None else None
     seen = np.zeros((T, N, V), bool)
     in_mask = np.zeros((T, N, V), bool)
     depth_err = np.full((T, N), np.inf)
@@ -238,9 +273,11 @@ def observe(scene: Scene, instance_id: str, tracks: np.ndarray,
             measured = ok & np.isfinite(observed) & (observed > 0)
             hidden = measured & (observed < z - depth_tolerance)
             seen[t, :, v] = ok & ~hidden
-            mi = np.clip(((vi + 0.5) * Hm / H).astype(int), 0, Hm - 1)
-            mj = np.clip(((ui + 0.5) * Wm / W).astype(int), 0, Wm - 1)
-            in_mask[t, :, v] = seen[t, :, v] & np.asarray(masks[v, t], bool)[mi, mj]
+            if masks is not None:
+                Hm, Wm = masks.shape[-2:]
+                mi = np.clip(((vi + 0.5) * Hm / H).astype(int), 0, Hm - 1)
+                mj = np.clip(((ui + 0.5) * Wm / W).astype(int), 0, Wm - 1)
+                in_mask[t, :, v] = seen[t, :, v] & np.asarray(masks[v, t], bool)[mi, mj]
             err = np.where(measured, np.abs(observed - z), np.inf)
             depth_err[t] = np.minimum(depth_err[t], err)
     depth_err[np.isinf(depth_err)] = np.nan

@@ -32,6 +32,8 @@ from permask.inputs.limits import DecodeLimits
 from permask.inputs.load import load_scene
 from permask.logs import bars_and_logs, bars_on
 from permask.versions import METRICS_FORMAT, stamp
+from permask.protocols.modes import MetricModes
+from permask.protocols.modes import figures as protocol_figures
 from permask.queries import NO_QUERY_POINTS, build_queries
 from permask.record.identity import RecordingIds
 from permask.record.live import check_address
@@ -49,6 +51,7 @@ class InstanceOutcome:
     result: TrackResult
     metrics: dict[str, float]
     files: dict[str, Path] = field(default_factory=dict)
+    truth: tuple | None = None  # (true tracks [T,N,3], visibility [T,N], gt index [N] | None)
 
 
 @dataclass
@@ -62,6 +65,7 @@ class RunReport:
     overall: dict[str, float]
     reused: list[str] = field(default_factory=list)
     scene: Scene | None = None  # the scene the run saw (for outputs made after it, e.g. videos)
+    metric_modes: dict[str, str] = field(default_factory=dict)  # protocol -> its mode
 
 
 class Interrupted(Exception):
@@ -166,6 +170,7 @@ def _track_instances(cfg: DictConfig, scene: Scene, tracker, layout: OutputLayou
                      config_text: str) -> RunReport:
     """The instance loop, the combined recording and the metrics files."""
     out, base = layout.root, cfg.base_name
+    modes = MetricModes.of(cfg.metrics, scene)
     written = recorder.start() if recorder is not None else {}  # the scene file, if shared
     outcomes: dict[str, InstanceOutcome] = {}
     skipped: dict[str, str] = {}
@@ -184,30 +189,36 @@ def _track_instances(cfg: DictConfig, scene: Scene, tracker, layout: OutputLayou
                                            [files[k] for k in ("queries", "rrd") if k in files])
             if earlier is not None:
                 queries, result = earlier
+                truth = met.ground_truth_tracks(scene, queries)
                 reused.append(instance_id)
                 if recorder is not None:
                     recorder.instance(None, queries, result)  # the live view only
             else:
                 queries = build_queries(scene, instance_id, cfg.query)
                 if len(queries) == 0:
-                    skipped[instance_id] = NO_QUERY_POINTS
-                    log.warning("skipping %s: no query point survived the mask/depth filters",
-                                instance_id)
+                    why = ("no ground-truth track names it (gt_track_instance)"
+                           if cfg.query.mode == "gt" else NO_QUERY_POINTS)
+                    skipped[instance_id] = why
+                    log.warning("skipping %s: %s", instance_id, why)
                     continue
                 save_npz(files["queries"], **query_arrays(queries, config_text))
                 result = tracker.track(scene, queries)
+                truth = met.ground_truth_tracks(scene, queries)
                 if recorder is not None:
                     recorder.instance(files["rrd"], queries, result)
+                arrays = tracked_arrays(scene, queries, result, tracker.name, config_text)
+                if truth is not None and truth[2] is not None:
+                    arrays["gt_track_index"] = truth[2]
                 # written last: its fingerprint marks the instance finished
-                write_tracked(files["tracked"],
-                              tracked_arrays(scene, queries, result, tracker.name, config_text),
-                              fingerprint)
+                write_tracked(files["tracked"], arrays, fingerprint)
             finished.append(instance_id)
-            figures = instance_metrics(scene, queries, result, list(cfg.metrics.thresholds))
+            figures = instance_metrics(scene, queries, result, list(cfg.metrics.distances), modes,
+                                       truth)
             log.info("%s: %d points, %s in %.1f s", instance_id, len(queries),
                      "reused" if instance_id in reused else "tracked",
                      time.perf_counter() - started)
-            outcomes[instance_id] = InstanceOutcome(instance_id, queries, result, figures, files)
+            outcomes[instance_id] = InstanceOutcome(instance_id, queries, result, figures, files,
+                                                    truth)
     except KeyboardInterrupt:
         raise Interrupted(finished, out) from None
     if reused:
@@ -218,37 +229,62 @@ def _track_instances(cfg: DictConfig, scene: Scene, tracker, layout: OutputLayou
                                      [o.files["rrd"] for o in outcomes.values()]))
     per_instance_figures = {k: o.metrics for k, o in outcomes.items()}
     overall = met.overall(per_instance_figures)
+    overall.update(pooled_protocol_figures(scene, modes, list(outcomes.values())))
     files["metrics"] = save_json(layout.metrics_json(), {
         **stamp(METRICS_FORMAT), "base_name": base, "tracker": tracker.name, "input": scene.source,
         "input_fingerprint": scene.fingerprint,
         "depth": {"name": scene.depth_source, "metric": scene.depth_metric},
+        "metric_modes": modes.labels(),
         "instances": per_instance_figures,
         "overall": overall, "skipped": skipped})
     files["metrics_table"] = tables.write_run_table(
         layout.metrics_table(), per_instance_figures, overall,
-        title=f"{base}: tracker {tracker.name}", skipped=skipped)
-    return RunReport(out, base, tracker.name, outcomes, skipped, files, overall, reused, scene)
+        title=f"{base}: tracker {tracker.name}", skipped=skipped,
+        modes=modes.short(), mode_labels=modes.labels())
+    return RunReport(out, base, tracker.name, outcomes, skipped, files, overall, reused, scene,
+                     modes.labels())
 
 
 def instance_metrics(scene: Scene, queries: Queries, result: TrackResult,
-                     thresholds: list[float]) -> dict[str, float]:
-    """Figures of one instance: summary, GT-free (always), ground truth (where the file has it),
-    and `per_frame` curves ({name: [T] list}, frame values under "frame") for comparisons."""
+                     thresholds: list[float], modes: MetricModes | None = None,
+                     truth: tuple | None = None) -> dict[str, float]:
+    """Figures of one instance: summary, GT-free (always), ground truth (where the file has it:
+    permask's own with metric depth, and with `modes` the published protocols'), and
+    `per_frame` curves ({name: [T] list}, frame values under "frame") for comparisons.
+    truth: `metrics.ground_truth_tracks` of the queries (None: looked up here)."""
     figures = met.summary_figures(result.tracks, result.visible)
     gt_free = met.gt_free_metrics(scene, queries.instance_id, result.tracks, result.visible,
                                   queries.points)
     figures.update(gt_free.figures)
     per_frame = {"frame": [int(f) for f in frame_values(scene)], **gt_free.per_frame}
-    if scene.ground_truth is not None and scene.depth_metric:  # 3D truth needs metric depth
-        gt = met.true_tracks(scene.ground_truth, queries, scene.num_frames)
-        if gt is not None:
-            gt_vis = met.true_visibility(scene, queries.instance_id, gt)
+    truth = truth if truth is not None else met.ground_truth_tracks(scene, queries)
+    if truth is not None:
+        gt, gt_vis, _ = truth
+        if scene.depth_metric:  # permask's own 3D figures need metric depth
             figures.update(met.gt_metrics(result.tracks, result.visible, gt, gt_vis,
                                           queries.frame, thresholds))
             per_frame.update(met.gt_per_frame(result.tracks, result.visible, gt, gt_vis,
                                               queries.frame, thresholds))
+        if modes is not None:
+            figures.update(protocol_figures(scene, modes, queries.points, result.tracks,
+                                            result.visible, gt, gt_vis))
     figures["per_frame"] = per_frame
     return figures
+
+
+def pooled_protocol_figures(scene: Scene, modes: MetricModes,
+                            outcomes: list[InstanceOutcome]) -> dict[str, float]:
+    """The protocols' figures of every instance's tracks together, as one video (what a
+    benchmark reports per video; a run's `overall` row). Instances without truth are left out."""
+    scored = [o for o in outcomes if o.truth is not None]
+    if not scored:
+        return {}
+    return protocol_figures(
+        scene, modes, np.concatenate([o.queries.points for o in scored]),
+        np.concatenate([o.result.tracks for o in scored], axis=1),
+        np.concatenate([o.result.visible for o in scored], axis=1),
+        np.concatenate([o.truth[0] for o in scored], axis=1),
+        np.concatenate([o.truth[1] for o in scored], axis=1))
 
 
 def query_arrays(queries: Queries, config_text: str) -> dict[str, np.ndarray]:

@@ -29,6 +29,8 @@ def build_queries(scene: Scene, instance_id: str, cfg: QueryConfig) -> Queries:
     """Query points of one instance, per `cfg.mode`; at most `cfg.max_points` of them."""
     if cfg.mode == "npz":
         return queries_from_file(scene, instance_id)
+    if cfg.mode == "gt":
+        return queries_from_ground_truth(scene, instance_id)
     frames_per_view = query_frames(scene, instance_id, cfg)
     candidates = [lift_mask_pixels(scene, instance_id, v, t, cfg)
                   for v, frames in enumerate(frames_per_view) for t in frames]
@@ -57,7 +59,7 @@ def query_frames(scene: Scene, instance_id: str, cfg: QueryConfig) -> list[list[
             frames.append(list(range(lo, hi + 1)))
         return frames
     raise QueryError(f"unknown query mode '{cfg.mode}'", key="query.mode",
-                     fix="use first_frame, contact_window or npz")
+                     fix="use first_frame, contact_window, npz or gt")
 
 
 def lift_mask_pixels(scene: Scene, instance_id: str, view: int, frame: int, cfg: QueryConfig
@@ -161,6 +163,21 @@ def queries_from_file(scene: Scene, instance_id: str) -> Queries:
     else:
         owner = assign_points_to_instances(scene, np.asarray(qp, np.float64))
         points = np.asarray(qp, np.float64)[owner == instance_id]
+    views, pixels = source_view_and_pixel(scene, points)
+    return Queries(instance_id, points.astype(np.float32), views, pixels.astype(np.float32))
+
+
+def queries_from_ground_truth(scene: Scene, instance_id: str) -> Queries:
+    """Exactly the benchmark queries of the instance's ground-truth point tracks
+    (`gt_query_points` of the tracks whose `gt_track_instance` is the instance), in file order:
+    no budget, sampling or de-duplication, so each is scored against its own true track."""
+    truth = scene.ground_truth.point_tracks if scene.ground_truth is not None else None
+    if truth is None:
+        raise QueryError("query=gt but the file has no ground-truth point tracks",
+                         file=scene.source, key="gt_tracks",
+                         fix="add gt_tracks, gt_visibility, gt_track_instance and gt_query_points, "
+                             "or use query=first_frame")
+    points = truth.query_points[truth.of_instance(instance_id)]
     views, pixels = source_view_and_pixel(scene, points)
     return Queries(instance_id, points.astype(np.float32), views, pixels.astype(np.float32))
 

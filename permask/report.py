@@ -16,6 +16,16 @@ GT_FREE_COLUMNS = [("points", "points", "{:d}"), ("visible_at_end", "vis@end", "
                    ("mask_adherence", "mask", "{:.2f}")]
 GT_COLUMNS = [("AJ", "AJ", "{:.3f}"), ("delta_avg", "d_avg", "{:.3f}"), ("OA", "OA", "{:.3f}"),
               ("median_error_cm", "err cm", "{:.1f}")]
+# the published protocols' headline figures of the whole run: (protocol, [(key, name, format)])
+PROTOCOL_LINES = [("tapvid3d", [("tapvid3d_AJ", "3D-AJ", "{:.3f}"), ("tapvid3d_APD", "APD", "{:.3f}"),
+                                ("tapvid3d_OA", "OA", "{:.3f}")]),
+                  ("tapvid2d", [("tapvid2d_AJ", "AJ", "{:.3f}"),
+                                ("tapvid2d_delta_avg", "<d_avg", "{:.3f}"),
+                                ("tapvid2d_OA", "OA", "{:.3f}")]),
+                  ("mvtracker", [("mvtracker_AJ", "AJ", "{:.1f}%"),
+                                 ("mvtracker_delta_avg", "d_avg", "{:.1f}%"),
+                                 ("mvtracker_MTE", "MTE", "{:.2f} cm")])]
+PROTOCOL_NAMES = {"tapvid3d": "TAPVid-3D", "tapvid2d": "TAP-Vid 2D", "mvtracker": "MVTracker"}
 LEGEND = ("vis@end: flagged visible at the last frame; trk@end: visible there and inside its mask; "
           "mask: mask adherence; AJ, d_avg (delta_avg), OA: against ground truth; err cm: median "
           "3D error")
@@ -49,6 +59,12 @@ def print_report(report: RunReport, console: Console | None = None) -> None:
         table.add_row(instance_id, f"skipped: {why}", *[""] * (len(COLUMNS) - 1), style="yellow")
     console.print(table)
     console.print(LEGEND, style="dim")
+    for protocol, figures in PROTOCOL_LINES:
+        if not any(k in report.overall for k, _, _ in figures):
+            continue
+        shown = ", ".join(f"{name} {_fmt(report.overall.get(k), p)}" for k, name, p in figures)
+        mode = report.metric_modes.get(protocol, "")
+        console.print(f"{PROTOCOL_NAMES[protocol]} (all instances): {shown}  [dim]\\[{mode}][/dim]")
     if report.reused:
         console.print(f"reused {len(report.reused)} finished instance(s) of an earlier run in this "
                       f"folder: {', '.join(report.reused)}")

@@ -18,8 +18,10 @@ from omegaconf import DictConfig, OmegaConf
 from permask.data import Queries, Scene, TrackResult
 from permask.files.tracked import read_tracked
 
-# keys that only say where things go or how chatty a run is: they never change an instance
-IGNORED_KEYS = ("output_dir", "sweep_dir", "progress", "instances", "on_existing", "on_locked")
+# keys that only say where things go, how chatty a run is or how its tracks are scored: they
+# never change an instance (a run re-scored in another metric mode reuses its tracks)
+IGNORED_KEYS = ("output_dir", "sweep_dir", "progress", "instances", "on_existing", "on_locked",
+                "metrics")
 
 
 def instance_fingerprint(cfg: DictConfig, scene: Scene, instance_id: str) -> str:

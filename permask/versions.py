@@ -16,7 +16,7 @@ from permask.errors import FormatVersionError
 
 TRACKED_FORMAT = 1  # {base}_{tracker}_{instance}_tracked.npz
 METRICS_FORMAT = 1  # metrics.json of a run
-COMPARISON_FORMAT = 1  # comparison.csv / .md / .json of several runs
+COMPARISON_FORMAT = 2  # comparison.csv / .md / .json of several runs (2: the CSV's `mode` column)
 
 
 def stamp(format_version: int) -> dict[str, object]:

@@ -81,7 +81,9 @@ def test_callback_writes_comparison(tracker_sweep):
         assert (tracker_sweep / name).is_file(), name
     values, rows = read_csv(tracker_sweep / "comparison.csv")
     assert list(rows[0]) == ["run", "label", "tracker", "scene", "instance", "metric", "value",
-                             "format_version", "permask_version"]
+                             "mode", "format_version", "permask_version"]
+    assert {r["mode"] for r in rows if r["metric"] == "tapvid3d_AJ"} == {
+        "scaling=none, thresholds=adaptive, camera=cam_00, every frame, 256 px short side"}
     assert {r["label"] for r in rows} == {"lk", "static"}
     for label in ("lk", "static"):
         for iid in INSTANCES:

@@ -396,7 +396,7 @@ def test_a_rerun_write_error_is_one_line(tmp_path, monkeypatch, small_demo_path)
 @pytest.mark.parametrize("override,key", [("query.max_points=-5", "query.max_points"),
                                           ("temporal_stride=0", "temporal_stride"),
                                           ("query.depth_min=60", "query.depth_min"),
-                                          ("metrics.thresholds=[]", "metrics.thresholds")])
+                                          ("metrics.distances=[]", "metrics.distances")])
 def test_out_of_range_values_fail_before_any_work(override, key, tmp_path, small_demo_path):
     out = tmp_path / "out"
     with pytest.raises(ConfigError, match=key):

@@ -11,7 +11,7 @@ import pytest
 import permask
 from permask.errors import FormatVersionError, PermaskError
 from permask.files.tracked import read_tracked, write_tracked
-from permask.versions import METRICS_FORMAT, TRACKED_FORMAT, check_readable
+from permask.versions import COMPARISON_FORMAT, METRICS_FORMAT, TRACKED_FORMAT, check_readable
 
 
 def _arrays(T=4, N=3):
@@ -71,9 +71,9 @@ def test_comparison_stamps_and_a_newer_run_is_refused(tmp_path):
                          "--no-recording"]) in (0, None)
     import csv
     rows = list(csv.DictReader((tmp_path / "cmp" / "comparison.csv").open()))
-    assert rows and {r["format_version"] for r in rows} == {"1"}
+    assert rows and {r["format_version"] for r in rows} == {str(COMPARISON_FORMAT)}
     assert {r["permask_version"] for r in rows} == {permask.__version__}
-    assert "comparison format 1" in (tmp_path / "cmp" / "comparison.md").read_text()
+    assert f"comparison format {COMPARISON_FORMAT}" in (tmp_path / "cmp" / "comparison.md").read_text()
     metrics = tmp_path / "run" / "metrics.json"
     data = json.loads(metrics.read_text())
     data["format_version"] = METRICS_FORMAT + 1

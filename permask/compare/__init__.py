@@ -5,7 +5,7 @@
 Each DIR is a run's output folder (it holds `metrics.json`) or any folder above runs, e.g. a
 multirun sweep folder: every folder below it holding a `metrics.json` is a run. Writes to OUT:
 
-    comparison.csv            long format: run, label, tracker, scene, instance, metric, value
+    comparison.csv            long format: run, label, tracker, scene, instance, metric, value, mode
     comparison.md             per key metric an instance x run table, best per row in bold
     comparison_bars.png       per-mask grouped bars per run (AJ with ground truth, else mask
                               adherence; and a second GT-free measure)
@@ -15,6 +15,9 @@ multirun sweep folder: every folder below it holding a `metrics.json` is a run. 
     {base}_comparison_{camera}.mp4  per scene and camera, one panel per run side by side (when
                               the runs wrote videos, or `--video`)
     best/                     with `--select METRIC`: the winners per mask (`best`)
+
+Figures in different metric modes are never mixed: runs whose modes differ get their figures
+renamed by mode (`modes`), and the shared modes are written next to the figures.
 
 Runs are columns, labelled by the Hydra overrides that tell them apart (`runs`); masks are rows.
 Runs of different scenes (input content fingerprints) become separate rows and separate
@@ -26,6 +29,7 @@ end of every multirun.
 The package, one job per module (callers import the module they need; nothing is re-exported here):
 
     runs        finding run folders, reading them back, labelling them (`CompareError`)
+    modes       keeping figures of different metric modes apart
     table       the comparison's cells (`Comparison`, `build`) and its CSV and Markdown text
     printed     the headline tables in the terminal
     plots       the PNG plots

@@ -107,6 +107,11 @@ def _legend_below(fig, handles, labels) -> None:
     fig.set_figheight(fig.get_figheight() + 0.22 * (math.ceil(len(labels) / ncols) - 1))
 
 
+def _short(comp: "Comparison") -> dict[str, str]:
+    """The shared modes, cut to fit an axis label (the Markdown has them in full)."""
+    return {p: (m if len(m) <= 40 else m[:38] + "..") for p, m in comp.modes.items()}
+
+
 def _save(fig, path: Path) -> Path:
     with atomic_write(path) as tmp:
         fig.savefig(tmp, format="png")
@@ -136,7 +141,7 @@ def plot_bars(comp: "Comparison", path: Path) -> Path | None:
             handles.append(bars)
         rotate = len(rows) > 4 or max(len(r) for r in rows) * len(rows) > 60
         ax.set_xticks(x, rows, rotation=25 if rotate else 0, ha="right" if rotate else "center")
-        ax.set_ylabel(tables.label(metric) + tables.arrow(metric))
+        ax.set_ylabel(tables.with_mode(metric, _short(comp)))
         finite = [comp.value(r, c, metric) for r in rows for c in cols]
         finite = [v for v in finite if not math.isnan(v)]
         if met.direction(metric) > 0 and finite and max(finite) <= 1.0:
@@ -208,7 +213,7 @@ def plot_over_time(comp: "Comparison", path: Path) -> Path | None:
         ax.set_title(row if len(rows) > 1 else f"{row}: {title}")
         ax.set_xlabel("frame")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylabel(tables.label(metric) + tables.arrow(metric))
+        ax.set_ylabel(tables.with_mode(metric, _short(comp)))
         if metric == "median_error_cm":
             _error_axis(ax, values)
         else:

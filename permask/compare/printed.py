@@ -34,7 +34,7 @@ def comparison_tables(comp: "Comparison") -> list[Table]:
     overall = comp.overall_row()
     out = []
     for metric in headline_metrics(comp):
-        table = Table(title=f"{tables.label(metric)}{tables.arrow(metric)} per mask",
+        table = Table(title=f"{tables.with_mode(metric, comp.modes)} per mask",
                       title_justify="left")
         table.add_column("mask", no_wrap=True)
         for col in comp.columns:

@@ -4,7 +4,10 @@ The metrics one may select by, and which way is better (`SELECTABLE`; names are 
 `median_error` stands for `median_error_cm`, `depth_err` for `depth_err_cm`):
 
     with ground truth      aj ↑, delta_avg ↑, oa ↑, survival ↑, median_error ↓,
-                           pts_within_{d}cm ↑, jaccard_{d}cm ↑
+                           pts_within_{d}cm ↑, jaccard_{d}cm ↑; the published protocols'
+                           tapvid3d_aj ↑, tapvid3d_apd ↑, tapvid3d_oa ↑, tapvid2d_aj ↑,
+                           tapvid2d_delta_avg ↑, mvtracker_aj ↑, mvtracker_mte ↓ (runs in
+                           different metric modes have no common figure: refused)
     without ground truth   mask_adherence ↑, motion_adherence ↑, tracked_at_end ↑,
                            depth_within_2cm ↑, depth_err ↓
     auto                   aj where every run has ground truth, else mask_adherence
@@ -35,6 +38,10 @@ SELECTABLE: dict[str, tuple[str, bool]] = {
     "mask_adherence": ("mask_adherence", False), "motion_adherence": ("motion_adherence", False),
     "tracked_at_end": ("tracked_at_end", False), "depth_within_2cm": ("depth_within_2cm", False),
     "depth_err": ("depth_err_cm", False), "depth_err_cm": ("depth_err_cm", False),
+    "tapvid3d_aj": ("tapvid3d_AJ", True), "tapvid3d_apd": ("tapvid3d_APD", True),
+    "tapvid3d_oa": ("tapvid3d_OA", True), "tapvid2d_aj": ("tapvid2d_AJ", True),
+    "tapvid2d_delta_avg": ("tapvid2d_delta_avg", True), "mvtracker_aj": ("mvtracker_AJ", True),
+    "mvtracker_mte": ("mvtracker_MTE", True),
 }
 _THRESHOLDED = re.compile(r"^(pts_within|jaccard)_(\d+(?:\.\d+)?)cm$")
 AUTO = "auto"

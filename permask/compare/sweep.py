@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from permask.compare.modes import separate_modes
 from permask.compare.recordings import write_recordings
 from permask.compare.runs import assign_labels, find_runs, load_run
 from permask.compare.table import Comparison, build, csv_text, markdown_text
@@ -22,7 +23,9 @@ def compare(paths: Iterable[str | Path], out: str | Path, *, recording: bool = T
     runs = [load_run(p) for p in find_runs(paths)]
     runs = [r for r in runs if r.instances] or runs
     assign_labels(runs)
+    shared_modes = separate_modes(runs)  # figures of different modes never share a column
     comp = build(runs)
+    comp.modes = shared_modes
     files: dict[str, Path] = {"csv": save_text(layout.csv(), csv_text(comp, out))}
     if plots and comp.rows:
         from permask.compare.plots import plot_bars, plot_over_time

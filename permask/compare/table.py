@@ -12,11 +12,13 @@ from pathlib import Path
 
 from permask import metrics as met
 from permask import tables
+from permask.compare.modes import run_modes
 from permask.compare.runs import Run, names_run, override_key, scene_key
+from permask.protocols.modes import protocol_of
 from permask.versions import COMPARISON_FORMAT, stamp
 
 # the last two columns: the comparison format and the permask that wrote it (same on every row)
-CSV_COLUMNS = ("run", "label", "tracker", "scene", "instance", "metric", "value",
+CSV_COLUMNS = ("run", "label", "tracker", "scene", "instance", "metric", "value", "mode",
                "format_version", "permask_version")
 
 
@@ -29,18 +31,25 @@ class Comparison:
     rows: list[str]
     cells: dict[str, dict[str, dict]]  # row -> column -> instance figures (incl. per_frame)
     files: dict[str, Path] = field(default_factory=dict)
+    modes: dict[str, str] = field(default_factory=dict)  # protocol -> the mode all runs share
 
     def value(self, row: str, column: str, metric: str) -> float:
         v = self.cells.get(row, {}).get(column, {}).get(metric)
         return float(v) if met.is_number(v) else float("nan")
 
     def overall_row(self) -> dict[str, dict[str, float]]:
-        """Per column: the point-weighted mean over its rows (as a run's `overall`)."""
+        """Per column: the point-weighted mean over its rows (as a run's `overall`); a column of
+        one run takes that run's own protocol figures, which score every instance as one video."""
         out = {}
         for col in self.columns:
             per = {row: {k: v for k, v in self.cells[row][col].items() if met.is_number(v)}
                    for row in self.rows if col in self.cells[row]}
             out[col] = met.overall(per)
+            runs = [r for r in self.runs if r.label == col]
+            if len(runs) == 1:
+                own = runs[0].metrics.get("overall") or {}
+                out[col].update({k: float(v) for k, v in own.items()
+                                 if met.is_number(v) and protocol_of(k) not in (None, "permask")})
         return out
 
     def has(self, metric: str) -> bool:
@@ -87,7 +96,12 @@ def build(runs: Sequence[Run]) -> Comparison:
 
 
 def key_metrics(comp: Comparison) -> list[str]:
-    keys = [m for m in (*tables.GT_KEY_METRICS, *tables.GT_FREE_KEY_METRICS) if comp.has(m)]
+    """The metrics with a table, in order; a figure split by mode gives one table per mode."""
+    present = {k for row in comp.cells.values() for figures in row.values() for k in figures}
+    keys = []
+    for m in (*tables.GT_KEY_METRICS, *tables.PROTOCOL_KEY_METRICS, *tables.GT_FREE_KEY_METRICS):
+        keys += [k for k in [m, *sorted(p for p in present if p.startswith(m + " ["))]
+                 if comp.has(k)]
     return keys
 
 
@@ -98,13 +112,14 @@ def csv_text(comp: Comparison, relative_to: Path | None = None) -> str:
     version = list(stamp(COMPARISON_FORMAT).values())
     for run in comp.runs:
         name = _display_path(run.path, relative_to)
+        modes = run_modes(run)
         groups = [*run.instances.items(), ("overall", run.metrics.get("overall", {}) or {})]
         for iid, figures in groups:
             for metric, value in figures.items():
                 if met.is_number(value):
                     writer.writerow([name, run.label, run.tracker, run.base_name, iid, metric,
                                      repr(float(value)) if not isinstance(value, int) else value,
-                                     *version])
+                                     modes.get(protocol_of(metric) or "", ""), *version])
     return buf.getvalue()
 
 
@@ -130,9 +145,11 @@ def markdown_text(comp: Comparison, out: Path, files: dict[str, Path]) -> str:
         cells = {row: {c: comp.value(row, c, metric) for c in comp.columns} for row in comp.rows}
         cells["overall"] = {c: overall[c].get(metric, float("nan")) for c in comp.columns}
         desc = tables.DESCRIPTIONS.get(metric, "")
-        lines += [f"## {tables.label(metric)}{tables.arrow(metric)}" + (f": {desc}" if desc else ""),
+        lines += [f"## {tables.with_mode(metric, comp.modes)}" + (f": {desc}" if desc else ""),
                   "", tables.comparison_table(metric, cells, [*comp.rows, "overall"], comp.columns)]
     lines.append(tables.legend(shown))
+    if comp.modes and any(protocol_of(m) for m in shown):
+        lines.append(tables.modes_text(comp.modes))
     lines.append("Best per row in **bold**.")
     for kind, path in files.items():
         if path.suffix == ".png":

@@ -5,7 +5,10 @@ ground-truth object poses.
   without a trailing `_masks`): dict `{instance: {camera: frame}}` or `<key>/<instance>` int `[V]`
   (-1 = no contact frame in that camera) -> `{instance: {camera: frame}}`, frames in [0, T);
 - query_points `[N,4]` (t,x,y,z) or `query_points/<instance>` `[N,4]` -> float32, t in [0, T);
-- gt_object_poses `[K,T,4,4]` object-to-world + gt_instance_ids `[K]` (both or neither).
+- gt_object_poses `[K,T,4,4]` object-to-world + gt_instance_ids `[K]` (both or neither);
+- ground truth as point tracks: gt_tracks `[N,T,3]` world metres (NaN where unknown),
+  gt_visibility `[N,T]` bool, gt_track_instance `[N]` instance ids, gt_query_points `[N,4]`
+  (t, x, y, z world; t in [0, T)) (all four or none).
 """
 
 from __future__ import annotations
@@ -125,10 +128,53 @@ def _check_queries(value: Any, key: str, T: int, ctx: Ctx) -> np.ndarray:
     return a
 
 
+POINT_TRACK_KEYS = ("gt_tracks", "gt_visibility", "gt_track_instance", "gt_query_points")
+
+
 @dataclass
 class _GT:
     object_poses: np.ndarray
     instance_ids: list[str]
+
+
+@dataclass
+class _PointTracks:
+    tracks: np.ndarray
+    visible: np.ndarray
+    instance: np.ndarray
+    query_points: np.ndarray
+
+
+def read_point_tracks(arrays: dict[str, Any], T: int, ctx: Ctx) -> _PointTracks | None:
+    """gt_tracks [N,T,3], gt_visibility [N,T], gt_track_instance [N], gt_query_points [N,4]."""
+    present = [k for k in POINT_TRACK_KEYS if arrays.get(k) is not None]
+    if not present:
+        return None
+    missing = [k for k in POINT_TRACK_KEYS if k not in present]
+    if missing:
+        raise ctx.error(missing[0], f"{', '.join(present)} present but {', '.join(missing)} missing",
+                        fix="ground truth as point tracks needs all of " + ", ".join(POINT_TRACK_KEYS))
+    tracks = numeric(arrays["gt_tracks"], "gt_tracks", ctx, "iuf")
+    if tracks.ndim != 3 or tracks.shape[1:] != (T, 3):
+        raise shape_error("gt_tracks", f"[N,T={T},3]", tracks, ctx)
+    N = tracks.shape[0]
+    if np.isinf(tracks).any():
+        raise ctx.error("gt_tracks", "contains inf (NaN marks an unknown position)")
+    visible = numeric(arrays["gt_visibility"], "gt_visibility", ctx, "biuf")
+    if visible.shape != (N, T):
+        raise shape_error("gt_visibility", f"[N={N},T={T}]", visible, ctx)
+    visible = visible.astype(bool)
+    if (visible & np.isnan(tracks).any(-1)).any():
+        raise ctx.error("gt_visibility", "a point is visible where its gt_tracks position is NaN")
+    raw = np.asarray(arrays["gt_track_instance"]).reshape(-1)
+    if raw.shape != (N,):
+        raise shape_error("gt_track_instance", f"[N={N}]", np.asarray(arrays["gt_track_instance"]), ctx)
+    instance = np.array([instance_id_of(x.item() if isinstance(x, np.generic) else x,
+                                        "gt_track_instance", ctx) for x in raw], dtype=str)
+    queries = _check_queries(arrays["gt_query_points"], "gt_query_points", T, ctx)
+    if len(queries) != N:
+        raise shape_error("gt_query_points", f"[N={N},4]", np.asarray(arrays["gt_query_points"]), ctx)
+    return _PointTracks(tracks.astype(np.float64), visible, instance, queries.astype(np.float64))
 
 
 def read_ground_truth(arrays: dict[str, Any], T: int, ctx: Ctx) -> _GT | None:

@@ -13,7 +13,9 @@ Accepted forms (see DESIGN.md, "Input NPZ"):
   without a trailing `_masks`): dict `{instance: {camera: frame}}` or `<key>/<instance>` int `[V]`
   (-1 = no contact frame in that camera);
 - query_points `[N,4]` (t,x,y,z) or `query_points/<instance>` `[N,4]`;
-- gt_object_poses `[K,T,4,4]` + gt_instance_ids `[K]`; timestamps (passed through).
+- gt_object_poses `[K,T,4,4]` + gt_instance_ids `[K]`; ground truth as point tracks
+  gt_tracks `[N,T,3]`, gt_visibility `[N,T]`, gt_track_instance `[N]`, gt_query_points `[N,4]`;
+  timestamps (passed through).
 
 Every problem raises `InputFormatError` naming the file, the key and the problem. This module
 puts the readers together: `npz` reads the members (no pickle executed), `arrays` / `masks` /
@@ -28,9 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from permask.data import GroundTruth, Scene
-from permask.inputs.annotations import (QUERY_KEY, contact_frame_keys, read_contact_frames,
-                                        read_ground_truth, read_query_points)
+from permask.data import GroundTruth, PointTracks, Scene
+from permask.inputs.annotations import (POINT_TRACK_KEYS, QUERY_KEY, contact_frame_keys,
+                                        read_contact_frames, read_ground_truth,
+                                        read_point_tracks, read_query_points)
 from permask.inputs.arrays import (REQUIRED_KEYS, check_required, read_camera_ids, read_depths,
                                    read_extrinsics, read_intrinsics, read_rgbs, video_vthw)
 from permask.inputs.checks import Ctx, positive_int
@@ -42,7 +45,7 @@ from permask.inputs.resample import (crop_sizes, resample, scale_intrinsics, str
 
 DEFAULT_MASK_KEY = "sam2_masks"
 SCENE_KEYS = (*REQUIRED_KEYS, "camera_ids", "timestamps", QUERY_KEY, "gt_object_poses",
-              "gt_instance_ids")
+              "gt_instance_ids", *POINT_TRACK_KEYS)
 
 
 def load_scene(path: str | Path, mask_key: str = DEFAULT_MASK_KEY, *, temporal_stride: int = 1,
@@ -101,6 +104,7 @@ def scene_from_arrays(arrays: dict[str, Any], source: str, mask_key: str = DEFAU
     contact = read_contact_frames(arrays, mask_key, camera_ids, T, ctx)
     queries = read_query_points(arrays, T, ctx)
     gt = read_ground_truth(arrays, T, ctx)
+    point_tracks = read_point_tracks(arrays, T, ctx)
 
     frames = np.arange(0, T, stride)
     mask_hw = next(iter(masks.values())).shape[2:] if masks else None
@@ -121,11 +125,26 @@ def scene_from_arrays(arrays: dict[str, Any], source: str, mask_key: str = DEFAU
         query_points=stride_queries(queries, stride, len(frames)),
         frame_indices=frames,
         timestamps=stride_timestamps(arrays.get("timestamps"), T, stride),
-        ground_truth=None if gt is None else GroundTruth(
-            np.ascontiguousarray(gt.object_poses[:, ::stride]), gt.instance_ids),
+        ground_truth=ground_truth(gt, point_tracks, stride, T),
         source=str(source),
         fingerprint=fingerprint,
     )
+
+
+def ground_truth(gt, point_tracks, stride: int, T: int) -> GroundTruth | None:
+    """The file's poses and point tracks on the kept frames (query frames as `query_points`')."""
+    if gt is None and point_tracks is None:
+        return None
+    poses = (np.zeros((0, len(range(0, T, stride)), 4, 4)) if gt is None
+             else np.ascontiguousarray(gt.object_poses[:, ::stride]))
+    tracks = None
+    if point_tracks is not None:
+        tracks = PointTracks(np.ascontiguousarray(point_tracks.tracks[:, ::stride]),
+                             np.ascontiguousarray(point_tracks.visible[:, ::stride]),
+                             point_tracks.instance,
+                             stride_queries(point_tracks.query_points, stride,
+                                            len(range(0, T, stride))))
+    return GroundTruth(poses, [] if gt is None else gt.instance_ids, tracks)
 
 
 def file_fingerprint(path: str | Path) -> str:
