@@ -51,22 +51,16 @@ COLUMNS = ("camel", "cows", "real", "real variants", "hard cases", "balls", "har
 # mechanism -> the lk settings that turn it off
 ABLATIONS = {
     "instance masks (gate, masked video)": {"use_masks": False},
-    "rigid prior (frame-to-frame fit carries lost points)": {"rigid_prior": False},
-    "local carry (neighbours' residual motion)": {"carry_neighbours": 0},
-    "keyframe refinement": {"keyframe_gap": 0},
-    "anchor refinement": {"anchor": False},
-    "predicted start (constant velocity)": {"predict_motion": False},
-    "query snap into the mask": {"query_snap_px": 0.0},
     "adaptive window (15 px always)": {"win_min": 15},
     "tight forward-backward check (1 px)": {"fb_threshold": 1.0},
-    "long-range rigid model + snap": {"rigid_snap": False, "snap_views": False},
-    "2D tracks snapped to the rigid motion": {"snap_views": False},
-    "continuous-track refit": {"fit_continuous": False},
-    "rim weights": {"rim_weight_fraction": 0.0},
-    "visibility at the exact pixel": {"visibility_tolerance": 0.0},
-    "interior points for the rigid fit": {"rigid_interior_fraction": 0.0},
+    "predicted start (constant velocity)": {"predict_motion": False},
+    "rigid prior (frame-to-frame fit carries lost points)": {"rigid_prior": False},
+    "local carry (neighbours' residual motion)": {"carry_neighbours": 0},
     "adaptive outlier floor": {"rigid_outlier_floor": 0.0},
+    "rigid snap (measured points sit on the rigid motion)": {"rigid_snap": False},
+    "interior points for the rigid fit": {"rigid_interior_fraction": 0.0},
     "rigid hysteresis (enter 0.9 for 2 frames)": {"rigid_probation": 0, "rigid_enter_share": 0.7},
+    "visibility at the exact pixel": {"visibility_tolerance": 0.0},
 }
 
 

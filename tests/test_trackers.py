@@ -88,7 +88,7 @@ def test_instances_are_independent(small_demo_scene, demo_queries):
 
 def test_lk_without_masks_and_rigid_prior_still_tracks(small_demo_scene, demo_queries):
     q = demo_queries["instance_2"]
-    plain = lk_tracker(use_masks=False, rigid_prior=False, anchor=False)
+    plain = lk_tracker(use_masks=False, rigid_prior=False)
     m = score(small_demo_scene, q, plain.track(small_demo_scene, q))
     m_st = score(small_demo_scene, q, StaticTracker().track(small_demo_scene, q))
     assert m["AJ"] > m_st["AJ"]

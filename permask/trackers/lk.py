@@ -1,29 +1,27 @@
 """Multi-view 3D tracking with OpenCV's pyramidal Lucas-Kanade.
 
 Per step t-1 -> t and per view:
-1. chained LK from frame t-1 with a forward-backward check, started where the point's last 3D
-   step would carry it (constant velocity, projected into the view);
-2. refined by LK from where the track was `keyframe_gap` frames ago, then against the frame the
-   track was seeded in ("anchor"), each with the current estimate as initial flow and accepted
-   only near it (a few frames' motion is measured without the sub-pixel bias of one step; the
-   anchor removes drift);
-3. lifted to 3D with depth read robustly around the tracked pixel (sparse depth has holes):
+1. chained LK from frame t-1 in the frames masked to the instance, with a forward-backward
+   check, started where the point's last 3D step would carry it (constant velocity, projected
+   into the view); the window adapts to the instance's size in that view (`win_fraction` of its
+   thickness);
+2. lifted to 3D with depth read robustly around the tracked pixel (sparse depth has holes):
    the valid depth nearest the expected depth, accepted within a tolerance, else the view lost it;
-4. optionally gated by the instance's (dilated) mask in that view.
-The LK window adapts per view to the instance's size there (`win_fraction` of its thickness).
+3. gated by the instance's (dilated) mask in that view.
 The views' 3D estimates are fused with outlier rejection (median with >=3 views, else the estimate
-nearest the previous position). With `rigid_prior`, a robust rigid fit of the instance's points
-from t-1 to t drops fused outliers and carries points no view measured (occluded, left the view);
-on real 3D, a RANSAC fit from a common object frame (`lk_rigid`) tells whether the instance moves
-rigidly: then points off that motion drifted (dropped, carried by it) and, with `rigid_snap`, the
-others sit where it puts them (their 2D tracks too). A deforming instance fails the test and keeps
-its measurements; the common frame restarts whenever the test fails, and a fresh one must hold
-for a few frames before it is used (a drifted rigid instance comes back, a deforming one does
-not). A view that lost a point is re-seeded where the current 3D position projects, if its depth
-there agrees (the point is visible again in that view). While an instance moves
-rigidly on real depth, a point counts visible only where some view measured depth at its very
-pixel within `visibility_tolerance` (`in_sight`): the far side of a turning ball is hidden even
-where the tracking's tolerant depth read (a window, for holes) agrees.
+nearest the previous position). With `rigid_prior`, a robust rigid (on a constant-depth stand-in:
+similarity) fit of the instance's points from t-1 to t drops fused outliers and carries the points
+no view measured: by the fitted motion plus what their nearest measured points moved beyond it
+(`carry_neighbours`), so a lost point on a limb follows the limb. On real 3D, a RANSAC fit from a
+common object frame (`lk_rigid`) tells whether the instance moves rigidly: then points off that
+motion drifted (dropped, carried by it) and, with `rigid_snap`, the others sit where it puts
+them. A deforming instance fails the test and keeps its measurements; the common frame restarts
+whenever the test fails, and a fresh one must hold for a few frames before it is used. A view
+that lost a point is re-seeded where the current 3D position projects, if its depth there agrees
+(the point is visible again in that view). While an instance moves rigidly on real depth, a
+point counts visible only where some view measured depth at its very pixel within
+`visibility_tolerance` (`in_sight`): the far side of a turning ball is hidden even where the
+tracking's tolerant depth read (a window, for holes) agrees.
 """
 
 from __future__ import annotations
@@ -42,8 +40,7 @@ from permask.trackers.lifting import (LiftingParams, fuse_views, instance_masks,
                                       read_depth_robust)
 from permask.trackers.lk_frames import (Frames, extents, mask_boxes, masked_video,
                                         predicted_shift, runs, thickness)
-from permask.trackers.lk_queries import snap_to_mask
-from permask.trackers.lk_rigid import in_sight, rigid_drift, snap_views
+from permask.trackers.lk_rigid import in_sight, rigid_drift
 from permask.trackers.lk_state import Cameras, ViewTracks
 from permask.trackers.rigid import carry_locally, fit_rigid_robust, median
 
@@ -56,51 +53,45 @@ class LKConfig(LiftingParams, TrackerConfig):
     name: str = "lk"
     win_size: int = 15  # pixels; the largest LK window
     win_min: int = 5  # pixels; the smallest (adaptive) LK window
-    win_fraction: float = 0.2  # window = this share of the instance's typical thickness in a
-    # view (mask area / longer box side; odd, within [win_min, win_size]): a window covering a
-    # small or thin object whole tracks its silhouette, not the texture moving inside it
-    query_snap_px: float = 8.0  # pixels; a query at most this far outside its (dilated) mask is
-    # tracked from the nearest pixel `query_snap_inside_px` inside it, its offset kept (0: off)
-    query_snap_inside_px: float = 3.0
+    # window = this share of the instance's typical thickness in a view (mask area / longer box
+    # side; odd, within [win_min, win_size]): a window covering a small or thin object whole
+    # tracks its silhouette, not the texture moving inside it
+    win_fraction: float = 0.2
     max_level: int = 3  # pyramid levels above the base
-    fb_threshold: float = 0.5  # pixels, forward-backward error limit (a track that does not
-    # come back this close is dropped and carried: cheaper than a drifting measurement)
-    predict_motion: bool = True  # LK starts where the point's last 3D motion carries it
-    # (constant velocity, projected into each view): fast turns leave LK only the residual
-    anchor: bool = True  # refine each step against the seed frame (less drift)
-    anchor_max_px: float = 2.0  # accept the anchored estimate within this of the chained one
-    max_anchor_groups: int = 4  # per view and step, refine the tracks of this many anchor frames
-    keyframe_gap: int = 4  # frames; refine each step by LK from where the track was this many
-    # frames ago too (0: off): a sub-pixel step is underestimated, a few frames' motion much
-    # less so (a turning object stops under-turning)
-    keyframe_max_px: float = 2.0  # accept that estimate within this of the chained one
-    carry_neighbours: int = 10  # a point no view measured moves with the instance's fitted
-    # motion plus what its this many nearest measured points moved beyond it (0: the fit alone)
+    # pixels; forward-backward error limit: a track that does not come back this close is
+    # dropped and carried (cheaper than a drifting measurement)
+    fb_threshold: float = 0.5
+    # LK starts where the point's last 3D motion carries it (constant velocity, projected into
+    # each view): fast motion leaves LK only the residual
+    predict_motion: bool = True
+    # a point no view measured moves with the instance's fitted motion plus what its this many
+    # nearest measured points moved beyond it (0: the fitted motion alone)
+    carry_neighbours: int = 10
+    # --- real 3D only (not on a constant-depth stand-in such as a video without depth) ---
     rigid_drift_tolerance: float = 0.02  # metres off the instance's rigid motion = drifted
-    rigid_min_inliers: float = 0.7  # share of points within that tolerance that keeps an
-    # instance rigid once its rigid model is in use
-    rigid_enter_share: float = 0.9  # share needed from a fresh common frame (the first, or one
-    # restarted from the current positions after the test failed) ...
-    rigid_probation: int = 2  # ... for this many frames before the rigid model is used: a
-    # deforming object fails within a few frames of every restart, a drifted rigid one comes back
-    rigid_outlier_floor: float = 0.015  # metres; on real depth a fused point further than
-    # max(this, 3 x the median) off the frame-to-frame fit is an outlier (at most
-    # rigid_outlier_tolerance; 0: always rigid_outlier_tolerance)
-    rigid_interior_fraction: float = 0.2  # the rigid fit uses points at least this share of the
-    # instance's thickness inside its mask (and half the LK window) when there are enough
-    fit_continuous: bool = True  # the rigid pose is refitted on the 2D tracks followed since
-    # the query (or the restart), where they are `fit_continuous_share` of the inliers: a
-    # re-seeded track re-states the pose it was seeded with, so a lagging pose stays lagging
-    fit_continuous_share: float = 0.5
-    rim_weight_fraction: float = 0.4  # that refit weighs a point by how deep inside the mask it
-    # was measured, full weight from this share of the thickness in (0: off): near the rim an LK
-    # window sees the silhouette, which stands still while a turning texture moves
-    rigid_snap: bool = True  # a rigid instance's measured points sit where its fitted motion puts
-    # them (the fit averages every point's pixel and depth noise; deforming instances never snap)
-    snap_views: bool = True  # with rigid_snap, the views' 2D tracks move to those positions too
-    visibility_tolerance: float = 0.02  # metres; on real depth a point counts visible only where
-    # some view measured depth within this of it at its very pixel (inside the mask): the far
-    # side of a turning object is hidden even where the tracking's tolerant depth read agrees
+    # share of points within that tolerance that keeps an instance rigid once its rigid model
+    # is in use ...
+    rigid_min_inliers: float = 0.7
+    # ... and the share needed from a fresh common frame (the first, or one restarted from the
+    # current positions after the test failed) for `rigid_probation` frames before it is used:
+    # a deforming object fails within a few frames of every restart, a drifted rigid one comes
+    # back
+    rigid_enter_share: float = 0.9
+    rigid_probation: int = 2
+    # metres; a fused point further than max(this, 3 x the median) off the frame-to-frame fit
+    # is an outlier (at most rigid_outlier_tolerance; 0: always rigid_outlier_tolerance)
+    rigid_outlier_floor: float = 0.015
+    # the rigid fit uses points at least this share of the instance's thickness inside its mask
+    # (and half the LK window) when there are enough: near the rim an LK window sees the
+    # silhouette, which stands still while a turning texture moves
+    rigid_interior_fraction: float = 0.2
+    # a rigid instance's measured points sit where its fitted motion puts them (the fit averages
+    # every point's pixel and depth noise; deforming instances never snap)
+    rigid_snap: bool = True
+    # metres; a point counts visible only where some view measured depth within this of it at
+    # its very pixel (inside the mask): the far side of a turning object is hidden even where
+    # the tracking's tolerant depth read agrees (0: off)
+    visibility_tolerance: float = 0.02
 
 
 class LKTracker(TrackerBase):
@@ -122,18 +113,13 @@ class LKTracker(TrackerBase):
         if N == 0:
             return TrackResult(tracks.astype(np.float32), visible, scores)
         masks = self._instance_masks(scene, queries.instance_id) if self.config.use_masks else None
-        offsets = None
-        if masks is not None:  # labelled points just off the silhouette: track the object there
-            queries, offsets = snap_to_mask(scene, queries, masks, self.config.query_snap_inside_px,
-                                            self.config.query_snap_px)
         gray = scene.gray() if masks is None else masked_video(scene.gray(), masks)
         boxes = [None] * V if masks is None else mask_boxes(masks)
-        state = ViewTracks(V, N, queries.frame)
+        state = ViewTracks(V, N)
         areas = [None] * V if masks is None else masks.sum(axis=(2, 3))  # [V,T] pixels
         typical = [thickness(b, a) for b, a in zip(boxes, areas)]  # per view; None: no masks
         state.lk_params = [self._view_lk_params(th) for th in typical]
-        state.set_margins(typical, self.config.rigid_interior_fraction,
-                          self.config.rim_weight_fraction)
+        state.set_margins(typical, self.config.rigid_interior_fraction)
         videos = [Frames(gray[v], None if boxes[v] is None else boxes[v].tolist(),
                          state.lk_params[v]["winSize"][0]) for v in range(V)]
         cameras = Cameras(scene.intrs.astype(np.float64), scene.extrs.astype(np.float64))
@@ -154,9 +140,8 @@ class LKTracker(TrackerBase):
             tracks[t, new] = queries.points[new, 1:]
             visible[t, new] = True
             scores[t, new] = 1.0
-            state.anchor_in_rigid_frame(new, tracks[t])
+            state.place_in_rigid_frame(new, tracks[t])
             seen = self._seed(scene, cameras, masks, state, tracks[t], t, qframe <= t)
-            state.remember(t, self.config.keyframe_gap)
             if state.restart_rigid:
                 state.restart_rigid_frame(tracks[t])
             if state.exact_visibility and state.rigid_active:  # moving rigidly
@@ -168,8 +153,6 @@ class LKTracker(TrackerBase):
                 regained = seen & ~visible[t] & (qframe < t)
                 visible[t] |= regained
                 scores[t, regained] = 0.5
-        if offsets is not None:
-            tracks += offsets[None]  # the query's own offset from the point tracked for it
         result = TrackResult(tracks.astype(np.float32), visible, scores)
         return apply_query_convention(result, qframe)
 
@@ -194,10 +177,8 @@ class LKTracker(TrackerBase):
             state.pos[view, idx] = np.where(ok[:, None], uv, np.nan)
             if state.check_drift and masks is not None:  # the rigid model fits interior points
                 inner = lifted[ok_depth]
-                state.measure_depth_inside(masks[:, t], uv[inner], view[inner], idx[inner])
+                state.measure_interior(masks[:, t], uv[inner], view[inner], idx[inner])
         fused, inlier = fuse_views(estimates, tracks[t - 1], self.config.fuse_tolerance)
-        if state.check_drift:  # only the long-range rigid fit reads it
-            state.continuous = (state.original & inlier & ~np.isnan(estimates[..., 0])).any(0)
         state.pos[~inlier & ~np.isnan(estimates[..., 0])] = np.nan  # outlier views lose the point
         measured = started & ~np.isnan(fused[:, 0])
         carried = tracks[t - 1].copy()
@@ -223,8 +204,6 @@ class LKTracker(TrackerBase):
                 carried = np.where(np.isnan(rigid_positions), carried, rigid_positions)
                 if self.config.rigid_snap:
                     fused = np.where(np.isnan(rigid_positions), fused, rigid_positions)
-                    if self.config.snap_views:
-                        snap_views(state, cameras, t, rigid_positions, measured)
         tracks[t, started] = np.where(measured[started, None], fused[started], carried[started])
         visible[t] = measured
         measuring_views = (~np.isnan(estimates[..., 0])).sum(0)
@@ -244,8 +223,7 @@ class LKTracker(TrackerBase):
         check = np.flatnonzero(ok)  # depth is read only where the point can still be seen
         ok[check] = self._read_depth(scene.depths[:, t], uv[check], z_expected[check],
                                      view[check])[1]
-        state.start(view[ok], idx[ok], uv[ok], t)
-        state.original[view[ok], idx[ok]] = t == state.query_frame[idx[ok]]
+        state.start(view[ok], idx[ok], uv[ok])
         seen[idx[ok]] = True
         return seen
 
@@ -262,11 +240,10 @@ class LKTracker(TrackerBase):
         return {**self.lk_params, "winSize": (win, win)}
 
     def _flow(self, videos, state, t, view, idx, shift=None):
-        """Chained LK t-1 -> t with forward-backward check, refined from where each track was
-        `keyframe_gap` frames ago and then against its anchor frame, for the 2D tracks (view
-        [M], idx [M]) sorted by view, in `videos` (per view, a `Frames`, built once per track
-        call). The LK calls are per view (and per reference frame); everything around them runs
-        once for all views. Returns uv [M,2] and ok [M]."""
+        """Chained LK t-1 -> t with forward-backward check for the 2D tracks (view [M], idx
+        [M]) sorted by view, in `videos` (per view, a `Frames`, built once per track call),
+        started at p0 + shift [M,2] where given. One pair of LK calls per view; everything
+        around them runs once for all views. Returns uv [M,2] and ok [M]."""
         p0 = state.pos[view, idx].astype(np.float32)
         p1 = np.empty_like(p0)
         fb = np.empty_like(p0)  # forward-backward difference, crop pixels
@@ -289,60 +266,7 @@ class LKTracker(TrackerBase):
             fb[s:e] = p0b - p0c
             p1[s:e] = p1c + offset
         ok = (status == 1).all(axis=1) & (np.hypot(fb[:, 0], fb[:, 1]) < self.config.fb_threshold)
-        k = self.config.keyframe_gap
-        if k > 1 and t - k in state.history:  # from where the track was k frames ago
-            ref_pos = state.history[t - k][view, idx]
-            ref_t = np.where(np.isnan(ref_pos[:, 0]) | (state.ref_frame[view, idx] > t - k),
-                             t - 1, t - k)
-            self._refine_from(videos, state, t, view, p1, ok, ref_t, ref_pos,
-                              self.config.keyframe_max_px, 1)
-        if self.config.anchor:
-            self._refine_from(videos, state, t, view, p1, ok, state.ref_frame[view, idx],
-                              state.ref_pos[view, idx], self.config.anchor_max_px,
-                              self.config.max_anchor_groups)
         return p1.astype(np.float64), ok
-
-    def _refine_from(self, videos, state, t, view, p1, ok, ref_t, ref_pos, max_px, max_groups):
-        """Refine p1 [M,2] (in place) by LK from each track's reference (frame ref_t [M] and
-        pixel ref_pos [M,2]: its anchor, where it was seeded, or where it was a few frames ago)
-        to frame t, starting at p1, where that lands within `max_px` of it. Tracks whose
-        reference is t-1 or later are left alone (they were just tracked from it). One LK call
-        per view and reference frame: the `max_groups` largest groups per view (a call's fixed
-        cost would dominate for the stragglers of many re-seeds; they stay chained this step)."""
-        V = len(videos)
-        key = view * t + ref_t  # one group per (view, anchor frame)
-        eligible = ok & (ref_t < t - 1)
-        counts = np.bincount(key[eligible], minlength=V * t).reshape(V, t)
-        largest = np.argsort(-counts, axis=1, kind="stable")[:, :max_groups]
-        rows = np.broadcast_to(np.arange(V)[:, None], largest.shape)
-        real = counts[rows, largest] > 0
-        chosen = np.zeros((V, t), bool)
-        chosen[rows[real], largest[real]] = True
-        anchored = np.flatnonzero(ok & chosen[view, ref_t])
-        if len(anchored) == 0:
-            return
-        anchored = anchored[np.argsort(key[anchored], kind="stable")]  # groups are runs
-        start = ref_pos[anchored].astype(np.float32)
-        guess = p1[anchored]
-        refined = np.empty_like(guess)
-        found = np.empty((len(guess), 1), np.uint8)
-        groups = list(runs(key[anchored]))
-        views = list(runs(view[anchored]))
-        boxes = extents(start, views, also=guess)  # a view's anchors and current positions
-        for (v, (vs, ve)), extent in zip(views, boxes):
-            mine = [(k % t, s - vs, e - vs) for k, (s, e) in groups if vs <= s < ve]
-            # one crop for this view's anchor frames and the current frame
-            crops, off = videos[v].crops([t, *(r for r, _, _ in mine)], extent)
-            start_c, guess_c = start[vs:ve] - off, guess[vs:ve] - off
-            refined_v, found_v = refined[vs:ve], found[vs:ve]
-            for (_, s, e), ref_image in zip(mine, crops[1:]):
-                refined_v[s:e], found_v[s:e], _ = cv2.calcOpticalFlowPyrLK(
-                    ref_image, crops[0], start_c[s:e], guess_c[s:e],
-                    flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **state.lk_params[v])
-            refined_v += off
-        shift = refined - guess
-        agree = (found[:, 0] == 1) & (np.hypot(shift[:, 0], shift[:, 1]) < max_px)
-        p1[anchored[agree]] = refined[agree]
 
     def _outlier_tolerance(self, residuals: np.ndarray, planar: bool) -> float:
         """Metres off the frame-to-frame fit beyond which a fused point is an outlier, given the

@@ -1,8 +1,7 @@
 """`lk`'s rigid model of an instance: which points drifted off the instance's motion and where
 a rigid instance's points are (`rigid_drift`), which points the fitted motion turned out of every
-view's sight (`hidden`), which points some view sees at their very pixel (`in_sight`), how far
-measurements lie inside the silhouette (`edge_distance`), and moving the views' 2D tracks onto
-the rigid positions (`snap_views`).
+view's sight (`hidden`), which points some view sees at their very pixel (`in_sight`) and how far
+measurements lie inside the silhouette (`edge_distance`).
 
 `cameras` and `state` are `lk`'s per-call objects (`lk_state.Cameras`: intrs [V,T,3,3],
 extrs [V,T,3,4]; `lk_state.ViewTracks`: pos [V,N,2], rigid_local [N,3], rigid_pose,
@@ -17,7 +16,7 @@ import numpy as np
 from permask.data import Scene
 from permask.geometry import in_image, project_each
 from permask.trackers.lifting import depth_at, lookup_mask
-from permask.trackers.rigid import fit_rigid_ransac, kabsch
+from permask.trackers.rigid import fit_rigid_ransac
 
 
 def rigid_drift(config, scene: Scene, cameras, t: int, state, fused: np.ndarray,
@@ -60,37 +59,13 @@ def rigid_drift(config, scene: Scene, cameras, t: int, state, fused: np.ndarray,
         state.rigid_active, state.rigid_streak, state.restart_rigid = False, 0, True
         return none
     state.rigid_streak += 1
-    state.rigid_pose = pose = _refit(config, state, usable, inliers, fused, pose)
+    state.rigid_pose = pose
     if not state.rigid_active and state.rigid_streak < config.rigid_probation:
         return none
     state.rigid_active = True
     positions = state.rigid_local @ pose[:3, :3].T + pose[:3, 3]
     drifted = usable & (np.linalg.norm(fused - positions, axis=1) > config.rigid_drift_tolerance)
     return drifted, positions
-
-
-def _refit(config, state, usable: np.ndarray, inliers: np.ndarray, fused: np.ndarray,
-           pose: np.ndarray) -> np.ndarray:
-    """The rigid pose [4,4] refitted on the RANSAC inliers [U] (of the `usable` [N] points) that
-    tell most: with `fit_continuous`, the 2D tracks followed since the query (or the common
-    frame's restart) where they are at least `fit_continuous_share` of the inliers (a re-seeded
-    track re-states the pose it was seeded with: a lagging pose stays lagging); with
-    `rim_weight_fraction`, weighted by how deep inside the mask they were measured, full weight
-    from that share of the instance's thickness in (a window near the rim sees the silhouette,
-    which stands still while a turning texture moves). Unchanged without either."""
-    best = inliers
-    if config.fit_continuous and state.continuous is not None:
-        continuous = inliers & state.continuous[usable]
-        if continuous.sum() >= max(2 * config.min_rigid_points,
-                                   config.fit_continuous_share * inliers.sum()):
-            best = continuous
-    weights = None
-    if config.rim_weight_fraction > 0 and state.depth_inside is not None:
-        weights = np.clip(state.depth_inside[usable][best] / config.rim_weight_fraction,
-                          0.05, 1.0) ** 2
-    if best is inliers and weights is None:
-        return pose
-    return kabsch(state.rigid_local[usable][best], fused[usable][best], weights=weights)
 
 
 def _depths_seen(scene: Scene, cameras, t: int, points: np.ndarray):
@@ -154,14 +129,3 @@ def edge_distance(masks: np.ndarray, uv: np.ndarray, view: np.ndarray, reach: li
                                        cv2.DIST_L2, 3)
         out[mine] = inside[pixel[mine, 1] - y0, pixel[mine, 0] - x0]
     return out
-
-
-def snap_views(state, cameras, t: int, positions: np.ndarray, points: np.ndarray) -> None:
-    """Move the 2D tracks of points [N] bool, in the views tracking them, to where their rigid
-    positions [N,3] project at frame t (a rigid instance's tracks stop drifting one by one)."""
-    tracked = ~np.isnan(state.pos[..., 0]) & points[None] & ~np.isnan(positions[None, :, 0])
-    view, idx = np.nonzero(tracked)
-    if len(idx):
-        state.pos[view, idx] = project_each(positions[idx], cameras.intrs[view, t],
-                                            cameras.extrs[view, t])[0]
-

@@ -1,6 +1,6 @@
 """`lk`'s per-call objects: the scene's cameras in float64 (`Cameras`) and the state of one
-`track` call (`ViewTracks`): every view's 2D tracks and their anchors, the instance's common
-rigid frame and whether its rigid model holds, and the recent 2D tracks for keyframe refinement.
+`track` call (`ViewTracks`): every view's 2D tracks, the instance's common rigid frame and
+whether its rigid model holds.
 """
 
 from __future__ import annotations
@@ -23,29 +23,19 @@ class Cameras:
 
 class ViewTracks:
     """One `track` call's state. Per view and point: the current 2D position (NaN: not tracked
-    in that view) and the frame and pixel the 2D track was seeded at (its anchor)."""
+    in that view)."""
 
-    def __init__(self, num_views: int, num_points: int, query_frame: np.ndarray):
+    def __init__(self, num_views: int, num_points: int):
         self.pos = np.full((num_views, num_points, 2), np.nan)
-        self.ref_frame = np.full((num_views, num_points), -1, np.int64)
-        self.ref_pos = np.full((num_views, num_points, 2), np.nan)
         # each point in one common, object-attached frame (NaN: unknown) and the pose [4,4] that
         # maps that frame to the current one (None: the instance is not moving rigidly now)
         self.rigid_local = np.full((num_points, 3), np.nan)
         self.rigid_pose: np.ndarray | None = np.eye(4)
         self.lk_params: list[dict] = []  # per view: cv2.calcOpticalFlowPyrLK settings
-        # per view [V] (see `set_margins`): pixels inside the mask that count as interior, the
-        # instance's thickness, how far the distance to the mask edge is measured exactly
-        self.interior_px, self.thickness_px, self.reach_px = np.zeros((3, num_views))
+        # per view [V] (see `set_margins`): pixels inside the mask that count as interior
+        self.interior_px = np.zeros(num_views)
         self.interior: np.ndarray | None = None  # [N] measured in a view away from the mask edge
-        self.depth_inside: np.ndarray | None = None  # [N] deepest measurement inside the mask,
-        # as a share of the instance's thickness in that view
         self.rigid_inliers = np.zeros(num_points, bool)  # [N] on the rigid motion last frame
-        # [V,N] the 2D track runs since the query frame (or since the common frame restarted)
-        self.original = np.zeros((num_views, num_points), bool)
-        self.query_frame = query_frame  # [N]
-        self.continuous: np.ndarray | None = None  # [N] measured by some original track now
-        self.history: dict[int, np.ndarray] = {}  # frame -> pos [V,N,2] then (recent frames)
         self._rigid_started = False
         self.rigid_active = False  # the rigid model holds (drift check, snap, exact visibility)
         self.rigid_streak = 0  # frames the instance has moved rigidly since the common frame
@@ -55,31 +45,25 @@ class ViewTracks:
         self.similarity = False
         self.exact_visibility = False  # visibility at the very pixel (`in_sight`), real 3D only
 
-    def set_margins(self, typical: list[float | None], interior_fraction: float,
-                    rim_fraction: float) -> None:
+    def set_margins(self, typical: list[float | None], interior_fraction: float) -> None:
         """Per view, from the instance's typical thickness there (pixels; None: no masks): the
         rigid fit's interior lies `interior_fraction` of it inside the mask and at least half
         the LK window (no window on the silhouette, away from the rim where a turning surface is
-        foreshortened); edge distances are exact up to `rim_fraction` of it."""
+        foreshortened)."""
         th = np.array([t or 0.0 for t in typical])
         half_window = np.array([p["winSize"][0] // 2 for p in self.lk_params])
         self.interior_px = np.maximum(half_window, interior_fraction * th)
-        self.thickness_px = np.maximum(th, 1.0)
-        self.reach_px = np.maximum(self.interior_px, rim_fraction * th)
 
-    def measure_depth_inside(self, masks: np.ndarray, uv: np.ndarray, view: np.ndarray,
-                             idx: np.ndarray) -> None:
+    def measure_interior(self, masks: np.ndarray, uv: np.ndarray, view: np.ndarray,
+                         idx: np.ndarray) -> None:
         """From this frame's lifted measurements (pixels uv [M,2] of points idx [M] in views
-        view [M]; masks [V,H,W]): `interior` [N] (some view measured the point inside its
-        interior margin) and `depth_inside` [N] (its deepest measurement, share of thickness)."""
-        dist = edge_distance(masks, uv, view, self.reach_px)
-        N = self.pos.shape[1]
-        self.interior = np.zeros(N, bool)
+        view [M]; masks [V,H,W]): `interior` [N], some view measured the point further inside
+        its mask than its interior margin."""
+        dist = edge_distance(masks, uv, view, self.interior_px + 1)
+        self.interior = np.zeros(self.pos.shape[1], bool)
         self.interior[idx[dist > np.round(self.interior_px[view])]] = True
-        self.depth_inside = np.zeros(N)
-        np.maximum.at(self.depth_inside, idx, dist / self.thickness_px[view])
 
-    def anchor_in_rigid_frame(self, new: np.ndarray, positions: np.ndarray) -> None:
+    def place_in_rigid_frame(self, new: np.ndarray, positions: np.ndarray) -> None:
         """Place points starting now [N] bool, at positions [N,3], in the common frame."""
         if not new.any():
             return
@@ -97,19 +81,8 @@ class ViewTracks:
         self.rigid_local = positions.copy()
         self.rigid_pose = np.eye(4)
         self.rigid_inliers[:] = False
-        self.original = ~np.isnan(self.pos[..., 0])
         self.restart_rigid = False
 
-    def remember(self, t: int, gap: int) -> None:
-        """Keep the 2D tracks at frame t for the keyframe refinement `gap` frames later."""
-        if gap > 1:
-            self.history[t] = self.pos.copy()
-            self.history.pop(t - gap, None)
-
-    def start(self, view, idx: np.ndarray, uv: np.ndarray, t: int) -> None:
+    def start(self, view, idx: np.ndarray, uv: np.ndarray) -> None:
         """Seed 2D tracks of points idx [M] in view(s) (one int or [M]) at pixels uv [M,2]."""
         self.pos[view, idx] = uv
-        self.ref_pos[view, idx] = uv
-        self.ref_frame[view, idx] = t
-
-
