@@ -226,6 +226,16 @@ def test_a_lost_point_moves_with_its_nearest_measured_points_beyond_the_fitted_m
     # with one neighbour: the nearest's residual; with fewer sources than neighbours: all of them
     np.testing.assert_allclose(carry_locally(lost, residuals, sources, 1), [[0, 0.05, 0], [0, 0, 0]])
     np.testing.assert_allclose(carry_locally(lost, residuals[:1], sources[:1], 10), [[0, 0, 0]] * 2)
+    # many points take a k-d tree: the same answer as the direct search
+    rng = np.random.default_rng(0)
+    sources, residuals = rng.random((300, 3)), rng.normal(size=(300, 3))
+    lost = rng.random((400, 3))
+    gap = np.linalg.norm(lost[:, None] - sources[None], axis=-1)
+    nearest = np.argsort(gap, axis=1)[:, :10]
+    weights = 1.0 / (np.take_along_axis(gap, nearest, axis=1) + 1e-3)
+    expected = (weights[..., None] * residuals[nearest]).sum(1) / weights.sum(1)[:, None]
+    np.testing.assert_allclose(carry_locally(lost, residuals, sources, 10), expected, atol=1e-9)
+    np.testing.assert_allclose(carry_locally(lost[:5], residuals, sources, 10), expected[:5], atol=1e-9)
 
 
 def test_lk_outlier_tolerance_follows_the_spread_of_the_frame_to_frame_fit():

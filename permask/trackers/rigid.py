@@ -150,8 +150,15 @@ def carry_locally(previous: np.ndarray, residuals: np.ndarray, sources: np.ndarr
     on a limb moves with the limb's measured points, not with the body's average motion; on a
     rigid instance the residuals are noise and the correction is about 0. M >= 1."""
     k = min(neighbours, len(sources))
-    distance, nearest = cKDTree(sources).query(previous, k=k)
-    if k == 1:
-        return residuals[nearest]
+    if len(previous) * len(sources) <= 50_000:  # a tree costs more to build than it saves
+        gap = previous[:, None, :] - sources[None]
+        squared = np.einsum("lmc,lmc->lm", gap, gap)
+        nearest = np.argpartition(squared, k - 1, axis=1)[:, :k] if k < len(sources) else \
+            np.broadcast_to(np.arange(k), (len(previous), k))
+        distance = np.sqrt(np.take_along_axis(squared, nearest, axis=1))
+    else:
+        distance, nearest = cKDTree(sources).query(previous, k=k)
+        if k == 1:
+            distance, nearest = distance[:, None], nearest[:, None]
     weights = 1.0 / (distance + 1e-3)  # 1 mm floor: a point on top of a source takes its motion
     return np.einsum("lk,lkc->lc", weights, residuals[nearest]) / weights.sum(1)[:, None]
