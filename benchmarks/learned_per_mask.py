@@ -49,8 +49,9 @@ from common import demo_scene, timed  # noqa: E402 (benchmarks/ is on sys.path)
 from perf_machine import git, load_average  # noqa: E402
 from perf_processes import one_run_vs_processes  # noqa: E402
 from perf_report import table  # noqa: E402
-from perf_tracking import instance_queries, union_scene  # noqa: E402
+from perf_tracking import instance_queries  # noqa: E402
 from permask.trackers.cotracker import CoTrackerTracker  # noqa: E402
+from permask.trackers.joint import track_jointly  # noqa: E402
 from permask.trackers.mvtracker import MVTrackerTracker  # noqa: E402
 from tests import upstream_models as um  # noqa: E402
 
@@ -163,9 +164,8 @@ def bench_per_mask(name: str, kw: dict, scene, size: str, counts: list[int], rep
             skipped[k] = cache.hits
         encode_s = cache.encode_s / max(cache.misses, 1)
         for n in counts:
-            scene_all, everything = union_scene(scene, dict(queries[:n]))
-            cache.clear()
-            one[n] = min(one[n], timed(tracker.track, scene_all, everything)[0])
+            cache.clear()  # one call on all points: what `tracking=joint` runs
+            one[n] = min(one[n], timed(track_jointly, tracker, scene, dict(queries[:n]))[0])
     rows = []
     for n in counts:
         per_mask = float(sum(calls[:n]))

@@ -11,8 +11,6 @@
 from __future__ import annotations
 
 import cProfile
-import dataclasses
-import functools
 import os
 import pstats
 import re
@@ -25,9 +23,8 @@ from common import ROOT, attribute_timers, timed
 from permask.config import QueryConfig
 from permask.data import Queries, Scene, TrackResult
 from permask.queries import build_queries
+from permask.trackers.joint import union_scene
 from permask.trackers.lk import LKTracker
-
-UNION = "all_instances"  # the synthetic instance whose mask is the union of every instance's
 
 
 @dataclass
@@ -83,17 +80,6 @@ class OpenCVShare:
 def instance_queries(scene: Scene) -> dict[str, Queries]:
     """Default query points (first frame, 300 per instance) of every instance."""
     return {iid: build_queries(scene, iid, QueryConfig()) for iid in scene.instance_ids}
-
-
-def union_scene(scene: Scene, queries: dict[str, Queries]) -> tuple[Scene, Queries]:
-    """A copy of the scene with one more instance, UNION, whose mask is the union of every
-    instance's mask, and the concatenation of all the queries as UNION's queries. The copy
-    shares the arrays (and the cached grey video) with `scene`."""
-    masks = dict(scene.masks)
-    masks[UNION] = functools.reduce(np.logical_or, scene.masks.values())
-    everything = Queries(UNION, *(np.concatenate([getattr(q, name) for q in queries.values()])
-                                  for name in ("points", "view", "pixel")))
-    return dataclasses.replace(scene, masks=masks), everything
 
 
 def bench_batching(scene: Scene, queries: dict[str, Queries], repeats: int

@@ -50,6 +50,13 @@ class OnLocked(Choice):
     wait = "wait"
 
 
+class Tracking(Choice):
+    """How a run calls its tracker (README "Per mask or joint?")."""
+
+    per_mask = "per_mask"  # one call per instance, with that instance's queries only
+    joint = "joint"  # one call per scene with every instance's queries, split back per instance
+
+
 @dataclass
 class LimitsConfig:
     """Bounds on reading the input (permask/inputs/limits.py, `DecodeLimits`); null: the default
@@ -181,6 +188,7 @@ class MetricsConfig:
 class PermaskConfig:
     input: InputConfig = field(default_factory=InputConfig)
     tracker: Any = MISSING
+    tracking: Tracking = Tracking.per_mask
     depth: Any = MISSING
     query: QueryConfig = field(default_factory=QueryConfig)
     split: SplitConfig = field(default_factory=SplitConfig)

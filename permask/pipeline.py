@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from permask import metrics as met
 from permask import resume
 from permask import tables
 from permask.data import Queries, Scene, TrackResult
-from permask.config import validate_config
+from permask.config import Tracking, validate_config
 from permask.errors import ConfigError, InstanceError
 from permask.files.atomic import save_json, save_npz
 from permask.files.layout import OutputLayout
@@ -40,6 +41,7 @@ from permask.record.live import check_address
 from permask.record.paths import frame_values
 from permask.record.recorder import RunRecorder, is_shared, open_live_view
 from permask.trackers.base import Tracker
+from permask.trackers.joint import track_jointly
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,7 @@ class RunReport:
     reused: list[str] = field(default_factory=list)
     scene: Scene | None = None  # the scene the run saw (for outputs made after it, e.g. videos)
     metric_modes: dict[str, str] = field(default_factory=dict)  # protocol -> its mode
+    tracking: str = "per_mask"  # `tracking`: per_mask or joint
 
 
 class Interrupted(Exception):
@@ -176,34 +179,20 @@ def _track_instances(cfg: DictConfig, scene: Scene, tracker, layout: OutputLayou
     skipped: dict[str, str] = {}
     reused: list[str] = []
     finished: list[str] = []  # tracked file on disk: what a resume reuses
+    mode = Tracking(cfg.tracking)
+    tracked = _tracked(cfg, scene, tracker, plan, config_text, skipped)
+    started = time.perf_counter()
     try:
-        for instance_id, files in tqdm(plan.items(), desc=f"{tracker.name} per mask",
-                                       unit="instance", disable=not bars_on(cfg.progress)):
-            started = time.perf_counter()
-            if inst.is_empty(scene.masks[instance_id]):
-                skipped[instance_id] = inst.EMPTY_MASK
-                log.warning("skipping %s: its mask is empty in every frame", instance_id)
-                continue
-            fingerprint = resume.instance_fingerprint(cfg, scene, instance_id)
-            earlier = resume.load_finished(files["tracked"], fingerprint,
-                                           [files[k] for k in ("queries", "rrd") if k in files])
-            if earlier is not None:
-                queries, result = earlier
-                truth = met.ground_truth_tracks(scene, queries)
+        for instance_id, queries, result, earlier, fingerprint in tqdm(
+                tracked, total=len(plan), desc=f"{tracker.name} {mode.value.replace('_', ' ')}",
+                unit="instance", disable=not bars_on(cfg.progress)):
+            files = plan[instance_id]
+            truth = met.ground_truth_tracks(scene, queries)
+            if earlier:
                 reused.append(instance_id)
                 if recorder is not None:
                     recorder.instance(None, queries, result)  # the live view only
             else:
-                queries = build_queries(scene, instance_id, cfg.query)
-                if len(queries) == 0:
-                    why = ("no ground-truth track names it (gt_track_instance)"
-                           if cfg.query.mode == "gt" else NO_QUERY_POINTS)
-                    skipped[instance_id] = why
-                    log.warning("skipping %s: %s", instance_id, why)
-                    continue
-                save_npz(files["queries"], **query_arrays(queries, config_text))
-                result = tracker.track(scene, queries)
-                truth = met.ground_truth_tracks(scene, queries)
                 if recorder is not None:
                     recorder.instance(files["rrd"], queries, result)
                 arrays = tracked_arrays(scene, queries, result, tracker.name, config_text)
@@ -215,10 +204,10 @@ def _track_instances(cfg: DictConfig, scene: Scene, tracker, layout: OutputLayou
             figures = instance_metrics(scene, queries, result, list(cfg.metrics.distances), modes,
                                        truth)
             log.info("%s: %d points, %s in %.1f s", instance_id, len(queries),
-                     "reused" if instance_id in reused else "tracked",
-                     time.perf_counter() - started)
+                     "reused" if earlier else "tracked", time.perf_counter() - started)
             outcomes[instance_id] = InstanceOutcome(instance_id, queries, result, figures, files,
                                                     truth)
+            started = time.perf_counter()
     except KeyboardInterrupt:
         raise Interrupted(finished, out) from None
     if reused:
@@ -231,18 +220,70 @@ def _track_instances(cfg: DictConfig, scene: Scene, tracker, layout: OutputLayou
     overall = met.overall(per_instance_figures)
     overall.update(pooled_protocol_figures(scene, modes, list(outcomes.values())))
     files["metrics"] = save_json(layout.metrics_json(), {
-        **stamp(METRICS_FORMAT), "base_name": base, "tracker": tracker.name, "input": scene.source,
-        "input_fingerprint": scene.fingerprint,
+        **stamp(METRICS_FORMAT), "base_name": base, "tracker": tracker.name,
+        "tracking": mode.value, "input": scene.source, "input_fingerprint": scene.fingerprint,
         "depth": {"name": scene.depth_source, "metric": scene.depth_metric},
         "metric_modes": modes.labels(),
         "instances": per_instance_figures,
         "overall": overall, "skipped": skipped})
+    title = f"{base}: tracker {tracker.name}" + (", joint" if mode == Tracking.joint else "")
     files["metrics_table"] = tables.write_run_table(
-        layout.metrics_table(), per_instance_figures, overall,
-        title=f"{base}: tracker {tracker.name}", skipped=skipped,
+        layout.metrics_table(), per_instance_figures, overall, title=title, skipped=skipped,
         modes=modes.short(), mode_labels=modes.labels())
     return RunReport(out, base, tracker.name, outcomes, skipped, files, overall, reused, scene,
-                     modes.labels())
+                     modes.labels(), mode.value)
+
+
+def _tracked(cfg: DictConfig, scene: Scene, tracker, plan: dict[str, dict[str, Path]],
+             config_text: str, skipped: dict[str, str]
+             ) -> Iterator[tuple[str, Queries, TrackResult, bool, str]]:
+    """Per instance in plan order: (id, queries, result, reused, fingerprint), the result tracked
+    by `cfg.tracking` (one call per instance, or one call for every instance) or, where an
+    earlier run finished the instance with the same fingerprint, reused. Instances without
+    queries go into `skipped` with the reason.
+
+    Joint: every instance's queries are built (and their files written) before the one call;
+    an instance reused from an interrupted joint run still takes part in the call (its stored
+    queries, identical to rebuilt ones), so the others see the same call as uninterrupted."""
+    def prepare(instance_id: str, files: dict[str, Path]):
+        if inst.is_empty(scene.masks[instance_id]):
+            skipped[instance_id] = inst.EMPTY_MASK
+            log.warning("skipping %s: its mask is empty in every frame", instance_id)
+            return None
+        fingerprint = resume.instance_fingerprint(cfg, scene, instance_id)
+        earlier = resume.load_finished(files["tracked"], fingerprint,
+                                       [files[k] for k in ("queries", "rrd") if k in files])
+        if earlier is not None:
+            return earlier[0], earlier[1], fingerprint
+        queries = build_queries(scene, instance_id, cfg.query)
+        if len(queries) == 0:
+            why = ("no ground-truth track names it (gt_track_instance)"
+                   if cfg.query.mode == "gt" else NO_QUERY_POINTS)
+            skipped[instance_id] = why
+            log.warning("skipping %s: %s", instance_id, why)
+            return None
+        save_npz(files["queries"], **query_arrays(queries, config_text))
+        return queries, None, fingerprint
+
+    if cfg.tracking != Tracking.joint:
+        for instance_id, files in plan.items():
+            prepared = prepare(instance_id, files)
+            if prepared is not None:
+                queries, earlier, fingerprint = prepared
+                result = tracker.track(scene, queries) if earlier is None else earlier
+                yield instance_id, queries, result, earlier is not None, fingerprint
+        return
+    prepared = {iid: p for iid, files in plan.items() if (p := prepare(iid, files)) is not None}
+    results: dict[str, TrackResult] = {}
+    if any(earlier is None for _, earlier, _ in prepared.values()):
+        started = time.perf_counter()
+        queries = {iid: q for iid, (q, _, _) in prepared.items()}
+        results = track_jointly(tracker, scene, queries)
+        log.info("joint: %d instance(s), %d points in one %s call, %.1f s", len(queries),
+                 sum(map(len, queries.values())), tracker.name, time.perf_counter() - started)
+    for iid, (queries, earlier, fingerprint) in prepared.items():
+        yield iid, queries, results[iid] if earlier is None else earlier, earlier is not None, \
+            fingerprint
 
 
 def instance_metrics(scene: Scene, queries: Queries, result: TrackResult,

@@ -45,7 +45,8 @@ def print_report(report: RunReport, console: Console | None = None) -> None:
     has_gt = any("AJ" in o.metrics for o in report.outcomes.values())
     COLUMNS = GT_FREE_COLUMNS + (GT_COLUMNS if has_gt else [])
     # no vertical rules and headers never cut: every column fits an 80-column terminal
-    table = Table(title=f"{report.base_name}: tracker {report.tracker}, per instance",
+    table = Table(title=f"{report.base_name}: tracker {report.tracker}"
+                  f"{', joint' if report.tracking == 'joint' else ''}, per instance",
                   box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("instance", no_wrap=True)
     for _, header, _ in COLUMNS:

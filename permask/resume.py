@@ -36,6 +36,8 @@ def instance_fingerprint(cfg: DictConfig, scene: Scene, instance_id: str) -> str
         settings["depth"].pop(key, None)
     for key in ("spawn", "connect"):  # watching a run live never changes it
         settings.get("record", {}).pop(key, None)
+    if settings.get("tracking") == "per_mask":  # what runs before the setting did: their
+        settings.pop("tracking")  # finished instances stay valid; joint ones never match them
     digest = hashlib.sha256()
     digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
     digest.update(scene.fingerprint.encode())

@@ -527,3 +527,40 @@ def test_encoder_cache_reuses_only_bit_identical_inputs():
         tight.attach(small := CountingEncoder().eval())
         small(a), small(b), small(a), small(b)
         assert small.calls == 3 and tight.hits == 1
+
+
+# ---------------------------------------------------------------------------- tracking=joint
+@pytest.mark.parametrize("build, call", [("mvtracker", "_run"), ("cotracker", "_track_view"),
+                                         ("cotracker_online", "_track_view"),
+                                         ("spatracker", "_track_view")])
+def test_joint_is_one_upstream_call_and_splits_back(checkpoints, build, call):
+    """`tracking=joint`: one upstream call (per view for the lifted trackers) holds every
+    instance's queries; the stand-ins track each point on its own, so each instance gets exactly
+    its per-mask tracks back, and one instance alone is its per-mask call."""
+    from permask.trackers.joint import track_jointly
+    make = {"mvtracker": mvtracker, "cotracker": cotracker, "spatracker": spatracker,
+            "cotracker_online": lambda c: cotracker(c, online=True)}[build]
+    scene = rig_scene(T=6, holes=0.0)
+    queries = {"instance_0": rig_queries(scene, seed=1, n=6),
+               "instance_1": rig_queries(scene, "instance_1", seed=2, n=5, late=1)}
+    tracker = make(checkpoints)
+    alone = {iid: tracker.track(scene, q) for iid, q in queries.items()}
+    sizes = []
+    real = getattr(tracker, call)
+
+    def counted(*args):
+        sizes.append(len(args[-2] if call == "_run" else args[-1]))
+        return real(*args)
+
+    setattr(tracker, call, counted)
+    joint = track_jointly(tracker, scene, queries)
+    assert list(joint) == list(queries)
+    calls_expected = 1 if call == "_run" else scene.num_views
+    assert len(sizes) == calls_expected and all(s == 11 for s in sizes), sizes
+    for iid, q in queries.items():
+        check_convention(joint[iid], q, 6)
+        np.testing.assert_allclose(joint[iid].tracks, alone[iid].tracks, atol=1e-5)
+        np.testing.assert_array_equal(joint[iid].visible, alone[iid].visible)
+    one = track_jointly(tracker, scene, {"instance_0": queries["instance_0"]})
+    np.testing.assert_array_equal(one["instance_0"].tracks, alone["instance_0"].tracks)
+    np.testing.assert_array_equal(one["instance_0"].visible, alone["instance_0"].visible)

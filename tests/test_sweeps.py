@@ -149,6 +149,39 @@ def test_per_frame_curves_in_metrics_json(tracker_sweep):
     assert "per_frame" not in data["overall"]
 
 
+def test_tracker_by_mode_sweep_is_one_comparison(tmp_path, cache_dir):
+    """`-m tracker=static,lk tracking=per_mask,joint`: one comparison with tracker x mode
+    columns, job folders naming the mode, joint jobs writing what per-mask jobs write, the
+    merged recording holding every column, and best per mask choosing across modes."""
+    multirun(["tracker=static,lk", "tracking=per_mask,joint", *RANK, "video=true",
+              "hydra.callbacks.compare.select=aj"], tmp_path, timeout=300)
+    jobs = {p.name.split(",tracker=")[1].removesuffix(",video=True"): p
+            for p in tmp_path.iterdir() if p.is_dir() and ",tracker=" in p.name}
+    assert sorted(jobs) == ["lk,tracking=joint", "lk,tracking=per_mask",
+                            "static,tracking=joint", "static,tracking=per_mask"], jobs
+    for tracker in ("lk", "static"):
+        per_mask, joint = (sorted(p.name for p in jobs[f"{tracker},tracking={m}"].iterdir()
+                                  if p.is_file()) for m in ("per_mask", "joint"))
+        assert per_mask == joint and f"demo_{tracker}_cam_00.mp4" in joint, joint
+        data = json.loads((jobs[f"{tracker},tracking=joint"] / "metrics.json").read_text())
+        assert data["tracking"] == "joint"
+    labels = ["lk joint", "lk per_mask", "static joint", "static per_mask"]
+    values, rows = read_csv(tmp_path / "comparison.csv")
+    assert sorted({r["label"] for r in rows}) == labels
+    table = (tmp_path / "comparison.md").read_text().split("## AJ", 1)[1].split("##", 1)[0]
+    assert "| instance | " + " | ".join(labels) + " |" in table
+    merged = summarize(tmp_path / "demo_comparison.rrd")
+    for label in labels:
+        for iid in INSTANCES:
+            assert merged.rows.get(track_path(label, iid), 0) > 0, (label, iid)
+    selection = json.loads((tmp_path / "best" / "selection.json").read_text())
+    for iid in INSTANCES:
+        winner = selection["instances"][iid]["winner"]
+        assert winner in labels
+        assert values[(winner, iid, "AJ")] == max(values[(label, iid, "AJ")] for label in labels)
+    assert (tmp_path / "demo_comparison_cam_00.mp4").is_file()
+
+
 def test_instance_sweep_aggregates_into_one_table(tmp_path, cache_dir):
     multirun(["instances=[instance_0],[instance_1]", *QUICK], tmp_path)
     jobs = sorted(p.name for p in tmp_path.iterdir() if p.is_dir())

@@ -6,7 +6,9 @@ not shared by all runs compared, leaving out where things go (`output_dir`, ...)
 (`input.*`, `base_name`: scenes are rows) and `instances` (instances are rows): a sweep over
 trackers gives labels `lk` and `static`; a sweep over instances with one tracker gives one column.
 When two runs fill the same cell (the same command run twice into two folders), their labels get
-the folder name appended.
+the folder name appended. The tracking mode (`tracking`, from metrics.json) is part of a run's
+identity: when any run compared is `joint`, every label names its mode (`lk joint`,
+`lk per_mask`), so a sweep `tracker=lk,static tracking=per_mask,joint` has tracker x mode columns.
 """
 
 from __future__ import annotations
@@ -46,6 +48,11 @@ class Run:
     @property
     def tracker(self) -> str:
         return str(self.metrics.get("tracker", "?"))
+
+    @property
+    def tracking(self) -> str:
+        """`per_mask` or `joint` (runs of permask before the setting: per_mask)."""
+        return str(self.metrics.get("tracking", "per_mask"))
 
     @property
     def base_name(self) -> str:
@@ -152,9 +159,12 @@ def names_run(key: str) -> bool:
 
 def assign_labels(runs: Sequence[Run]) -> None:
     """Give each run its column label (see the module docstring)."""
-    naming = [[o for o in r.overrides if names_run(override_key(o))] for r in runs]
+    # the mode comes from what the run did (metrics.json), not from how it was asked for
+    naming = [[o for o in r.overrides if names_run(override_key(o))
+               and override_key(o) != "tracking"] for r in runs]
     common = set.intersection(*(set(n) for n in naming)) if naming else set()
     trackers = {r.tracker for r in runs}
+    show_mode = any(r.tracking != "per_mask" for r in runs)
     for run, names in zip(runs, naming):
         differing = sorted(o for o in names if o not in common)
         if differing == [f"tracker={run.tracker}"] or (not differing and len(trackers) > 1):
@@ -163,6 +173,9 @@ def assign_labels(runs: Sequence[Run]) -> None:
             run.label = ",".join(differing)
         else:
             run.label = run.tracker
+        if show_mode:
+            run.label += f" {run.tracking}" if run.label == run.tracker \
+                else f",tracking={run.tracking}"
     # the same cell filled twice (one command run into two folders): tell them apart by folder
     changed = True
     while changed:

@@ -34,6 +34,11 @@ class Tracker(Protocol):
     `track` returns tracks [T,N,3] world metres, visible [T,N] bool and optional scores [T,N];
     frames before a query's own frame are NaN and invisible. A call sees only one instance's
     queries and keeps its state in the call, so instances never influence each other.
+
+    With `tracking=joint` the runner makes one call for every instance instead
+    (`permask.trackers.joint.track_jointly`): a tracker's optional `track_joint(scene,
+    {instance: queries}) -> {instance: result}` says what a joint call means for it; without
+    one, `track` gets every instance's queries as one instance whose mask is the union.
     """
 
     name: str

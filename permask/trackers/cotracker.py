@@ -36,7 +36,9 @@ commits in docs/learned_trackers.md):
   most `step` frames needs one chunk (the loop above would run none), done here.
 
 Before a query's frame the result is NaN / invisible (`apply_query_convention`); at its frame it is
-the query point itself. Instances never share a call.
+the query point itself. Per mask, instances never share a call; with `tracking=joint` each
+view's call holds every instance's queries, everything else stays per instance
+(`LiftedTracker.track_joint`).
 """
 
 from __future__ import annotations
@@ -101,18 +103,21 @@ class CoTrackerTracker(LiftedTracker):
         self.encoders.attach_at(predictor, "model.fnet")
         return predictor
 
-    def track(self, scene: Scene, queries: Queries) -> TrackResult:
-        T, N = scene.num_frames, len(queries)
+    def _start_scene(self, scene: Scene) -> None:
         self.encoders.for_scene(scene)
-        if N == 0:
-            return fuse_over_time(T, queries, None, self.config)
 
+    def _view_call(self, scene: Scene):
         def visible_pixels(v, txy):
             uv, vis = self._track_view(scene, v, txy)
             uv[~vis] = np.nan
             return uv
 
-        tracks_2d, masks = self._track_views(scene, queries, visible_pixels, 2)
+        return visible_pixels
+
+    def _fuse(self, scene: Scene, queries: Queries, tracks_2d: np.ndarray,
+              masks: np.ndarray | None) -> TrackResult:
+        """One instance's 2D tracks [V,T,N,2] (NaN: not tracked) lifted and fused."""
+        N = len(queries)
 
         def estimate(t, previous, started):
             out = np.full((scene.num_views, N, 3), np.nan)
@@ -123,7 +128,7 @@ class CoTrackerTracker(LiftedTracker):
                                               masks, self.config)
             return out
 
-        return fuse_over_time(T, queries, estimate, self.config)
+        return fuse_over_time(scene.num_frames, queries, estimate, self.config)
 
     def _track_view(self, scene: Scene, view: int, txy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """CoTracker on one view for queries [M,3] (t, u, v): tracks [T,M,2], visible [T,M]."""

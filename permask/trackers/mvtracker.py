@@ -1,7 +1,8 @@
 """`tracker=mvtracker`: MVTracker, a learned multi-view 3D point tracker (ethz-vlg/mvtracker).
 
 One call per instance (or per batch of its queries): all views, all frames, that instance's
-queries in world coordinates; the model returns world tracks directly.
+queries in world coordinates; the model returns world tracks directly. With `tracking=joint`,
+one call (or batches) with every instance's queries, split back per instance (`track_joint`).
 
 Upstream conventions this adapter relies on (checked against the public code; sources and
 commits in docs/learned_trackers.md):
@@ -50,6 +51,7 @@ from permask.errors import ConfigError
 from permask.trackers.base import apply_query_convention
 from permask.trackers.encoder_cache import EncoderCache, EncoderReuseConfig
 from permask.trackers.hub import HubTracker, LearnedTrackerConfig, UpstreamSource, load_hub_entry
+from permask.trackers.joint import JOINT_ID, joined_queries, split_result
 
 UPSTREAM = "ethz-vlg/mvtracker:ceea8ad2af77ed9b44148ef8e9eeba4ea3c3f072"
 SOURCE = UpstreamSource(
@@ -135,6 +137,11 @@ class MVTrackerTracker(HubTracker):
         prob[frames, idx] = 1.0
         result = TrackResult(tracks.astype(np.float32), visible, prob.astype(np.float32))
         return apply_query_convention(result, frames)
+
+    def track_joint(self, scene: Scene, queries: dict[str, Queries]) -> dict[str, TrackResult]:
+        """Every instance's queries in one call (`tracking=joint`), split back per instance: the
+        network attends across all of them; MVTracker uses no masks and no rigid prior."""
+        return split_result(self.track(scene, joined_queries(queries, JOINT_ID)), queries)
 
     def _run(self, model, inputs: dict, points: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
         """One forward pass for queries [M,4]: world tracks [T,M,3] and visibility prob [T,M]."""

@@ -15,6 +15,8 @@ in the image, depth agrees, inside the mask; or only the source view with `views
 view runs once (or once per batch of `max_points_per_batch` queries) with that instance's queries;
 the camera-frame 3D tracks are mapped to world with the view's camera-to-world pose at each
 frame; views are fused frame by frame with outlier rejection (and the rigid prior), as in `lk`.
+With `tracking=joint` each view's call holds every instance's queries; view choice, mapping and
+fusion stay per instance (`LiftedTracker.track_joint`).
 
 Upstream conventions this adapter relies on (read in the code at da6a92d):
 - `from models.SpaTrackV2.models.predictor import Predictor` (the clone's root on sys.path);
@@ -141,17 +143,18 @@ class SpatialTrackerV2Tracker(LiftedTracker):
             spatrack.track_num = self.config.vo_points
         return model
 
-    def track(self, scene: Scene, queries: Queries) -> TrackResult:
-        T, N = scene.num_frames, len(queries)
-        if N == 0:
-            return fuse_over_time(T, queries, None, self.config)
-        world, _ = self._track_views(scene, queries,
-                                     lambda v, txy: self._track_view(scene, v, txy), 3)
+    view_width = 3  # world points
 
+    def _view_call(self, scene: Scene):
+        return lambda v, txy: self._track_view(scene, v, txy)
+
+    def _fuse(self, scene: Scene, queries: Queries, world: np.ndarray,
+              masks: np.ndarray | None) -> TrackResult:
+        """One instance's world points [V,T,N,3] per view (NaN: invisible) fused over views."""
         def estimate(t, previous, started):
             return world[:, t]
 
-        return fuse_over_time(T, queries, estimate, self.config)
+        return fuse_over_time(scene.num_frames, queries, estimate, self.config)
 
     def _track_view(self, scene: Scene, view: int, txy: np.ndarray) -> np.ndarray:
         """SpatialTrackerV2 on one view for queries [M,3] (t, u, v): world points [T,M,3], NaN
