@@ -111,8 +111,41 @@ def modes_table() -> str:
     return "\n".join(rows)
 
 
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def results_table(name: str) -> str:
+    """The table of benchmarks/results/NAME.json (written by `python benchmarks/lk_suite.py`,
+    with `--ablation` for lk_ablation), with the command that made it."""
+    saved = json.loads((RESULTS / f"{name}.json").read_text())
+    rows = saved["rows"]
+    columns = list(next(iter(rows.values())))
+    lines = [f"`{saved['command']}`:", "", "| | " + " | ".join(columns) + " |",
+             "|---|" + "---:|" * len(columns)]
+    lines += [f"| {label} | " + " | ".join(f"{row[c]:.1f}" for c in columns) + " |"
+              for label, row in rows.items()]
+    return "\n".join(lines)
+
+
+def lk_misses() -> str | None:
+    """`python benchmarks/real_clips.py` with and without the local carry (needs ../shared)."""
+    if not (ROOT.parent / "shared" / "data" / "badja").is_dir():
+        return None
+    shown = []
+    for overrides in (["carry_neighbours=0"], []):
+        out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "real_clips.py"), *overrides],
+                             cwd=ROOT, check=True, capture_output=True, text=True).stdout
+        table = out.strip().splitlines()
+        label = " ".join(overrides) or "(today's defaults)"
+        shown += ([table[0].replace("| clip |", "| lk | clip |"),
+                   table[1].replace("|---|", "|---|---|", 1)] if not shown else [])
+        shown += [f"| {label} " + line for line in table[2:]]
+    return "\n".join(shown)
+
+
 BLOCKS = {"demo": demo_table, "inspect_demo": inspect_demo, "inspect_clip": inspect_clip,
-          "modes": modes_table}
+          "modes": modes_table, "lk_suite": lambda: results_table("lk_suite"),
+          "lk_ablation": lambda: results_table("lk_ablation"), "lk_misses": lk_misses}
 
 
 def regenerate(text: str) -> str:
