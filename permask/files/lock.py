@@ -51,8 +51,13 @@ class FolderLock:
                                   fix="wait for it, choose another output_dir, or on_locked=wait")
             log.warning("waiting for the permask run (%s) writing into %s", holder, self.folder)
             fcntl.flock(fd, fcntl.LOCK_EX)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
+        try:  # who holds it, for the message of a run refused
+            os.ftruncate(fd, 0)
+            os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
+        except OSError as err:
+            os.close(fd)  # also releases the lock
+            raise OutputError(f"cannot write the lock file: {describe_os_error(err)}",
+                              file=str(self.lock_file), key="output_dir") from None
         self._fd = fd
         return self
 
