@@ -130,7 +130,7 @@ class OutputLayout:
 
     def folders(self) -> list[Path]:
         """The folders this layout writes files into (where a killed run's temporaries lie)."""
-        return [self.root, self._inside("instances")]
+        return [self.root, self._inside("instances"), self._inside(STATE_DIR)]
 
     def _stem(self, instance_id: str) -> str:
         return f"{self._base}_{self._tracker}_{safe_name(instance_id)}"
