@@ -8,6 +8,7 @@ ratio are checked (`check_declared_size`). Only the members asked for are ever r
 
 from __future__ import annotations
 
+import lzma
 import math
 import pickle
 import zipfile
@@ -50,7 +51,7 @@ def _read_header(stream: Any) -> tuple[tuple[int, ...], bool, np.dtype]:
 _READ_ERRORS = (ValueError, EOFError, OSError, zipfile.BadZipFile, zlib.error, TypeError,
                 pickle.UnpicklingError, IndexError, KeyError, AttributeError, SyntaxError,
                 UnicodeError, OverflowError, RecursionError, MemoryError, NotImplementedError,
-                RuntimeError)  # RuntimeError: an encrypted member
+                RuntimeError, lzma.LZMAError)  # RuntimeError: an encrypted member
 
 
 _LIMIT_FIX = "if the file is genuine, raise input.limits.{} (see README, Reliability)"
