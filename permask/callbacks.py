@@ -2,7 +2,9 @@
 
 - `LaunchCallback` (at the start): the sweep folder becomes an absolute path on the driver, so
   jobs on any launcher (Ray workers, SLURM nodes) write below the folder the user asked for, and
-  the SLURM or Ray cluster the launcher needs is checked before any job leaves.
+  the SLURM or Ray cluster the launcher needs is checked before any job leaves. The driver then
+  locks the sweep folder until the sweep ends: a second sweep into it is refused in one line, and
+  the temporaries of a killed sweep's comparison are removed.
 - `CompareCallback` (at the end): writes comparison.csv / comparison.md / PNG plots / the merged
   recording into the sweep folder, exactly as `python -m permask.compare SWEEP_DIR` would, and with
   `select=METRIC` the best-per-mask folder `SWEEP_DIR/best/` (`permask.compare.best`).
@@ -22,18 +24,33 @@ log = logging.getLogger(__name__)
 
 class LaunchCallback(Callback):
     """`on_multirun_start`: pin `hydra.sweep.dir` to an absolute path and check the launcher's
-    cluster (`permask.launchers.pin_sweep_dir`, `check_launcher`). A failure is one
-    `permask: error:` line, exit 2 (carried past Hydra's reporting by `Abort`)."""
+    cluster (`permask.launchers.pin_sweep_dir`, `check_launcher`), then lock the sweep folder
+    (`.permask/lock`, held by the driver until `on_multirun_end`, which Hydra calls for this
+    callback last). A failure is one `permask: error:` line, exit 2 (carried past Hydra's
+    reporting by `Abort`)."""
+
+    def __init__(self) -> None:
+        self._lock = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from permask.errors import Abort, PermaskError
+        from permask.files.layout import STATE_DIR, ComparisonLayout
+        from permask.files.lock import FolderLock
         from permask.launchers import check_launcher, pin_sweep_dir
 
         try:
-            pin_sweep_dir(config)
+            folder = pin_sweep_dir(config)
             check_launcher(config.hydra.launcher)
+            lock = FolderLock(folder / STATE_DIR / "lock", key="sweep_dir").__enter__()
         except PermaskError as err:
             raise Abort(err) from None
+        self._lock = lock
+        lock.remove_orphaned_temporaries(ComparisonLayout(folder).folders())
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if self._lock is not None:
+            self._lock.__exit__(None, None, None)
+            self._lock = None
 
 
 class CompareCallback(Callback):

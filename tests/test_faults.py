@@ -8,6 +8,7 @@ The in-process cases run by default; the end-to-end ones (`python -m tests.fault
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import os
@@ -27,7 +28,6 @@ from tests.test_trust import files_under, run_on
 TINY_DEMO = ["input.demo.num_views=2", "input.demo.num_frames=6", "input.demo.height=48",
              "input.demo.width=64"]
 RUN = [*TINY_DEMO, "progress=false", "query.max_points=8"]
-TMP_SUFFIXES = (".tmp",)
 
 
 def temporaries(folder: Path) -> list[Path]:
@@ -238,3 +238,43 @@ def test_a_read_only_output_folder_is_one_line(tmp_path, cache_dir):
     finally:
         out.chmod(0o755)
     assert str(out) in line and "output_dir" in line
+
+
+@pytest.mark.slow
+def test_parallel_sweep_and_a_second_sweep_into_its_folder(tmp_path, cache_dir):
+    """Two joblib workers write sibling job folders; a second sweep started into the same
+    sweep folder while the first runs is refused in one line; the first sweep's results are
+    whole and only its own."""
+    import time
+
+    from tests.conftest import SMALL_DEMO_OVERRIDES
+
+    sweep = tmp_path / "sweep"
+    args = [sys.executable, str(ROOT / "run.py"), "-m", f"sweep_dir={sweep}",
+            *SMALL_DEMO_OVERRIDES, "progress=false", "query.max_points=20", "record.enabled=false",
+            "tracker=static,lk", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
+    first = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    lock = sweep / ".permask" / "lock"
+    deadline = time.monotonic() + 120
+    while not (lock.is_file() and lock.read_text().startswith(f"pid {first.pid} ")):
+        assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+        time.sleep(0.2)
+    second = subprocess.run([*args[:3], f"sweep_dir={sweep}", *args[4:]], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    running = first.poll() is None
+    out, err = first.communicate(timeout=600)
+    assert first.returncode == 0, err[-3000:]
+    assert running, "the first sweep ended before the second started; make it longer"
+    line = one_line(second)
+    assert str(sweep) in line and "sweep_dir" in line and f"pid {first.pid}" in line, line
+    jobs = sorted(p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith("."))
+    assert [p.name.rsplit("tracker=", 1)[1] for p in jobs] == ["lk", "static"]
+    for job in jobs:
+        tracker = job.name.rsplit("tracker=", 1)[1]
+        names = [p.name for p in job.glob("*_tracked.npz")]
+        assert names and all(f"_{tracker}_" in n for n in names), names
+        assert not temporaries(job)
+        assert_complete(job)
+    with open(sweep / "comparison.csv", newline="") as fh:
+        assert {row["label"] for row in csv.DictReader(fh)} == {"static", "lk"}

@@ -191,6 +191,11 @@ class ComparisonLayout:
         return inside(self.root, "best") if scene is None else \
             inside(self.root, "best", safe_name(scene))
 
+    def folders(self) -> list[Path]:
+        """The folders a comparison writes into (where a killed one's temporaries lie)."""
+        best = self.best()
+        return [self.root, best, *(p for p in best.rglob("*") if p.is_dir())]
+
 
 BEST_TRACKER = "best"  # the tracker part of a best-per-mask folder's file names
 
