@@ -248,7 +248,7 @@ def _find_all(data: bytearray, sig: bytes) -> list[int]:
     return found
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Mutated:
     """A mutated recording: its seed's form and its bytes (shown short in failure reports)."""
 
