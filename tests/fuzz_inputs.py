@@ -261,9 +261,9 @@ class Mutated:
 
 
 @st.composite
-def mutated_file(draw):
-    """A `Mutated` seed: 1-5 mutations of members and of the archive applied."""
-    form = draw(st.sampled_from(FORMS))
+def mutated_file(draw, forms: tuple[str, ...] = FORMS):
+    """A `Mutated` seed of one of `forms`: 1-5 mutations of members and of the archive."""
+    form = draw(st.sampled_from(forms))
     deflated = draw(st.booleans())
     member_ops = draw(st.lists(member_mutation(), max_size=3))
     archive_ops = draw(st.lists(archive_mutation(), max_size=2,

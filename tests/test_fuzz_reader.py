@@ -20,7 +20,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 
 from permask.errors import PermaskError
 from permask.pipeline import run
@@ -117,7 +117,7 @@ def test_every_seed_runs(form, deflated, cfg):
     assert check_invariant(zip_members(list(seed_members(form)), deflated), cfg) == "ran"
 
 
-QUICK = settings(max_examples=60, derandomize=True, deadline=None, database=None,
+QUICK = settings(max_examples=12, derandomize=True, deadline=None, database=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.function_scoped_fixture])
 LONG = settings(max_examples=3000, deadline=None,
@@ -125,17 +125,23 @@ LONG = settings(max_examples=3000, deadline=None,
                                        HealthCheck.function_scoped_fixture])
 
 
-@QUICK
-@given(example=mutated_file())
-def test_mutated_recordings_run_or_fail_in_one_line_quick(example, cfg, keep_failing_example):
-    check_and_keep(example.data, cfg)
+@pytest.mark.parametrize("form", FORMS)
+def test_mutated_recordings_run_or_fail_in_one_line_quick(form, cfg, keep_failing_example):
+    """12 fixed examples per input form."""
+
+    @QUICK
+    @given(example=mutated_file((form,)))
+    def check(example):
+        event(f"{example.form}: {check_and_keep(example.data, cfg)}")
+
+    check()
 
 
 @pytest.mark.slow
 @LONG
 @given(example=mutated_file())
 def test_mutated_recordings_run_or_fail_in_one_line_long(example, cfg, keep_failing_example):
-    check_and_keep(example.data, cfg)
+    event(f"{example.form}: {check_and_keep(example.data, cfg)}")
 
 
 @pytest.mark.parametrize("path", sorted(REGRESSIONS.glob("*.npz")), ids=lambda p: p.name)
