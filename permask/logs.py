@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 import sys
@@ -48,11 +49,19 @@ def run_log_handlers() -> list[logging.FileHandler]:
 
 
 def guard_run_log() -> None:
-    """Keep a failed write of a run.log handler (kept for `run_log_failure`) instead of letting
-    `logging` print a traceback for it on stderr."""
+    """Keep a failed write of a run.log handler (an OSError, for `run_log_failure`) instead of
+    letting `logging` print a traceback for it on stderr; other errors are logging's to report."""
     _failures.clear()
     for handler in run_log_handlers():
-        handler.handleError = lambda record, h=handler: _note_failure(h, sys.exc_info()[1])
+        handler.handleError = functools.partial(_handle_error, handler, handler.handleError)
+
+
+def _handle_error(handler: logging.FileHandler, report, record: logging.LogRecord) -> None:
+    err = sys.exc_info()[1]
+    if isinstance(err, OSError):
+        _note_failure(handler, err)
+    else:
+        report(record)
 
 
 def _note_failure(handler: logging.FileHandler, err: BaseException | None) -> None:
