@@ -29,9 +29,6 @@ class LaunchCallback(Callback):
     callback last). A failure is one `permask: error:` line, exit 2 (carried past Hydra's
     reporting by `Abort`)."""
 
-    def __init__(self) -> None:
-        self._lock = None
-
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from permask.errors import Abort, PermaskError
         from permask.files.layout import STATE_DIR, ComparisonLayout
@@ -41,16 +38,39 @@ class LaunchCallback(Callback):
         try:
             folder = pin_sweep_dir(config)
             check_launcher(config.hydra.launcher)
+            created = not folder.exists()
             lock = FolderLock(folder / STATE_DIR / "lock", key="sweep_dir").__enter__()
         except PermaskError as err:
             raise Abort(err) from None
-        self._lock = lock
+        _sweep_locks.append((lock, folder, created))
         lock.remove_orphaned_temporaries(ComparisonLayout(folder).folders())
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        if self._lock is not None:
-            self._lock.__exit__(None, None, None)
-            self._lock = None
+        release_sweep(remove_if_untouched=False)
+
+
+# the sweep folder this driver locked: (lock, folder, whether this process created the folder)
+_sweep_locks: list[tuple[Any, Path, bool]] = []
+
+
+def release_sweep(remove_if_untouched: bool = True) -> None:
+    """Release the sweep folder's lock. A sweep refused at start (a later callback's check)
+    leaves no folder behind: with `remove_if_untouched`, a folder this process created that
+    holds nothing but the lock is removed."""
+    while _sweep_locks:
+        lock, folder, created = _sweep_locks.pop()
+        lock.__exit__(None, None, None)
+        state = lock.lock_file.parent
+        if not (remove_if_untouched and created):
+            continue
+        try:
+            if [p.name for p in folder.iterdir()] == [state.name] and \
+                    [p.name for p in state.iterdir()] == [lock.lock_file.name]:
+                lock.lock_file.unlink()
+                state.rmdir()
+                folder.rmdir()
+        except OSError:
+            pass
 
 
 class CompareCallback(Callback):

@@ -196,5 +196,8 @@ def main() -> None:
     try:
         run_job()
     except Abort as stop:  # raised on the driver of a multirun (launcher, callback)
+        from permask.callbacks import release_sweep
+
+        release_sweep()
         print(f"permask: error: {stop.error}", file=sys.stderr)
         sys.exit(2)
