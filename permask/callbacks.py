@@ -2,7 +2,9 @@
 
 - `LaunchCallback` (at the start): the sweep folder becomes an absolute path on the driver, so
   jobs on any launcher (Ray workers, SLURM nodes) write below the folder the user asked for, and
-  the SLURM or Ray cluster the launcher needs is checked before any job leaves.
+  the SLURM or Ray cluster the launcher needs is checked before any job leaves. The driver then
+  locks the sweep folder until the sweep ends: a second sweep into it is refused in one line, and
+  the temporaries of a killed sweep's comparison are removed.
 - `CompareCallback` (at the end): writes comparison.csv / comparison.md / PNG plots / the merged
   recording into the sweep folder, exactly as `python -m permask.compare SWEEP_DIR` would, and with
   `select=METRIC` the best-per-mask folder `SWEEP_DIR/best/` (`permask.compare.best`).
@@ -22,18 +24,53 @@ log = logging.getLogger(__name__)
 
 class LaunchCallback(Callback):
     """`on_multirun_start`: pin `hydra.sweep.dir` to an absolute path and check the launcher's
-    cluster (`permask.launchers.pin_sweep_dir`, `check_launcher`). A failure is one
-    `permask: error:` line, exit 2 (carried past Hydra's reporting by `Abort`)."""
+    cluster (`permask.launchers.pin_sweep_dir`, `check_launcher`), then lock the sweep folder
+    (`.permask/lock`, held by the driver until `on_multirun_end`, which Hydra calls for this
+    callback last). A failure is one `permask: error:` line, exit 2 (carried past Hydra's
+    reporting by `Abort`)."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from permask.errors import Abort, PermaskError
+        from permask.files.layout import STATE_DIR, ComparisonLayout
+        from permask.files.lock import FolderLock
         from permask.launchers import check_launcher, pin_sweep_dir
 
         try:
-            pin_sweep_dir(config)
+            folder = pin_sweep_dir(config)
             check_launcher(config.hydra.launcher)
+            created = not folder.exists()
+            lock = FolderLock(folder / STATE_DIR / "lock", key="sweep_dir").__enter__()
         except PermaskError as err:
             raise Abort(err) from None
+        _sweep_locks.append((lock, folder, created))
+        lock.remove_orphaned_temporaries(ComparisonLayout(folder).folders())
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        release_sweep(remove_if_untouched=False)
+
+
+# the sweep folder this driver locked: (lock, folder, whether this process created the folder)
+_sweep_locks: list[tuple[Any, Path, bool]] = []
+
+
+def release_sweep(remove_if_untouched: bool = True) -> None:
+    """Release the sweep folder's lock. A sweep refused at start (a later callback's check)
+    leaves no folder behind: with `remove_if_untouched`, a folder this process created that
+    holds nothing but the lock is removed."""
+    while _sweep_locks:
+        lock, folder, created = _sweep_locks.pop()
+        lock.__exit__(None, None, None)
+        state = lock.lock_file.parent
+        if not (remove_if_untouched and created):
+            continue
+        try:
+            if [p.name for p in folder.iterdir()] == [state.name] and \
+                    [p.name for p in state.iterdir()] == [lock.lock_file.name]:
+                lock.lock_file.unlink()
+                state.rmdir()
+                folder.rmdir()
+        except OSError:
+            pass
 
 
 class CompareCallback(Callback):

@@ -4,6 +4,7 @@ resume hint (exit 130). The configs are the package's own `conf/` folder (`CONF_
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -20,9 +21,35 @@ from omegaconf import DictConfig  # noqa: E402
 
 from permask.config import CONF_DIR, register_configs  # noqa: E402
 from permask.errors import Abort, PermaskError, unexpected_failure  # noqa: E402
-from permask.logs import plain_text, to_run_log  # noqa: E402
+from permask.logs import guard_run_log, plain_text, run_log_failure, to_run_log  # noqa: E402
 
 register_configs()
+
+
+def _hydra_record_failures_as_one_line() -> None:
+    """Hydra writes the run's `.hydra/*.yaml` before any permask code runs, and reports a failed
+    write (a full disk) as a traceback with exit 1: carry it out as one line, exit 2, instead."""
+    import hydra.core.utils as hydra_utils
+
+    real = hydra_utils._save_config
+    if getattr(real, "one_line", False):
+        return
+
+    def save_config(cfg, filename, output_dir):
+        try:
+            real(cfg, filename, output_dir)
+        except OSError as err:
+            from permask.errors import OutputError
+            from permask.files.atomic import describe_os_error
+
+            raise Abort(OutputError(f"cannot write: {describe_os_error(err)}",
+                                    file=str(Path(output_dir) / filename))) from None
+
+    save_config.one_line = True
+    hydra_utils._save_config = save_config
+
+
+_hydra_record_failures_as_one_line()
 
 # run folders named on the command line that existed before this process (never removed)
 _PREEXISTING: set[Path] = set()
@@ -60,6 +87,7 @@ def run_job(cfg: DictConfig) -> float | None:
     from permask.report import print_report
 
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    guard_run_log()
     output_dir = HydraConfig.get().runtime.output_dir
     try:
         report = run(cfg, output_dir)
@@ -84,15 +112,23 @@ def run_job(cfg: DictConfig) -> float | None:
         except PermaskError as err:
             _fail(f"permask: error: {err}", output_dir, 2)
     print_report(report)
-    to_run_log(plain_text(lambda console: print_report(report, console)))
+    try:
+        to_run_log(plain_text(lambda console: print_report(report, console)))
+    except PermaskError as err:
+        _fail(f"permask: error: {err}", output_dir, 2)
+    failed_log = run_log_failure()  # the outputs are complete; the run's log is not
+    if failed_log is not None:
+        _fail(f"permask: error: {failed_log}", output_dir, 2)
     return report.overall.get("AJ")
 
 
 def _fail(message: str, output_dir, code: int) -> None:
-    """The one line on stderr, also in the run's log when its folder is still there; exit."""
+    """The one line on stderr, also in the run's log when its folder is still there; exit.
+    Whatever goes wrong while reporting (the log on a full disk) never replaces the error."""
     print(message, file=sys.stderr)
-    if Path(output_dir).is_dir():
-        to_run_log(message)
+    with contextlib.suppress(Exception):
+        if Path(output_dir).is_dir():
+            to_run_log(message)
     if code == 130:
         sys.exit(code)
     _exit(code)
@@ -165,5 +201,8 @@ def main() -> None:
     try:
         run_job()
     except Abort as stop:  # raised on the driver of a multirun (launcher, callback)
+        from permask.callbacks import release_sweep
+
+        release_sweep()
         print(f"permask: error: {stop.error}", file=sys.stderr)
         sys.exit(2)

@@ -67,6 +67,8 @@ class LimitsConfig:
     max_ratio: Optional[float] = None  # 200: uncompressed/compressed, rgbs/depths over 64 MiB
     max_relative_size: Optional[float] = None  # 64: other members over 64 MiB, x the video
     max_depth: Optional[int] = None  # 32: nesting of pickled containers
+    # 1 GiB: ceiling on what a file's pickles may allocate (64x its video, at least 64 MiB)
+    max_unpickled_bytes: Optional[int] = None
 
 
 @dataclass
@@ -255,6 +257,7 @@ _RANGES = [
     ("input.limits.max_ratio", lambda v: v is None or v >= 1, ">= 1 or null"),
     ("input.limits.max_relative_size", lambda v: v is None or v > 0, "> 0 or null"),
     ("input.limits.max_depth", lambda v: v is None or v >= 1, ">= 1 or null"),
+    ("input.limits.max_unpickled_bytes", lambda v: v is None or v > 0, "> 0 or null"),
     ("metrics.short_side", lambda v: v is None or v >= 1, "an integer >= 1 (pixels) or null"),
 ]
 

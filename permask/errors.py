@@ -20,7 +20,9 @@ class PermaskError(Exception):
         text = ": ".join(parts + [self.problem])
         if self.fix:
             text += f" (fix: {self.fix})"
-        return " ".join(text.split())  # always one line
+        text = " ".join(text.split())  # always one line
+        # and printable: a control character from a file (in a key, a pickled name) escaped
+        return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class ConfigError(PermaskError):

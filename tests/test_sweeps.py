@@ -46,6 +46,11 @@ def read_csv(path):
 RAY_LOOPBACK = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 
+def job_names(sweep_dir):
+    """The job folders of a sweep (not its `.permask` lock folder, nor a launcher's own)."""
+    return sorted(p.name for p in sweep_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
 def multirun(args, sweep_dir, timeout=120, env_extra=None):
     proc = run_cli(["-m", *args, f"sweep_dir={sweep_dir}"], timeout=timeout, env_extra=env_extra)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -67,7 +72,7 @@ def tracker_sweep(tmp_path_factory, cache_dir):
 
 
 def test_sweep_jobs_in_folders_named_after_overrides(tracker_sweep):
-    jobs = sorted(p.name for p in tracker_sweep.iterdir() if p.is_dir())
+    jobs = job_names(tracker_sweep)
     assert len(jobs) == 2
     assert jobs[0].endswith("tracker=lk") and jobs[1].endswith("tracker=static"), jobs
     for job in jobs:
@@ -184,7 +189,7 @@ def test_tracker_by_mode_sweep_is_one_comparison(tmp_path, cache_dir):
 
 def test_instance_sweep_aggregates_into_one_table(tmp_path, cache_dir):
     multirun(["instances=[instance_0],[instance_1]", *QUICK], tmp_path)
-    jobs = sorted(p.name for p in tmp_path.iterdir() if p.is_dir())
+    jobs = job_names(tmp_path)
     assert any("instances=[instance_0]" in j for j in jobs), jobs
     _, rows = read_csv(tmp_path / "comparison.csv")
     assert {r["label"] for r in rows} == {"lk"}
@@ -404,7 +409,7 @@ def test_preset_script_on_a_file_with_spaces(tmp_path, cache_dir):
     assert proc.returncode == 0, proc.stderr[-3000:]
     sweeps = list((work / "multirun" / "my_scene" / "compare_trackers").iterdir())
     assert len(sweeps) == 1
-    jobs = sorted(p.name for p in sweeps[0].iterdir() if p.is_dir())
+    jobs = job_names(sweeps[0])
     assert len(jobs) == 2 and jobs[0].endswith(",tracker=lk") and jobs[1].endswith(",tracker=static")
     assert all("query.max_points=15" in j and "scene.npz" not in j for j in jobs), jobs
     _, rows = read_csv(sweeps[0] / "comparison.csv")

@@ -302,6 +302,49 @@ def test_pickles_that_allocate_or_nest_without_bound_are_refused(name, raw_ops, 
             "camera_ids", *words)
 
 
+def _mask_dict_ops(instance_ops: bytes) -> bytes:
+    """Pickle opcodes of `{'instance_0': <instance_ops>}` (a mask dict as old files store it)."""
+    key = b"instance_0"
+    return b"}" + b"X" + len(key).to_bytes(4, "little") + key + instance_ops + b"s"
+
+
+@pytest.mark.parametrize("nbytes", [200 * 2**20, 6 * 2**30])
+def test_a_pickled_mask_gets_a_budget_from_its_video_not_from_the_machine(nbytes, tmp_path):
+    """A tiny recording (2 views, 5 frames, 32x40: 38 KiB of video) may unpickle at most the
+    64 MiB floor, on any machine: a mask entry asking for 200 MiB or 6 GiB is refused before
+    anything is allocated."""
+    arrays = with_masks(masks())
+    arrays["sam2_masks"] = hostile.object_array_with_raw_item(
+        _mask_dict_ops(hostile.reconstruct_ops(nbytes)))
+    path = hostile.write_npz(tmp_path / "mask_alloc.npz", arrays)
+    refused(path, tmp_path / "out", UnsafePickleError, str(path), "sam2_masks", str(nbytes),
+            "budget of 67108864")
+
+
+def test_the_unpickle_budget_follows_the_video_with_a_floor_and_a_ceiling(monkeypatch):
+    from permask.inputs.limits import DecodeLimits, unpickle_budget
+
+    limits = DecodeLimits()
+    assert unpickle_budget(limits, None) == unpickle_budget(limits, 1000) == 64 * 2**20
+    assert unpickle_budget(limits, 8 * 2**20) == 64 * 8 * 2**20
+    assert unpickle_budget(limits, 10 * 2**30) == 2**30
+    for pages in (2**20, 2**30):  # 4 GiB and 4 TiB of memory: the same budget
+        monkeypatch.setattr(os, "sysconf", lambda name, p=pages: 4096 if "PAGE" in name else p)
+        assert unpickle_budget(DecodeLimits.for_this_machine(), 1000) == 64 * 2**20
+
+
+def test_the_pickled_entries_of_one_file_share_one_budget(tmp_path):
+    """Two pickled entries of 40 MiB each fit the 64 MiB floor one at a time, not together."""
+    from permask.inputs.npz import load_npz_safely
+
+    path = hostile.write_npz(tmp_path / "two.npz", {
+        "a": hostile.object_array_with_raw_item(hostile.reconstruct_ops(40 * 2**20)),
+        "b": hostile.object_array_with_raw_item(hostile.reconstruct_ops(40 * 2**20))})
+    assert load_npz_safely(path, keys=["a"])["a"].nbytes == 40 * 2**20
+    with pytest.raises(UnsafePickleError, match="bytes left of the file's budget"):
+        load_npz_safely(path)
+
+
 def test_npy_header_declaring_a_terabyte_is_refused(tmp_path):
     arrays = with_masks(masks())
     arrays["depths"] = hostile.huge_header_member((10**12,), "<f4")

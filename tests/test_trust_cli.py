@@ -83,6 +83,20 @@ def _child_peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
+def _run_for_peak(path: Path, out: Path) -> tuple[int, int, str]:
+    """`python run.py` on `path` in a fresh child: (exit code, its peak RSS in KiB, stderr)."""
+    code = ("import resource, subprocess, sys\n"
+            f"p = subprocess.run([sys.executable, {str(ROOT / 'run.py')!r}, 'input.npz={path}', "
+            f"'output_dir={out}', 'progress=false', 'query.max_points=8', "
+            "'record.enabled=false'], capture_output=True, text=True)\n"
+            "print(p.returncode); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+            "sys.stderr.write(p.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    returncode, peak_kib = map(int, proc.stdout.split())
+    return returncode, peak_kib, proc.stderr
+
+
 @pytest.mark.parametrize("key", ["unused_junk", "rgbs"])
 def test_decompression_bomb_keeps_memory_bounded(key, tmp_path):
     """A 6 GiB member (about 6 MiB on disk): never read under an unused key, refused before
@@ -90,22 +104,34 @@ def test_decompression_bomb_keeps_memory_bounded(key, tmp_path):
     arrays = with_masks(masks())
     others = {k: v for k, v in arrays.items() if k != key}
     path = hostile.write_zero_bomb(tmp_path / "bomb.npz", key, 6 * 2**30, others)
-    code = ("import resource, subprocess, sys\n"
-            f"p = subprocess.run([sys.executable, {str(ROOT / 'run.py')!r}, 'input.npz={path}', "
-            f"'output_dir={tmp_path / 'out'}', 'progress=false', 'query.max_points=8', "
-            "'record.enabled=false'], capture_output=True, text=True)\n"
-            "print(p.returncode); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
-            "sys.stderr.write(p.stderr)")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
-    returncode, peak_kib = map(int, proc.stdout.split())
+    returncode, peak_kib, stderr = _run_for_peak(path, tmp_path / "out")
     assert peak_kib < 2 * 2**20, f"peak RSS {peak_kib / 2**20:.2f} GiB"
     if key == "rgbs":
-        assert returncode == 2, proc.stderr
-        one_line_error(subprocess.CompletedProcess([], 2, "", proc.stderr), str(path), "rgbs",
+        assert returncode == 2, stderr
+        one_line_error(subprocess.CompletedProcess([], 2, "", stderr), str(path), "rgbs",
                        "inflates")
     else:
-        assert returncode == 0, proc.stderr[-2000:]
+        assert returncode == 0, stderr[-2000:]
+
+
+@pytest.mark.parametrize("ops", [
+    hostile.reconstruct_ops(6 * 2**30),
+    hostile.call_ops("numpy", "ndarray", (6 * 2**30,)),
+    hostile.call_ops("builtins", "bytearray", 6 * 2**30),
+    hostile.call_ops("numpy", "ndarray", (2, 6, 32 * 1024, 40 * 1024)),
+], ids=["reconstruct", "ndarray", "bytearray", "mask_shaped"])
+def test_allocation_bomb_in_a_pickled_mask_keeps_memory_bounded(ops, tmp_path):
+    """A pickled mask entry of a tiny recording asking for about 6 GiB: refused against the
+    recording's own budget (64 MiB here), on any machine, in one line, peak RSS under 2 GiB."""
+    arrays = with_masks(masks())
+    key = b"instance_0"
+    arrays["sam2_masks"] = hostile.object_array_with_raw_item(
+        b"}X" + len(key).to_bytes(4, "little") + key + ops + b"s")
+    path = hostile.write_npz(tmp_path / "alloc.npz", arrays)
+    returncode, peak_kib, stderr = _run_for_peak(path, tmp_path / "out")
+    assert peak_kib < 2 * 2**20, f"peak RSS {peak_kib / 2**20:.2f} GiB"
+    one_line_error(subprocess.CompletedProcess([], returncode, "", stderr), str(path),
+                   "sam2_masks", "budget")
 
 
 def _small_tmpfs(path: Path, size: str) -> bool:

@@ -130,7 +130,7 @@ class OutputLayout:
 
     def folders(self) -> list[Path]:
         """The folders this layout writes files into (where a killed run's temporaries lie)."""
-        return [self.root, self._inside("instances")]
+        return [self.root, self._inside("instances"), self._inside(STATE_DIR)]
 
     def _stem(self, instance_id: str) -> str:
         return f"{self._base}_{self._tracker}_{safe_name(instance_id)}"
@@ -190,6 +190,11 @@ class ComparisonLayout:
         """The best-per-mask folder: `best/`, or `best/{scene}/` when several scenes were compared."""
         return inside(self.root, "best") if scene is None else \
             inside(self.root, "best", safe_name(scene))
+
+    def folders(self) -> list[Path]:
+        """The folders a comparison writes into (where a killed one's temporaries lie)."""
+        best = self.best()
+        return [self.root, best, *(p for p in best.rglob("*") if p.is_dir())]
 
 
 BEST_TRACKER = "best"  # the tracker part of a best-per-mask folder's file names

@@ -24,13 +24,14 @@ class FolderLock:
     """Context manager holding an exclusive lock on an output folder.
 
     lock_file: `.permask/lock` inside the folder; wait: block until the holder finishes instead
-    of failing at once.
+    of failing at once; key: the config key that chose the folder (named in errors).
     """
 
-    def __init__(self, lock_file: Path, *, wait: bool = False):
+    def __init__(self, lock_file: Path, *, wait: bool = False, key: str = "output_dir"):
         self.lock_file = Path(lock_file)
         self.folder = self.lock_file.parent.parent
         self.wait = wait
+        self.key = key
         self._fd: int | None = None
 
     def __enter__(self) -> "FolderLock":
@@ -39,7 +40,7 @@ class FolderLock:
             fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as err:
             raise OutputError(f"cannot create the lock file: {describe_os_error(err)}",
-                              file=str(self.lock_file), key="output_dir") from None
+                              file=str(self.lock_file), key=self.key) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -47,12 +48,18 @@ class FolderLock:
             if not self.wait:
                 os.close(fd)
                 raise OutputError(f"another permask run ({holder}) is writing into this folder",
-                                  file=str(self.folder), key="output_dir",
-                                  fix="wait for it, choose another output_dir, or on_locked=wait")
+                                  file=str(self.folder), key=self.key,
+                                  fix=f"wait for it, choose another {self.key}" + (
+                                      ", or on_locked=wait" if self.key == "output_dir" else ""))
             log.warning("waiting for the permask run (%s) writing into %s", holder, self.folder)
             fcntl.flock(fd, fcntl.LOCK_EX)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
+        try:  # who holds it, for the message of a run refused
+            os.ftruncate(fd, 0)
+            os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
+        except OSError as err:
+            os.close(fd)  # also releases the lock
+            raise OutputError(f"cannot write the lock file: {describe_os_error(err)}",
+                              file=str(self.lock_file), key=self.key) from None
         self._fd = fd
         return self
 

@@ -26,6 +26,8 @@ class DecodeLimits:
         fit; a mask that inflates to gigabytes beside a small video does not). Masks cannot be
         judged by their ratio: sparse masks really compress a thousand times.
     max_depth: deepest nesting of lists/dicts in a pickled entry.
+    max_unpickled_bytes: ceiling on what the pickled entries of one file may allocate in all
+        (see `unpickle_budget`: the budget follows the file's own video, never the machine).
     """
 
     max_member_bytes: int = 8 * 2**30
@@ -34,6 +36,7 @@ class DecodeLimits:
     max_relative_size: float = 64.0
     floor_bytes: int = 64 * 2**20
     max_depth: int = 32
+    max_unpickled_bytes: int = 2**30
     scale_keys: tuple[str, ...] = ("rgbs", "depths")
 
     @classmethod
@@ -50,3 +53,16 @@ class DecodeLimits:
 
 
 DEFAULT_LIMITS = DecodeLimits.for_this_machine()
+
+
+def unpickle_budget(limits: DecodeLimits, video_bytes: int | None) -> int:
+    """Bytes the pickled entries of one file may allocate in all: `max_relative_size` times the
+    file's declared video size (`video_bytes`, None when it has no video), at least
+    `floor_bytes` (tiny files), at most `max_unpickled_bytes` and `max_member_bytes`.
+
+    Masks are bounded by the video they belong to, so is everything an unpickler builds for
+    them; the machine's memory plays no part (a bigger machine does not admit a bigger bomb).
+    """
+    relative = 0 if video_bytes is None else int(limits.max_relative_size * video_bytes)
+    return min(max(limits.floor_bytes, relative), limits.max_unpickled_bytes,
+               limits.max_member_bytes)

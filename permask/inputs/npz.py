@@ -8,6 +8,7 @@ ratio are checked (`check_declared_size`). Only the members asked for are ever r
 
 from __future__ import annotations
 
+import lzma
 import math
 import pickle
 import zipfile
@@ -20,8 +21,8 @@ import numpy as np
 from numpy.lib import format as npy_format
 
 from permask.errors import InputFileError, UnsafePickleError
-from permask.inputs.limits import DEFAULT_LIMITS, DecodeLimits
-from permask.inputs.safe_pickle import read_object_array
+from permask.inputs.limits import DEFAULT_LIMITS, DecodeLimits, unpickle_budget
+from permask.inputs.safe_pickle import UnpickleBudget, read_object_array
 
 
 def _bad(path: Path, problem: str, key: str | None = None,
@@ -51,7 +52,7 @@ def _read_header(stream: Any) -> tuple[tuple[int, ...], bool, np.dtype]:
 _READ_ERRORS = (ValueError, EOFError, OSError, zipfile.BadZipFile, zlib.error, TypeError,
                 pickle.UnpicklingError, IndexError, KeyError, AttributeError, SyntaxError,
                 UnicodeError, OverflowError, RecursionError, MemoryError, NotImplementedError,
-                RuntimeError)  # RuntimeError: an encrypted member
+                RuntimeError, lzma.LZMAError)  # RuntimeError: an encrypted member
 
 
 _LIMIT_FIX = "if the file is genuine, raise input.limits.{} (see README, Reliability)"
@@ -84,15 +85,17 @@ def check_declared_size(info: zipfile.ZipInfo, path: Path, limits: DecodeLimits,
 
 
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path,
-                 limits: DecodeLimits) -> np.ndarray:
-    """Read one `.npy` member; object arrays go through the restricted unpickler. The header's
-    shape must fit the member's declared size before any array is allocated."""
+                 limits: DecodeLimits, budget: UnpickleBudget) -> np.ndarray:
+    """Read one `.npy` member; object arrays go through the restricted unpickler, charged to the
+    file's `budget`. The header's shape must fit the member's declared size before any array is
+    allocated."""
     key = info.filename[: -len(".npy")]
     try:
         with zf.open(info) as stream:
             shape, fortran, dtype = _read_header(stream)
             if dtype.hasobject:
-                return read_object_array(stream, shape, file=str(path), key=key, limits=limits)
+                return read_object_array(stream, shape, file=str(path), key=key, limits=limits,
+                                         budget=budget)
             payload = info.file_size - stream.tell()
             needed = math.prod(shape) * dtype.itemsize
             if needed != payload:
@@ -208,12 +211,14 @@ def load_npz_safely(path: str | Path, keys: Iterable[str] | Callable[[str], bool
         members = [i for i in zf.infolist() if i.filename.endswith(".npy")
                    and wanted(i.filename[:-4])]
         video = [i.file_size for i in zf.infolist() if i.filename[:-4] in limits.scale_keys]
+        video_bytes = max(video) if video else None
         for info in members:
-            check_declared_size(info, path, limits, read, max(video) if video else None)
+            check_declared_size(info, path, limits, read, video_bytes)
             read += info.file_size
+        budget = UnpickleBudget(unpickle_budget(limits, video_bytes), str(path))
         for info in members:
             key = info.filename[:-4]
             if key in out:
                 raise _bad(path, "the archive holds this member twice", key=key)
-            out[key] = _unwrap(_read_member(zf, info, path, limits))
+            out[key] = _unwrap(_read_member(zf, info, path, limits, budget))
     return out

@@ -8,8 +8,9 @@ names) and the builtins that plain containers need. Anything else raises `Unsafe
 naming the refused global.
 
 After unpickling, the result is checked to be plain data (see `check_plain`). The unpickler's
-constructors refuse allocations past the member's budget (`DecodeLimits.max_member_bytes`), and
-nesting deeper than `max_depth` is refused.
+constructors charge every allocation to the file's budget (`UnpickleBudget`, sized by
+`permask.inputs.limits.unpickle_budget` from the file's own video) and refuse it past that; nesting
+deeper than `max_depth` is refused.
 """
 
 from __future__ import annotations
@@ -44,17 +45,22 @@ def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
     return text.encode("latin1")
 
 
-class _Budget:
-    """Bytes an unpickler may still allocate for one member."""
+class UnpickleBudget:
+    """Bytes the unpickler may still allocate for one file's pickled entries (all of them
+    together; `permask.inputs.limits.unpickle_budget` sets `limit`)."""
 
-    def __init__(self, limit: int, file: str, key: str):
-        self.left, self.file, self.key = limit, file, key
+    def __init__(self, limit: int, file: str):
+        self.limit = self.left = int(limit)
+        self.file = file
 
-    def take(self, nbytes: int, what: str) -> None:
+    def take(self, nbytes: int, what: str, key: str) -> None:
         if nbytes < 0 or nbytes > self.left:
-            raise UnsafePickleError(f"pickled entry asks for {what} of {nbytes} bytes, more than "
-                                    f"the member's size allows", file=self.file, key=self.key,
-                                    fix="re-save the file without pickles (one array per key)")
+            raise UnsafePickleError(
+                f"pickled entry asks for {what} of {nbytes} bytes, more than the {self.left} "
+                f"bytes left of the file's budget of {self.limit} (set by its video's size)",
+                file=self.file, key=key,
+                fix="re-save the file without pickles (one array per key), or if it is "
+                    "genuine raise input.limits.max_unpickled_bytes")
         self.left -= nbytes
 
 
@@ -65,22 +71,23 @@ def _shape_bytes(shape: Any, dtype: Any) -> int:
     return math.prod(dims) * np.dtype(dtype).itemsize
 
 
-def _bounded_globals(budget: _Budget) -> dict[tuple[str, str], Callable[..., Any]]:
+def _bounded_globals(budget: UnpickleBudget,
+                     key: str) -> dict[tuple[str, str], Callable[..., Any]]:
     """`ALLOWED_GLOBALS` with every constructor that allocates from an argument bounded."""
 
     def ndarray(shape: Any, dtype: Any = float, *args: Any, **kwargs: Any) -> np.ndarray:
-        budget.take(_shape_bytes(shape, dtype), "an array")
+        budget.take(_shape_bytes(shape, dtype), "an array", key)
         return np.ndarray(shape, dtype, *args, **kwargs)
 
     def reconstruct(cls: Any, shape: Any, dtype: Any) -> Any:
         if cls is not ndarray:  # pickles name `numpy.ndarray`, which resolves to the wrapper
             raise pickle.UnpicklingError("only plain numpy arrays may be rebuilt")
-        budget.take(_shape_bytes(shape, dtype), "an array")
+        budget.take(_shape_bytes(shape, dtype), "an array", key)
         return _reconstruct(np.ndarray, shape, dtype)
 
     def byte_array(source: Any = b"", *args: Any) -> bytearray:
         if isinstance(source, int):
-            budget.take(source, "a bytearray")
+            budget.take(source, "a bytearray", key)
         return bytearray(source, *args)
 
     table = dict(ALLOWED_GLOBALS)
@@ -118,15 +125,17 @@ _PLAIN_SCALARS = (str, bytes, bytearray, int, float, complex, bool, type(None))
 class RestrictedUnpickler(pickle.Unpickler):
     """Unpickler that resolves only the globals in `ALLOWED_GLOBALS`.
 
-    `file` and `key` are only used to name the entry in error messages.
+    `file` and `key` name the entry in error messages; every allocation is charged to `budget`
+    (shared by the file's entries), or to a budget of its own of `max_bytes`.
     """
 
     def __init__(self, stream: io.BufferedIOBase, *, file: str, key: str,
-                 max_bytes: int = DEFAULT_LIMITS.max_member_bytes):
+                 budget: UnpickleBudget | None = None,
+                 max_bytes: int = DEFAULT_LIMITS.max_unpickled_bytes):
         super().__init__(stream, encoding="latin1")
         self.file = file
         self.key = key
-        self._globals = _bounded_globals(_Budget(max_bytes, file, key))
+        self._globals = _bounded_globals(budget or UnpickleBudget(max_bytes, file), key)
 
     def find_class(self, module: str, name: str) -> Any:
         try:
@@ -143,7 +152,7 @@ class RestrictedUnpickler(pickle.Unpickler):
 
 
 def check_plain(obj: Any, *, file: str, key: str, max_depth: int = DEFAULT_LIMITS.max_depth,
-                max_bytes: int = DEFAULT_LIMITS.max_member_bytes) -> None:
+                max_bytes: int = DEFAULT_LIMITS.max_unpickled_bytes) -> None:
     """Raise `UnsafePickleError` unless `obj` is plain data, nested at most `max_depth` deep and,
     counting every reference (one object referenced a million times counts a million times, as
     converting it to an array would), at most `max_bytes` of array data.
@@ -193,16 +202,15 @@ def check_plain(obj: Any, *, file: str, key: str, max_depth: int = DEFAULT_LIMIT
 
 
 def read_object_array(stream: Any, shape: tuple[int, ...], *, file: str, key: str,
-                       limits: DecodeLimits) -> np.ndarray:
-    """Unpickle an object-dtype `.npy` payload with the restricted, bounded unpickler."""
-    array = RestrictedUnpickler(stream, file=file, key=key,
-                                max_bytes=limits.max_member_bytes).load()
+                       limits: DecodeLimits, budget: UnpickleBudget) -> np.ndarray:
+    """Unpickle an object-dtype `.npy` payload with the restricted unpickler, charging what it
+    allocates to the file's `budget`; the result may reference at most `budget.limit` bytes."""
+    array = RestrictedUnpickler(stream, file=file, key=key, budget=budget).load()
     if type(array) is not np.ndarray:
         raise UnsafePickleError(f"payload is a {type(array).__name__}, expected an array",
                                 file=file, key=key)
     if array.shape != tuple(shape):
         raise InputFileError(f"pickled array has shape {array.shape}, header says {shape}",
                              file=file, key=key)
-    check_plain(array, file=file, key=key, max_depth=limits.max_depth,
-                max_bytes=limits.max_member_bytes)
+    check_plain(array, file=file, key=key, max_depth=limits.max_depth, max_bytes=budget.limit)
     return array
