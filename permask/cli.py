@@ -152,7 +152,11 @@ def _check_output_dir_early(argv: list[str]) -> None:
 
 
 def main() -> None:
-    """Entry point of `permask` and `python run.py`."""
+    """Entry point of `permask` and `python run.py` (`permask fetch ...`: permask.fetch)."""
+    if sys.argv[1:2] == ["fetch"]:
+        from permask.fetch.command import main as fetch_main
+
+        sys.exit(fetch_main(sys.argv[2:]))
     for stream in (sys.stdout, sys.stderr):  # odd ids in messages never crash the printing
         stream.reconfigure(errors="backslashreplace")
     _note_existing_run_dirs(sys.argv[1:])
