@@ -153,9 +153,10 @@ def cotracker(checkpoints, online=False, **kw):
 
 def spatracker(checkpoints, **kw):
     """The adapter on the stand-in clone, which calls `.cuda()` on its outputs like upstream:
-    on this CPU it runs only through the adapter's redirect of those calls."""
+    on this CPU it runs only through the adapter's redirect of those calls. The stand-in needs
+    no utils3d (utils3d=null: the installed one, none)."""
     cfg = dict(hub_repo=str(SPATRACKER_CLONE), checkpoint=str(checkpoints["spatracker"]),
-               device="cpu", precision="fp32")
+               device="cpu", precision="fp32", utils3d=None)
     cfg.update(kw)
     return SpatialTrackerV2Tracker(**cfg)
 

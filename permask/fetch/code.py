@@ -33,11 +33,13 @@ def torch_hub_copy(pin: Pin) -> Path | None:
 
 
 def fetch_code(upstream: str, *, key: str, choice: str, marker: str | None = None,
-               root: Path | None = None) -> Path:
+               root: Path | None = None, pin_key: str | None = None) -> Path:
     """The local folder of `upstream` ('owner/repo:<commit>'), fetched on first use.
     `marker`: a file every copy has (checks a torch.hub copy). `key`: the config key that
-    points at a local copy instead; `choice`: e.g. 'tracker=mvtracker' (for messages)."""
-    pin = parse_pin(upstream, key.rsplit(".", 1)[0] + ".upstream")
+    points at a local copy instead; `pin_key`: the one holding `upstream` (default:
+    <group>.upstream); `choice`: e.g. 'tracker=mvtracker' (for messages)."""
+    pin_key = pin_key or key.rsplit(".", 1)[0] + ".upstream"
+    pin = parse_pin(upstream, pin_key)
     target = store.code_dir(pin, root)
     if _complete(target, pin):
         return target
@@ -53,7 +55,7 @@ def fetch_code(upstream: str, *, key: str, choice: str, marker: str | None = Non
             _download_and_unpack(pin, target, key, choice)
     if marker is not None and not (target / marker).is_file():
         raise FetchError(f"the archive of {pin} has no {marker}", key=key,
-                         fix=f"check the pin {key.rsplit('.', 1)[0]}.upstream")
+                         fix=f"check the pin {pin_key}")
     return target
 
 

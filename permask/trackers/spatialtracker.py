@@ -58,7 +58,7 @@ import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 
@@ -67,7 +67,9 @@ from permask.data import Queries, Scene, TrackResult
 from permask.errors import ConfigError, TrackerError
 from permask.fetch.spec import WeightFile
 from permask.geometry import camera_to_world_matrix
+from permask.fetch.code import fetch_code
 from permask.trackers.cuda_redirect import cuda_calls_to
+from permask.trackers.upstream_env import ModuleSwap, has_attribute, torchvision_write_video
 from permask.trackers.hub import (UpstreamSource, autocast, check_checkpoint, check_clone,
                                   import_torch, split_upstream)
 from permask.trackers.lifting import LiftedTracker, LiftedTrackerConfig, fuse_over_time
@@ -79,6 +81,8 @@ SOURCE = UpstreamSource("https://github.com/henry123-boy/SpaTrackerV2", f"hf:{HF
                         "SpatialTrackerV2-Offline")
 PREDICTOR_MODULE = "models.SpaTrackV2.models.predictor"
 MARKER = "models/SpaTrackV2/models/predictor.py"
+# its own utils3d pin (requirements.txt); MoGe's 3fab839 lacks utils3d.torch.depth_edge
+UTILS3D = "EasternJournalist/utils3d:d3a577acf0a9ad7e513a1416449a07b6f47d967f"
 LICENCE = "CC BY-NC 4.0"
 WEIGHTS = [WeightFile(HF_REPO, "config.json", licence=LICENCE),
            WeightFile(HF_REPO, "model.safetensors", licence=LICENCE)]
@@ -102,6 +106,10 @@ class SpatialTrackerV2Config(LiftedTrackerConfig):
     upstream: str = UPSTREAM
     entry: str = "Predictor"  # class in models.SpaTrackV2.models.predictor
     weights: List[WeightFile] = field(default_factory=lambda: list(WEIGHTS))
+    # its pinned utils3d, used (for its calls only) where the installed one lacks depth_edge;
+    # null: always the installed one. utils3d_dir: a local copy (the folder holding utils3d/)
+    utils3d: Optional[str] = UTILS3D
+    utils3d_dir: Optional[str] = None
     precision: Precision = Precision.bf16  # as upstream's inference script (on CUDA; CPU: fp32)
     vo_points: int = 756  # model.spatrack.track_num: support points
     iters_track: int = 4
@@ -120,6 +128,7 @@ class SpatialTrackerV2Tracker(LiftedTracker):
     Config = SpatialTrackerV2Config
     config: SpatialTrackerV2Config
     source = SOURCE
+    _utils3d = ModuleSwap("utils3d", None)  # set by _build
 
     def _build(self, device):
         if self.config.camera_poses not in ("input", "predicted"):
@@ -130,9 +139,11 @@ class SpatialTrackerV2Tracker(LiftedTracker):
         _, ref = split_upstream(self.config.upstream)
         clone = check_clone(self.code_folder(MARKER), MARKER, SOURCE, ref)
         weights = str(check_checkpoint(self.weights_path(), SOURCE, ref, directory=True))
-        predictor_cls = import_predictor(clone, self.config.entry, ref)
+        self._utils3d = ModuleSwap("utils3d", self._utils3d_folder())
+        with self._utils3d.active(), torchvision_write_video():
+            predictor_cls = import_predictor(clone, self.config.entry, ref)
         try:
-            with cuda_calls_to(device):
+            with cuda_calls_to(device), self._utils3d.active():
                 model = predictor_cls.from_pretrained(weights)
         except Exception as err:  # noqa: BLE001 - wrong folder, missing packages
             reason = " ".join(f"{type(err).__name__}: {err}".split())[:300]
@@ -143,10 +154,20 @@ class SpatialTrackerV2Tracker(LiftedTracker):
             spatrack.track_num = self.config.vo_points
         return model
 
+    def _utils3d_folder(self) -> str | None:
+        """Where SpatialTrackerV2's utils3d comes from: `utils3d_dir`; else the installed one
+        when it has what upstream calls (or `utils3d` is null); else the pin, fetched."""
+        if self.config.utils3d_dir:
+            return str(self.config.utils3d_dir)
+        if not self.config.utils3d or has_attribute("utils3d.torch", "depth_edge"):
+            return None
+        return str(fetch_code(self.config.utils3d, key="tracker.utils3d_dir", choice=self.choice,
+                              marker="utils3d/__init__.py", pin_key="tracker.utils3d"))
+
     @contextlib.contextmanager
     def inference(self):
-        """no_grad, autocast (none on the CPU, see the module docstring) and upstream's
-        `.cuda()` calls sent to the model's device, for one forward pass."""
+        """no_grad, autocast (none on the CPU, see the module docstring), upstream's `.cuda()`
+        calls sent to the model's device and its own utils3d, for one forward pass."""
         torch = import_torch()
         precision = self.config.precision
         if self.device.type == "cpu" and precision != "fp32":
@@ -155,7 +176,8 @@ class SpatialTrackerV2Tracker(LiftedTracker):
                             "(tracker.precision=%s has no CPU kernel upstream)", precision)
                 self._said_fp32 = True
             precision = "fp32"
-        with torch.no_grad(), autocast(self.device, precision), cuda_calls_to(self.device):
+        with (torch.no_grad(), autocast(self.device, precision), cuda_calls_to(self.device),
+              self._utils3d.active()):
             yield
 
     def track(self, scene: Scene, queries: Queries) -> TrackResult:
