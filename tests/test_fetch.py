@@ -231,3 +231,32 @@ def test_commit_archive_helper_names_the_commit(tmp_path):
     with zipfile.ZipFile(path) as zf:
         assert zf.comment.decode() == COMMIT
         assert f"mvtracker-{COMMIT}/hubconf.py" in zf.namelist()
+
+
+def test_permask_fetch_spatialtrackerv2_fetches_code_utils3d_and_weights(tmp_path, monkeypatch,
+                                                                        capsys):
+    """`permask fetch tracker=spatialtrackerv2 --to DIR` (in process): its code, its own utils3d
+    and both weight files land in DIR, and the printed overrides point at them."""
+    from permask.fetch.command import main
+    from permask.trackers import spatialtracker as st
+    from tests.test_learned_trackers import SPATRACKER_CLONE
+
+    utils3d = tmp_path / "utils3d-src"
+    (utils3d / "utils3d").mkdir(parents=True)
+    (utils3d / "utils3d" / "__init__.py").write_text("")
+    srv = ModelServer()
+    try:
+        srv.add_repo(st.UPSTREAM, SPATRACKER_CLONE)
+        srv.add_repo(st.UTILS3D, utils3d)
+        pins = [f"tracker.weights.{i}.sha256={srv.add_file(w.repo, w.file, w.file.encode())}"
+                for i, w in enumerate(st.WEIGHTS)]
+        serve_in_process(monkeypatch, srv)
+        assert main(["tracker=spatialtrackerv2", *pins, "--to", str(tmp_path / "m")]) == 0
+    finally:
+        srv.close()
+    out = capsys.readouterr().out
+    for key in ("tracker.hub_repo=", "tracker.utils3d_dir=", "tracker.checkpoint="):
+        assert f"{key}{tmp_path / 'm'}" in out, out
+    assert (tmp_path / "m" / "weights" / st.HF_REPO / "main" / "model.safetensors").is_file()
+    assert main(["tracker=nosuch"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1

@@ -18,7 +18,9 @@ from permask.fetch.code import fetch_code
 from permask.fetch.spec import as_weight_files
 from permask.fetch.weights import fetch_weights
 
-GROUPS = {"tracker": ("hub_repo", "checkpoint"), "depth": ("repo_dir", "checkpoint")}
+# per group: the weights' local key, and (pin key, local key) of every piece of code it fetches
+GROUPS = {"tracker": ("checkpoint", [("upstream", "hub_repo"), ("utils3d", "utils3d_dir")]),
+          "depth": ("checkpoint", [("upstream", "repo_dir")])}
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -72,14 +74,16 @@ def group_config(group: str, name: str, overrides: list[str]):
 def fetch_one(group: str, name: str, node, root: Path | None) -> list[str]:
     """Fetch what `node` (a tracker or depth config) names; returns the overrides that point a
     run at the fetched copies (empty: nothing to fetch)."""
-    code_key, weights_key = GROUPS[group]
+    weights_key, codes = GROUPS[group]
     choice = f"{group}={name}"
-    upstream, weights = node.get("upstream"), as_weight_files(node.get("weights"))
     pointers = []
-    if upstream and not node.get(code_key):
-        folder = fetch_code(upstream, key=f"{group}.{code_key}", choice=choice, root=root)
-        sub = "metric_depth" if name == "depth_anything_v2" else ""
-        pointers.append(f"{group}.{code_key}={folder / sub if sub else folder}")
+    for pin_key, local_key in codes:
+        upstream = node.get(pin_key)
+        if upstream and not node.get(local_key):
+            folder = fetch_code(upstream, key=f"{group}.{local_key}", choice=choice, root=root,
+                                pin_key=f"{group}.{pin_key}")
+            pointers.append(f"{group}.{local_key}={folder}")
+    weights = as_weight_files(node.get("weights"))
     if weights and not node.get(weights_key):
         paths = fetch_weights(weights, key=f"{group}.{weights_key}", choice=choice, root=root)
         where = paths[0] if len(paths) == 1 else paths[0].parent
@@ -89,10 +93,13 @@ def fetch_one(group: str, name: str, node, root: Path | None) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
-    handler = logging.StreamHandler(sys.stdout)  # progress lines; stderr: the error line only
-    handler.setFormatter(logging.Formatter("permask: %(message)s"))
-    logging.getLogger("permask.fetch").addHandler(handler)
-    logging.getLogger("permask.fetch").setLevel(logging.INFO)
+    logger = logging.getLogger("permask.fetch")
+    if not any(getattr(h, "permask_fetch", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stdout)  # progress; stderr: the error line only
+        handler.setFormatter(logging.Formatter("permask: %(message)s"))
+        handler.permask_fetch = True
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
     try:
         picks, rest = chosen(args.overrides)
         root = None
