@@ -264,7 +264,7 @@ def test_spatracker_end_to_end_on_the_cpu(spatracker_ckpt, tmp_path):
     sent to the CPU by the adapter), through the pipeline: the one convention, pixel order and
     query identity hold, and every file is written."""
     report, arrays = run_pipeline(tmp_path, [*spatracker_overrides(spatracker_ckpt),
-                                             "query.max_points=12"])
+                                             "query.max_points=12", "tracker.vo_points=128"])
     check_tracked(arrays)
     assert torch.Tensor.cuda is TORCH_CUDA  # the redirect is gone again
 
@@ -294,7 +294,7 @@ def test_spatracker_fetched_runs_end_to_end_then_again_offline(spatracker_server
     server, pins = spatracker_server
     env = {**server.env(), "PERMASK_MODELS_DIR": str(tmp_path / "models")}
     args = [*DEMO, "tracker=spatialtrackerv2", *pins, "instances=[instance_0]",
-            "query.max_points=12", "progress=false"]
+            "query.max_points=12", "tracker.vo_points=128", "progress=false"]
     first = run_cli([*args, f"output_dir={tmp_path / 'first'}"], env_extra=env, timeout=900)
     assert first.returncode == 0, first.stderr[-3000:]
     fetched = {path for _, path in server.requests}
