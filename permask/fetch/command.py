@@ -94,15 +94,27 @@ def fetch_one(group: str, name: str, node, root: Path | None) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     logger = logging.getLogger("permask.fetch")
-    if not any(getattr(h, "permask_fetch", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stdout)  # progress; stderr: the error line only
-        handler.setFormatter(logging.Formatter("permask: %(message)s"))
-        handler.permask_fetch = True
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+    handler = logging.StreamHandler(sys.stdout)  # progress lines; stderr: the error line only
+    handler.setFormatter(logging.Formatter("permask: %(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    before = os.environ.get(store.MODELS_DIR_ENV)
+    try:
+        return _fetch_all(args)
+    finally:  # a caller in the same process (tests, the Python API) keeps its settings
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        if before is None:
+            os.environ.pop(store.MODELS_DIR_ENV, None)
+        else:
+            os.environ[store.MODELS_DIR_ENV] = before
+
+
+def _fetch_all(args: argparse.Namespace) -> int:
+    root = None
     try:
         picks, rest = chosen(args.overrides)
-        root = None
         if args.to:
             root = Path(args.to).expanduser().absolute()
             root.mkdir(parents=True, exist_ok=True)
@@ -122,8 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     folder = root or store.models_dir()
-    print(f"Fetched into {folder}. Runs find them there with {store.MODELS_DIR_ENV}={folder}"
-          + (" (the default folder)" if root is None and not os.environ.get(store.MODELS_DIR_ENV)
-             else "") + ", or with these overrides:")
+    print(f"Fetched into {folder}. Runs find them there with {store.MODELS_DIR_ENV}={folder}, "
+          "or with these overrides:")
     print("\n".join(lines))
     return 0
