@@ -18,7 +18,7 @@ from permask.fetch import store  # noqa: E402
 from permask.fetch.code import fetch_code  # noqa: E402
 from permask.fetch.spec import WeightFile  # noqa: E402
 from permask.fetch.weights import fetch_weight  # noqa: E402
-from permask.trackers.mvtracker import UPSTREAM, MVTrackerTracker  # noqa: E402
+from permask.trackers.mvtracker import UPSTREAM  # noqa: E402
 from tests.conftest import ROOT, SMALL_DEMO, run_cli  # noqa: E402
 from tests.model_server import ModelServer, commit_archive, serve_in_process  # noqa: E402
 from tests.test_learned_trackers import (HUB_MVTRACKER, checkpoints, expected_mvtracker,  # noqa: E402,F401
