@@ -212,6 +212,7 @@ def test_permask_fetch_to_dir_then_an_offline_run(checkpoints, tmp_path, cache_d
                       env_extra=dict(gone, PERMASK_MODELS_DIR=str(tmp_path / "empty")))
     assert offline.returncode == 2 and len(offline.stderr.strip().splitlines()) == 1
     assert "permask fetch tracker=mvtracker --to DIR" in offline.stderr
+    assert not (tmp_path / "out2").exists()  # a failed start leaves no folder
 
 
 def run_cli_module(args, env_extra):

@@ -93,18 +93,11 @@ def fetch_one(group: str, name: str, node, root: Path | None) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
-    logger = logging.getLogger("permask.fetch")
-    handler = logging.StreamHandler(sys.stdout)  # progress lines; stderr: the error line only
-    handler.setFormatter(logging.Formatter("permask: %(message)s"))
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+    logging.basicConfig(level=logging.WARNING, format="permask: %(message)s")  # sha256 notes
     before = os.environ.get(store.MODELS_DIR_ENV)
     try:
         return _fetch_all(args)
-    finally:  # a caller in the same process (tests, the Python API) keeps its settings
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+    finally:  # a caller in the same process (tests, the Python API) keeps its setting
         if before is None:
             os.environ.pop(store.MODELS_DIR_ENV, None)
         else:

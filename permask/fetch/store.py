@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
+import sys
 from pathlib import Path
 
 from permask.cache_dir import default_cache_dir
 from permask.errors import FetchError
 from permask.fetch.spec import Pin, WeightFile
-
-log = logging.getLogger(__name__)
 
 MODELS_DIR_ENV = "PERMASK_MODELS_DIR"
 GITHUB_URL_ENV = "PERMASK_GITHUB_URL"  # base URL of GitHub's archives (a mirror, or a test server)
@@ -57,10 +55,10 @@ def fetch_command(choice: str) -> str:
 
 
 def progress(text: str) -> None:
-    """A progress line, logged (a run's console and run.log; `permask fetch` prints them);
-    downloads also draw the libraries' progress bars where stderr is a terminal. Not on stderr:
-    a fetch that fails must leave one line there, its error."""
-    log.info("%s", text)
+    """A progress line on stdout; downloads also draw the libraries' progress bars where stderr
+    is a terminal. Not on stderr (a fetch that fails leaves one line there, its error) and not in
+    the run's log (a run that fails at its start leaves no folder behind)."""
+    print(f"permask: {text}", file=sys.stdout, flush=True)
 
 
 def sha256_of(path: Path) -> str:
