@@ -260,9 +260,11 @@ class HubTracker(TrackerBase):
         return f"tracker={self.config.name}"
 
     def code_folder(self, marker: str = "hubconf.py") -> str:
-        """`hub_repo`, else the pinned `upstream` commit fetched into the models folder."""
+        """`hub_repo` (checked before any weights are fetched), else the pinned `upstream`
+        commit fetched into the models folder."""
         if self.hub_repo:
-            return self.hub_repo
+            _, ref = split_upstream(self.config.upstream)
+            return str(check_clone(self.hub_repo, marker, self.source, ref))
         return str(fetch_code(self.config.upstream, key="tracker.hub_repo", choice=self.choice,
                               marker=marker))
 
