@@ -189,11 +189,16 @@ def _check_output_dir_early(argv: list[str]) -> None:
 
 def main() -> None:
     """Entry point of `permask` and `python run.py`; `permask inspect ...` goes to
-    `permask.inspect` (a Hydra override always holds `=`, so no run is taken for it)."""
+    `permask.inspect`, `permask fetch ...` to `permask.fetch` (a Hydra override always holds
+    `=`, so no run is taken for them)."""
     if sys.argv[1:2] == ["inspect"]:
         from permask.inspect.command import main as inspect
 
         sys.exit(inspect(sys.argv[2:]))
+    if sys.argv[1:2] == ["fetch"]:
+        from permask.fetch.command import main as fetch_main
+
+        sys.exit(fetch_main(sys.argv[2:]))
     for stream in (sys.stdout, sys.stderr):  # odd ids in messages never crash the printing
         stream.reconfigure(errors="backslashreplace")
     _note_existing_run_dirs(sys.argv[1:])

@@ -78,6 +78,11 @@ def unexpected_failure(err: BaseException) -> str:
     return PermaskError(problem, file=None if file is None else str(file)).format()
 
 
+class FetchError(PermaskError):
+    """Upstream code or weights cannot be fetched (no network, not found) or fail their check
+    (an archive of another commit, a weight file whose sha256 differs from the config's)."""
+
+
 class LauncherError(PermaskError):
     """A sweep cannot be launched: no SLURM or Ray cluster to submit to, or the cluster refused it."""
 

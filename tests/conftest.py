@@ -1,13 +1,30 @@
 """Shared fixtures: a small built-in demo scene, cached for the whole test session."""
 
+import atexit
 import os
+import shutil
 import subprocess
+import tempfile
 import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# No test touches the network or the user's caches: fetching is offline, or goes to a closed local
+# port; a test that fetches starts its own server (tests/model_server.py) and lifts
+# HF_HUB_OFFLINE. Models land in a folder of this session.
+# Set at import, before huggingface_hub reads its settings; subprocesses inherit them.
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="permask-tests-"))
+atexit.register(shutil.rmtree, _SESSION_DIR, True)
+for _name, _value in {"PERMASK_MODELS_DIR": _SESSION_DIR / "models",
+                      "PERMASK_GITHUB_URL": "http://127.0.0.1:9",
+                      "HF_ENDPOINT": "http://127.0.0.1:9",
+                      "HF_HOME": _SESSION_DIR / "hf", "TORCH_HOME": _SESSION_DIR / "torch",
+                      "HF_HUB_OFFLINE": "1",  # as without network, and at once (no retries)
+                      "HF_HUB_DISABLE_TELEMETRY": "1"}.items():
+    os.environ[_name] = str(_value)
 
 # Small demo: fast enough for end-to-end tests, big enough for trackers to differ.
 SMALL_DEMO = {"num_views": 3, "num_frames": 16, "height": 96, "width": 128}

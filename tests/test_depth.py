@@ -437,10 +437,7 @@ def test_depth_anything_stand_in_metric_with_scale_fix(tmp_path):
     (lambda tmp: MoGeDepth(repo_dir=str(tmp / "no_clone"), cache=False), "depth.repo_dir"),
     (lambda tmp: MoGeDepth(repo_dir=str(FIXTURES / "depth_moge"),
                            checkpoint=str(tmp / "missing.pt"), cache=False), "depth.checkpoint"),
-    (lambda tmp: MoGeDepth(repo_dir=str(FIXTURES / "depth_moge"), cache=False), "depth.checkpoint"),
     (lambda tmp: VGGTDepth(repo_dir=str(tmp), cache=False), "depth.repo_dir"),
-    (lambda tmp: DepthAnythingV2Depth(repo_dir=str(FIXTURES / "depth_anything"), cache=False),
-     "depth.checkpoint"),
 ])
 def test_missing_code_or_weights_is_a_one_line_depth_error(tmp_path, make, key):
     scene, _ = encoded_scene(T=1)
@@ -449,6 +446,27 @@ def test_missing_code_or_weights_is_a_one_line_depth_error(tmp_path, make, key):
     text = str(info.value)
     assert isinstance(info.value, PermaskError) and "\n" not in text
     assert f"key '{key}'" in text and "fix:" in text and "https://" in text
+
+
+@needs_torch
+@pytest.mark.parametrize("make, key, name", [
+    (lambda: MoGeDepth(repo_dir=str(FIXTURES / "depth_moge"), cache=False), "depth.checkpoint",
+     "moge"),
+    (lambda: DepthAnythingV2Depth(repo_dir=str(FIXTURES / "depth_anything"), cache=False),
+     "depth.checkpoint", "depth_anything_v2"),
+    (lambda: VGGTDepth(cache=False), "depth.repo_dir", "vggt"),
+])
+def test_unset_code_or_weights_without_network_is_one_line(make, key, name):
+    """Nothing local and no network (tests/conftest.py): one line naming the key, where it
+    would be stored and the command that fetches it."""
+    from permask.errors import FetchError
+
+    scene, _ = encoded_scene(T=1)
+    with pytest.raises(FetchError) as info:
+        make().apply(scene)
+    text = str(info.value)
+    assert "\n" not in text and f"key '{key}'" in text and "would be stored" in text
+    assert f"permask fetch depth={name} --to DIR" in text
 
 
 def test_bad_learned_settings_are_config_errors():

@@ -151,17 +151,14 @@ def cotracker(checkpoints, online=False, **kw):
     return CoTrackerTracker(config, **cfg)
 
 
-def spatracker(checkpoints, cuda_check=False, **kw):
-    """The adapter on the stand-in clone. The stand-in runs on the CPU (the real upstream does
-    not: see tests/test_upstream.py), so the adapter's CUDA requirement is lifted unless
-    `cuda_check`."""
+def spatracker(checkpoints, **kw):
+    """The adapter on the stand-in clone, which calls `.cuda()` on its outputs like upstream:
+    on this CPU it runs only through the adapter's redirect of those calls. The stand-in needs
+    no utils3d (utils3d=null: the installed one, none)."""
     cfg = dict(hub_repo=str(SPATRACKER_CLONE), checkpoint=str(checkpoints["spatracker"]),
-               device="cpu", precision="fp32")
+               device="cpu", precision="fp32", utils3d=None)
     cfg.update(kw)
-    tracker = SpatialTrackerV2Tracker(**cfg)
-    if not cuda_check:
-        tracker._check_device = lambda device: None
-    return tracker
+    return SpatialTrackerV2Tracker(**cfg)
 
 
 def constructions(package):
@@ -359,20 +356,35 @@ def test_spatialtracker_match_rows():
     assert (match_rows(track2d[:, :0], q, 2.0) == -1).all()
 
 
-def test_spatialtracker_without_cuda_is_one_line_before_any_import(checkpoints):
-    """Upstream calls .cuda() whatever the device: without CUDA, load() refuses at once (a
-    TrackerError naming tracker.device), before the upstream code is imported."""
+def test_spatialtracker_device_cuda_without_cuda_is_one_line_before_any_import(checkpoints):
+    """tracker.device=cuda on a machine without CUDA: a TrackerError naming tracker.device,
+    before the upstream code is imported."""
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     for name in [n for n in sys.modules if n == "models" or n.startswith("models.")]:
         del sys.modules[name]
-    for device in ("auto", "cpu"):
-        tracker = spatracker(checkpoints, cuda_check=True, device=device)
-        with pytest.raises(TrackerError) as info:
-            tracker.load()
-        text = one_line(info.value)
-        assert "tracker.device" in text and "CUDA" in text
+    tracker = spatracker(checkpoints, device="cuda")
+    with pytest.raises(TrackerError) as info:
+        tracker.load()
+    text = one_line(info.value)
+    assert "tracker.device" in text and "CUDA" in text
     assert "models.SpaTrackV2.models.predictor" not in sys.modules
+
+
+def test_spatialtracker_runs_on_the_cpu_through_the_cuda_redirect(checkpoints):
+    """The stand-in calls .cuda() like upstream; with device auto/cpu (no CUDA here) the adapter
+    sends those calls to the CPU for the call only: afterwards .cuda() is torch's own again, and
+    bf16 (the default) becomes fp32 on the CPU."""
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    scene = rig_scene(T=6, holes=0.0)
+    q = rig_queries(scene, frame=2)
+    tracker = spatracker(checkpoints, device="auto", precision="bf16")
+    res = tracker.track(scene, q)
+    assert tracker.device.type == "cpu"
+    np.testing.assert_allclose(res.tracks, expected_translation(q, 6, VELOCITY), atol=1e-5)
+    with pytest.raises((AssertionError, RuntimeError)):  # "Torch not compiled with CUDA"
+        torch.zeros(1).cuda()
 
 
 # ---------------------------------------------------------------------------- errors
@@ -385,13 +397,10 @@ def one_line(err: PermaskError) -> str:
 @pytest.mark.parametrize("make,kw,key", [
     (mvtracker, {"hub_repo": "/nonexistent/mvtracker"}, "tracker.hub_repo"),
     (mvtracker, {"checkpoint": "/nonexistent/mvtracker.pth"}, "tracker.checkpoint"),
-    (mvtracker, {"checkpoint": None}, "tracker.checkpoint"),  # would download: no network
-    (cotracker, {"checkpoint": None}, "tracker.checkpoint"),
     (cotracker, {"hub_repo": str(FIXTURES)}, "tracker.hub_repo"),  # a folder without hubconf.py
-    (spatracker, {"hub_repo": None}, "tracker.hub_repo"),
     (spatracker, {"checkpoint": "/nonexistent/SpatialTrackerV2-Offline"}, "tracker.checkpoint"),
 ])
-def test_missing_code_or_weights_is_one_line_naming_the_key(checkpoints, make, kw, key):
+def test_missing_local_code_or_weights_is_one_line_naming_the_key(checkpoints, make, kw, key):
     scene = rig_scene(T=4)
     tracker = make(checkpoints, **kw)
     with pytest.raises(TrackerError) as info:
@@ -401,26 +410,32 @@ def test_missing_code_or_weights_is_one_line_naming_the_key(checkpoints, make, k
     assert ("git clone" in text and ("wget" in text or "huggingface-cli" in text))
 
 
+@pytest.mark.parametrize("make,kw,key,name", [
+    (mvtracker, {"checkpoint": None}, "tracker.checkpoint", "mvtracker"),
+    (mvtracker, {"hub_repo": None}, "tracker.hub_repo", "mvtracker"),
+    (cotracker, {"checkpoint": None}, "tracker.checkpoint", "cotracker3_offline"),
+    (spatracker, {"hub_repo": None}, "tracker.hub_repo", "spatialtrackerv2"),
+    (spatracker, {"checkpoint": None}, "tracker.checkpoint", "spatialtrackerv2"),
+])
+def test_unset_code_or_weights_without_network_is_one_line(checkpoints, make, kw, key, name):
+    """Nothing local and no network (tests/conftest.py points the fetching at a closed port):
+    one line naming the key, what is missing, where it would be stored and the fetch command."""
+    from permask.errors import FetchError
+    from permask.fetch.store import models_dir
+
+    tracker = make(checkpoints, **kw)
+    with pytest.raises(FetchError) as info:
+        tracker.load()
+    text = one_line(info.value)
+    assert f"key '{key}'" in text and f"permask fetch tracker={name} --to DIR" in text
+    assert f"would be stored" in text and str(models_dir()) in text
+
+
 def test_checkpoint_of_another_model_is_rejected(checkpoints):
     tracker = cotracker(checkpoints, checkpoint=str(checkpoints["wrong"]))
     with pytest.raises(TrackerError, match="does not fit") as info:
         tracker.load()
     assert "tracker.checkpoint" in one_line(info.value)
-
-
-def test_remote_upstream_without_network_is_a_tracker_error(checkpoints, monkeypatch):
-    from urllib.error import URLError
-
-    def offline(*args, **kwargs):
-        assert args[0] == MVTrackerConfig().upstream and kwargs["source"] == "github"
-        assert kwargs["skip_validation"] is True  # a pinned commit is not a branch or tag
-        raise URLError("no network")
-
-    monkeypatch.setattr(torch.hub, "load", offline)
-    with pytest.raises(TrackerError) as info:
-        mvtracker(checkpoints, hub_repo=None).load()
-    text = one_line(info.value)
-    assert "ethz-vlg/mvtracker" in text and "tracker.hub_repo" in text
 
 
 def test_bad_precision_and_device_are_config_errors(checkpoints):

@@ -34,6 +34,10 @@ NOT_RUN = [
     ("sinfo", "SLURM recipe: tests/test_launch.py"),
     ("sacct", "SLURM recipe: tests/test_launch.py"),
     ("hydra/launcher=slurm", "SLURM recipe: tests/test_launch.py"),
+    ("tracker=spatialtrackerv2", "fetches from the network and needs the upstream packages: "
+                                 "tests/test_upstream.py runs it against a local server"),
+    ("permask fetch", "fetches from the network: tests/test_fetch.py runs it against a local "
+                      "server"),
 ]
 
 

@@ -34,6 +34,9 @@ except Exception as err:  # noqa: BLE001 - reported by the fixture below (collec
     MISSING = f"{type(err).__name__}: {err}"  # where these tests are deselected)
 
 
+TORCH_CUDA = torch.Tensor.cuda if MISSING is None else None
+
+
 @pytest.fixture(autouse=True)
 def upstream_dependencies():
     """A broken environment fails every test here (it is never a skip)."""
@@ -246,17 +249,76 @@ def spatracker_ckpt(tmp_path_factory):
 
 def spatracker(ckpt, **kw):
     cfg = dict(hub_repo=str(um.folder("spatracker")), checkpoint=str(ckpt), device="cpu",
-               precision="fp32")
+               precision="fp32", utils3d_dir=str(um.folder("spatracker_utils3d")))
     cfg.update(kw)
     return SpatialTrackerV2Tracker(**cfg)
 
 
-def test_spatracker_without_cuda_one_line_exit_2_no_run_folder(spatracker_ckpt, tmp_path):
+def spatracker_overrides(ckpt):
+    return ["tracker=spatialtrackerv2", f"tracker.hub_repo={um.folder('spatracker')}",
+            f"tracker.checkpoint={ckpt}", f"tracker.utils3d_dir={um.folder('spatracker_utils3d')}"]
+
+
+def test_spatracker_end_to_end_on_the_cpu(spatracker_ckpt, tmp_path):
+    """The real code at random weights, forward and all, on the CPU (upstream's .cuda() calls
+    sent to the CPU by the adapter), through the pipeline: the one convention, pixel order and
+    query identity hold, and every file is written."""
+    report, arrays = run_pipeline(tmp_path, [*spatracker_overrides(spatracker_ckpt),
+                                             "query.max_points=12", "tracker.vo_points=128"])
+    check_tracked(arrays)
+    assert torch.Tensor.cuda is TORCH_CUDA  # the redirect is gone again
+
+
+@pytest.fixture
+def spatracker_server(spatracker_ckpt, tmp_path):
+    """A local server standing in for GitHub and the Hugging Face Hub: SpaTrackerV2 and its
+    utils3d at their pins as commit archives, the random weights as the files of
+    Yuxihenry/SpatialTrackerV2-Offline; returns (server, overrides pinning their sha256)."""
+    from permask.trackers import spatialtracker as st
+    from tests.model_server import ModelServer
+
+    server = ModelServer()
+    server.add_repo(st.UPSTREAM, um.folder("spatracker"))
+    server.add_repo(st.UTILS3D, um.folder("spatracker_utils3d"))
+    pins = [f"tracker.weights.{i}.sha256="
+            + server.add_file(w.repo, w.file, (spatracker_ckpt / w.file).read_bytes())
+            for i, w in enumerate(st.WEIGHTS)]
+    yield server, pins
+    server.close()
+
+
+def test_spatracker_fetched_runs_end_to_end_then_again_offline(spatracker_server, tmp_path):
+    """`python run.py tracker=spatialtrackerv2` with nothing local, the local server standing in
+    for the network: code, utils3d and weights are fetched and verified, the run writes every
+    output on the CPU; with the server gone it runs again from the cache, with no request."""
+    server, pins = spatracker_server
+    env = {**server.env(), "PERMASK_MODELS_DIR": str(tmp_path / "models")}
+    args = [*DEMO, "tracker=spatialtrackerv2", *pins, "instances=[instance_0]",
+            "query.max_points=12", "tracker.vo_points=128", "progress=false"]
+    first = run_cli([*args, f"output_dir={tmp_path / 'first'}"], env_extra=env, timeout=900)
+    assert first.returncode == 0, first.stderr[-3000:]
+    fetched = {path for _, path in server.requests}
+    assert any(p.endswith("model.safetensors") for p in fetched) and len(fetched) >= 4
+    out = tmp_path / "first"
+    assert (out / "demo_spatialtrackerv2_instance_0_tracked.npz").is_file()
+    assert (out / "demo_spatialtrackerv2_instance_0.rrd").is_file()
+    assert (out / "demo_spatialtrackerv2_combined.rrd").is_file()
+    assert (out / "metrics.json").is_file() and (out / "view_demo_spatialtrackerv2_combined.sh").is_file()
+    count = len(server.requests)
+    server.close()  # the network is gone
+    gone = {**env, "PERMASK_GITHUB_URL": "http://127.0.0.1:9", "HF_ENDPOINT": "http://127.0.0.1:9"}
+    again = run_cli([*args, f"output_dir={tmp_path / 'again'}"], env_extra=gone, timeout=900)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert list((tmp_path / "again").glob("demo_spatialtrackerv2_instance_*_tracked.npz"))
+    assert len(server.requests) == count
+
+
+def test_spatracker_device_cuda_without_cuda_one_line_exit_2_no_run_folder(spatracker_ckpt,
+                                                                           tmp_path):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    proc = run_cli([*DEMO, "tracker=spatialtrackerv2", f"tracker.hub_repo={um.folder('spatracker')}",
-                    f"tracker.checkpoint={spatracker_ckpt}", "progress=false"], cwd=tmp_path,
-                   timeout=300)
+    proc = run_cli([*DEMO, *spatracker_overrides(spatracker_ckpt), "tracker.device=cuda",
+                    "progress=false"], cwd=tmp_path, timeout=300)
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-3000:]
     assert lines[0].startswith("permask: error: ") and "tracker.device" in lines[0]
@@ -265,8 +327,8 @@ def test_spatracker_without_cuda_one_line_exit_2_no_run_folder(spatracker_ckpt, 
 
 
 def test_spatracker_real_code_up_to_the_upstream_call(spatracker_ckpt, monkeypatch):
-    """The real Predictor is built from the saved folder through the adapter (CUDA requirement
-    lifted: upstream cannot run on a CPU); its forward is replaced by a recorder that binds the
+    """The real Predictor is built from the saved folder through the adapter; its forward is
+    replaced by a recorder that binds the
     adapter's arguments to the real signature, checks them against inference.py's posed RGB-D
     call, and answers in upstream's layout (static points, poses relative to the first camera,
     rows reversed): the adapter must give each query its own static world point."""
@@ -275,7 +337,6 @@ def test_spatracker_real_code_up_to_the_upstream_call(spatracker_ckpt, monkeypat
     from permask.queries import build_queries
     tracker = spatracker(spatracker_ckpt, camera_poses="predicted", views="source",
                          rigid_prior=False)
-    monkeypatch.setattr(tracker, "_check_device", lambda device: None)
     model = tracker.load()
     module = sys.modules["models.SpaTrackV2.models.predictor"]
     assert type(model) is module.Predictor and model.spatrack.track_num == 756
@@ -370,6 +431,39 @@ def test_depth_model_end_to_end(depth_ckpts, tmp_path, name):
     _, arrays = run_pipeline(tmp_path, overrides)
     check_tracked(arrays, frames_from_zero=True)
     assert bool(arrays["depth_metric"])
+
+
+@pytest.mark.parametrize("name", ["moge", "depth_anything_v2"])
+def test_depth_model_fetched_from_a_local_server(depth_ckpts, tmp_path, monkeypatch, name):
+    """depth=NAME with nothing local: the pinned code (commit archive) and the weights (sha256
+    pinned on the command line) come from a local server standing in for the network, the
+    prediction fills the holes; a second load asks nothing. (VGGT's 4.6 GB random weights are
+    left out of the served set: same path.)"""
+    from permask.depth.learned import depth_anything, moge
+    from tests.model_server import ModelServer, serve_in_process
+
+    module = {"moge": moge, "depth_anything_v2": depth_anything}[name]
+    weight = (module.WEIGHTS_V2 if name == "moge" else module.WEIGHTS)[0]
+    server = ModelServer()
+    try:
+        server.add_repo(module.UPSTREAM, um.folder(REPO[name]))
+        file = depth_ckpts[name].name if name == "depth_anything_v2" else weight.file
+        sha = server.add_file(weight.repo, file, depth_ckpts[name].read_bytes())
+        serve_in_process(monkeypatch, server)
+        monkeypatch.setenv("PERMASK_MODELS_DIR", str(tmp_path / "models"))
+        overrides = [f"depth={name}", f"depth.weights.0.file={file}",
+                     f"depth.weights.0.sha256={sha}", "depth.device=cpu", "depth.cache=false",
+                     *DEPTH_OVERRIDES[name], "input.demo.depth_density=0.6"]
+        from permask.pipeline import load_input
+        scene = load_input(compose([*COMMON, *overrides]))
+        assert scene.depth_source == name and np.isfinite(scene.depths).all()
+        fetched = {path for _, path in server.requests}
+        assert any(p.endswith(".zip") for p in fetched) and any(file in p for p in fetched)
+        count = len(server.requests)
+        load_input(compose([*COMMON, *overrides]))
+        assert len(server.requests) == count
+    finally:
+        server.close()
 
 
 def test_moge_precision_is_the_one_asked_for(depth_ckpts):

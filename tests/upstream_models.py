@@ -21,6 +21,7 @@ FOLDERS = {
     "cotracker": "co-tracker@82e02e8",
     "cotracker_old": "co-tracker@20d1b6c",
     "spatracker": "SpaTrackerV2@da6a92d",
+    "spatracker_utils3d": "utils3d@d3a577a",  # SpaTrackerV2's own utils3d pin
     "moge": "MoGe@0744441",
     "vggt": "vggt@44b3afb",
     "depth_anything": "Depth-Anything-V2@a561b84",
@@ -118,7 +119,11 @@ def save_spatracker(tmp: Path) -> Path:
     like the released Yuxihenry/SpatialTrackerV2-Offline folder."""
     _torch()
     ensure_torchvision_io_write_video()
-    module = import_from(folder("spatracker"), "models.SpaTrackV2.models.predictor")
+    from permask.trackers.upstream_env import ModuleSwap
+
+    # imported with its own utils3d, as the adapter does (the modules stay loaded)
+    with ModuleSwap("utils3d", str(folder("spatracker_utils3d"))).active():
+        module = import_from(folder("spatracker"), "models.SpaTrackV2.models.predictor")
     model = module.Predictor(args=spatracker_args())
     path = tmp / "SpatialTrackerV2-Offline"
     model.save_pretrained(str(path))

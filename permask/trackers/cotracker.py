@@ -45,10 +45,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import List
 
 from permask.data import Queries, Scene, TrackResult
 from permask.errors import TrackerError
+from permask.fetch.spec import WeightFile
 from permask.trackers.encoder_cache import EncoderCache, EncoderReuseConfig
 from permask.trackers.hub import UpstreamSource
 from permask.trackers.lifting import LiftedTracker, LiftedTrackerConfig, fuse_over_time, lift_pixels
@@ -59,6 +61,9 @@ _REPO = "https://github.com/facebookresearch/co-tracker"
 _WEIGHTS = "https://huggingface.co/facebook/cotracker3/resolve/main/"
 OFFLINE_SOURCE = UpstreamSource(_REPO, _WEIGHTS + "scaled_offline.pth", "scaled_offline.pth")
 ONLINE_SOURCE = UpstreamSource(_REPO, _WEIGHTS + "scaled_online.pth", "scaled_online.pth")
+# the files hubconf's entries load (facebook/cotracker3 on the Hugging Face Hub)
+OFFLINE_WEIGHTS = [WeightFile("facebook/cotracker3", "scaled_offline.pth", licence="CC BY-NC 4.0")]
+ONLINE_WEIGHTS = [WeightFile("facebook/cotracker3", "scaled_online.pth", licence="CC BY-NC 4.0")]
 
 
 @dataclass
@@ -70,6 +75,7 @@ class CoTrackerConfig(EncoderReuseConfig, LiftedTrackerConfig):
     name: str = "cotracker3_offline"
     upstream: str = UPSTREAM
     entry: str = "cotracker3_offline"
+    weights: List[WeightFile] = field(default_factory=lambda: list(OFFLINE_WEIGHTS))
     online: bool = False
     backward_tracking: bool = False  # upstream option; frames before a query are dropped anyway
     add_support_grid: bool = True  # online only (offline adds it by itself)
@@ -82,6 +88,7 @@ class CoTrackerOnlineConfig(CoTrackerConfig):
 
     name: str = "cotracker3_online"
     entry: str = "cotracker3_online"
+    weights: List[WeightFile] = field(default_factory=lambda: list(ONLINE_WEIGHTS))
     online: bool = True
 
 

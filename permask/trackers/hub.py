@@ -1,20 +1,22 @@
 """Loading the learned trackers' upstream code and weights, once per tracker object.
 
 Where the code comes from:
-- `hub_repo` set: a local clone, `torch.hub.load(hub_repo, entry, source="local")` (no network);
-- else the pinned `upstream` spec `owner/repo:<commit>` through torch.hub's GitHub download
-  (`skip_validation=True`: torch.hub's validation only accepts branch and tag names or their head
-  commits, not an older pinned commit; the zipball of any commit downloads fine).
+- `hub_repo` set: a local clone;
+- else the pinned `upstream` spec `owner/repo:<commit>`, fetched once into permask's models
+  folder (`permask.fetch`: GitHub's archive of that commit, checked against it; a copy already
+  in torch.hub's cache is used as it is). Either way the entry point is built with
+  `torch.hub.load(folder, entry, source="local")`.
 
 Where the weights come from:
-- `checkpoint` set: the entry point is called with `pretrained=False` and the local file is loaded
-  into the predictor's network (`predictor.model`, where both upstream predictors keep it);
-- else the entry point's own download (`pretrained=True`), which needs network.
+- `checkpoint` set: a local file (SpatialTrackerV2: a folder);
+- else the config's `weights` (Hugging Face files with their sha256), fetched once and verified.
+The entry point is called with `pretrained=False` and the file is loaded into the predictor's
+network (`predictor.model`, where both upstream predictors keep it).
 
 Nothing is imported from torch at module import time, so `import permask` works without torch.
 Everything that can fail here (missing clone, missing file, no network, a missing upstream
-dependency, a checkpoint that does not fit) raises `TrackerError` with one line that says what to
-download, from where, and which config key to set.
+dependency, a checkpoint that does not fit) raises a `PermaskError` with one line that says what
+is missing, where it would be stored and how to fetch it.
 """
 
 from __future__ import annotations
@@ -22,15 +24,18 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, List, Optional
 
 from omegaconf import MISSING
 
 from permask import torch_support
 from permask.choices import Precision
 from permask.errors import ConfigError, TrackerError
+from permask.fetch.code import fetch_code
+from permask.fetch.spec import WeightFile, as_weight_files
+from permask.fetch.weights import fetch_weights
 from permask.trackers.base import TrackerBase, TrackerConfig
 
 
@@ -120,26 +125,23 @@ def check_checkpoint(checkpoint: str, source: UpstreamSource, ref: str, director
     return path
 
 
-def load_hub_entry(upstream: str, entry: str, hub_repo: str | None, checkpoint: str | None,
+def load_hub_entry(upstream: str, entry: str, hub_repo: str, checkpoint: str | None,
                    source: UpstreamSource, entry_kwargs: dict[str, Any] | None = None,
                    allow_missing_keys: bool = False):
-    """Build the predictor of `entry` from a local clone or the pinned upstream, then load the
-    local checkpoint into it (or let the entry point download its default weights)."""
+    """Build the predictor of `entry` from the local code folder `hub_repo` (a clone, or the
+    fetched pinned commit), then load the local checkpoint into it (None: the entry point's own
+    weights, `pretrained=True`, which needs network)."""
     torch = import_torch()
     _, ref = split_upstream(upstream)
     ckpt = check_checkpoint(checkpoint, source, ref) if checkpoint else None
     kwargs = dict(entry_kwargs or {})
     kwargs["pretrained"] = ckpt is None
-    if hub_repo:
-        path = check_clone(hub_repo, "hubconf.py", source, ref)
-        where, call = str(path), dict(source="local")
-    else:
-        where, call = upstream, dict(source="github", trust_repo=True, skip_validation=True)
+    where = str(check_clone(hub_repo, "hubconf.py", source, ref))
     try:
-        model = torch.hub.load(where, entry, **call, **kwargs)
+        model = torch.hub.load(where, entry, source="local", **kwargs)
     except Exception as err:  # noqa: BLE001 - any failure here is "code or weights missing"
         raise hub_error(err, where, entry, ckpt is None, source, ref) from None
-    if hub_repo and where not in sys.path:
+    if where not in sys.path:
         # torch.hub puts the clone on sys.path only while building; upstream code that imports
         # more of its own modules later (inside forward) still finds them
         sys.path.append(where)
@@ -213,8 +215,9 @@ class LearnedTrackerConfig(TrackerConfig):
 
     upstream: str = MISSING  # torch.hub spec owner/repo:<commit>, used when hub_repo is null
     entry: str = MISSING  # hubconf entry point (or class) that builds the predictor
-    hub_repo: Optional[str] = None  # local clone of the upstream repo: no code download
-    checkpoint: Optional[str] = None  # local weights; null: the entry point downloads them
+    hub_repo: Optional[str] = None  # local clone of the upstream repo; null: fetch `upstream`
+    checkpoint: Optional[str] = None  # local weights; null: fetch `weights` (verified)
+    weights: List[WeightFile] = field(default_factory=list)  # Hugging Face files + sha256
     device: str = "auto"  # auto (cuda if available, else cpu) | cuda | cuda:N | cpu
     precision: Precision = Precision.fp32  # autocast around the forward pass
     max_points_per_batch: int = 0  # queries per model call (memory); 0: all of an instance at once
@@ -251,9 +254,35 @@ class HubTracker(TrackerBase):
             self.device, self._model = device, model
         return self._model
 
+    @property
+    def choice(self) -> str:
+        """How the command line chooses this tracker (for the fetch messages)."""
+        return f"tracker={self.config.name}"
+
+    def code_folder(self, marker: str = "hubconf.py") -> str:
+        """`hub_repo` (checked before any weights are fetched), else the pinned `upstream`
+        commit fetched into the models folder."""
+        if self.hub_repo:
+            _, ref = split_upstream(self.config.upstream)
+            return str(check_clone(self.hub_repo, marker, self.source, ref))
+        return str(fetch_code(self.config.upstream, key="tracker.hub_repo", choice=self.choice,
+                              marker=marker))
+
+    def weights_path(self) -> str | None:
+        """`checkpoint`, else the configured weight files fetched and verified: the file, or
+        the folder holding them all (None: no weights configured, the entry point's own)."""
+        if self.checkpoint:
+            return self.checkpoint
+        files = as_weight_files(self.config.weights)
+        if not files:
+            return None
+        paths = fetch_weights(files, key="tracker.checkpoint", choice=self.choice)
+        return str(paths[0] if len(paths) == 1 else os.path.commonpath(
+            [str(p.parent) for p in paths]))
+
     def _build(self, device):
-        return load_hub_entry(self.config.upstream, self.config.entry, self.hub_repo, self.checkpoint,
-                              self.source, self._entry_kwargs(device))
+        return load_hub_entry(self.config.upstream, self.config.entry, self.code_folder(),
+                              self.weights_path(), self.source, self._entry_kwargs(device))
 
     def _entry_kwargs(self, device) -> dict[str, Any]:
         return {}

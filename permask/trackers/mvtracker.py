@@ -48,6 +48,7 @@ import numpy as np
 
 from permask.data import Queries, Scene, TrackResult
 from permask.errors import ConfigError
+from permask.fetch.spec import WeightFile
 from permask.trackers.base import apply_query_convention
 from permask.trackers.encoder_cache import EncoderCache, EncoderReuseConfig
 from permask.trackers.hub import HubTracker, LearnedTrackerConfig, UpstreamSource, load_hub_entry
@@ -58,6 +59,9 @@ SOURCE = UpstreamSource(
     repo_url="https://github.com/ethz-vlg/mvtracker",
     weights="https://huggingface.co/ethz-vlg/mvtracker/resolve/main/mvtracker_200000_june2025.pth",
     weights_name="mvtracker_200000_june2025.pth")
+# the checkpoint hubconf's `mvtracker` entry loads (`mvtracker_cleandepth`: ..._cleandepth.pth)
+WEIGHTS = [WeightFile("ethz-vlg/mvtracker", "mvtracker_200000_june2025.pth",
+                      licence="see the model card")]
 SIZE_MULTIPLE = 16  # the feature encoder works on multiples of 16 pixels
 
 
@@ -68,7 +72,8 @@ class MVTrackerConfig(EncoderReuseConfig, LearnedTrackerConfig):
     _target_: str = "permask.trackers.mvtracker.MVTrackerTracker"
     name: str = "mvtracker"
     upstream: str = UPSTREAM
-    entry: str = "mvtracker"  # or mvtracker_cleandepth
+    entry: str = "mvtracker"  # or mvtracker_cleandepth (with its weights file)
+    weights: List[WeightFile] = field(default_factory=lambda: list(WEIGHTS))
     # [H, W] the model sees (multiples of 16); null: the scene size rounded down to multiples of 16
     input_size: Optional[List[int]] = field(default_factory=lambda: [384, 512])
     support_grid_size: int = 4  # support points per view side, lifted from depth at t=0
@@ -104,8 +109,8 @@ class MVTrackerTracker(HubTracker):
             raise ConfigError(f"{list(self.input_size)} is not [H, W] in positive multiples of "
                               f"{SIZE_MULTIPLE}", key="tracker.input_size",
                               fix="e.g. tracker.input_size=[384,512], or null for the scene size")
-        model = load_hub_entry(self.config.upstream, self.config.entry, self.hub_repo, self.checkpoint,
-                               self.source, self._entry_kwargs(device), allow_missing_keys=True)
+        model = load_hub_entry(self.config.upstream, self.config.entry, self.code_folder(),
+                               self.weights_path(), self.source, self._entry_kwargs(device), allow_missing_keys=True)
         # upstream keeps these predictor settings as plain attributes
         if hasattr(model, "interp_shape"):
             model.interp_shape = None  # resized here, with pixel-centre-correct intrinsics

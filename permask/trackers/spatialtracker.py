@@ -1,14 +1,18 @@
 """`tracker=spatialtrackerv2`: SpatialTrackerV2 (henry123-boy/SpaTrackerV2), a learned monocular
 3D tracker, run per view on posed RGB-D video and fused across views.
 
-Upstream has no hubconf: the code comes from a local clone (`tracker.hub_repo`), the weights from
-a local snapshot of the Hugging Face repo `Yuxihenry/SpatialTrackerV2-Offline`
-(`tracker.checkpoint`, a folder with config.json + model.safetensors; left unset, the Hugging Face
-id is used, which needs network). See docs/learned_trackers.md.
+Upstream has no hubconf: the code is a local clone (`tracker.hub_repo`) or, unset, the pinned
+commit fetched into permask's models folder; the weights a local snapshot of the Hugging Face
+repo `Yuxihenry/SpatialTrackerV2-Offline` (`tracker.checkpoint`, a folder with config.json +
+model.safetensors) or, unset, those files fetched and verified (`tracker.weights`). See
+docs/learned_trackers.md.
 
-**CUDA only.** Upstream allocates its outputs with `.cuda()` whatever the model's device
-(`models/SpaTrackV2/models/SpaTrack.py`, `forward_stream`), so `load()` refuses a machine (or a
-`tracker.device`) without CUDA with one `TrackerError` before importing anything.
+**CPU and CUDA.** Upstream calls `.cuda()` whatever the model's device
+(`models/SpaTrackV2/models/SpaTrack.py`, `forward_stream`): while it builds and runs, those calls
+go to the model's device instead (`cuda_redirect.cuda_calls_to`, scoped to the call and the
+thread; upstream files untouched), so it runs on the CPU (slowly) as on a GPU. On the CPU the
+forward pass runs in fp32 whatever `precision` says: upstream's bf16 path has no CPU kernel
+(`torch.det` in its Procrustes fit). `tracker.device=cuda` without CUDA is one line, exit 2.
 
 Per instance: the views that see each query at its frame are chosen as for CoTracker (projection
 in the image, depth agrees, inside the mask; or only the source view with `views: source`); each
@@ -50,19 +54,26 @@ Before a query's frame the result is NaN / invisible; at its frame it is the que
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import logging
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import List, Optional
 
 import numpy as np
-
-from dataclasses import dataclass
 
 from permask.choices import Choice, Precision
 from permask.data import Queries, Scene, TrackResult
 from permask.errors import ConfigError, TrackerError
+from permask.fetch.spec import WeightFile
 from permask.geometry import camera_to_world_matrix
-from permask.trackers.hub import UpstreamSource, check_checkpoint, check_clone, split_upstream
+from permask.fetch.code import fetch_code
+from permask.trackers.cuda_redirect import cuda_calls_to
+from permask.trackers.upstream_env import ModuleSwap, has_attribute, torchvision_write_video
+from permask.trackers.hub import (UpstreamSource, autocast, check_checkpoint, check_clone,
+                                  import_torch, split_upstream)
 from permask.trackers.lifting import LiftedTracker, LiftedTrackerConfig, fuse_over_time
 
 # an upstream merge by the author (2025-09-27); 69cad6e (pinned before) is public nowhere
@@ -72,6 +83,13 @@ SOURCE = UpstreamSource("https://github.com/henry123-boy/SpaTrackerV2", f"hf:{HF
                         "SpatialTrackerV2-Offline")
 PREDICTOR_MODULE = "models.SpaTrackV2.models.predictor"
 MARKER = "models/SpaTrackV2/models/predictor.py"
+# its own utils3d pin (requirements.txt); MoGe's 3fab839 lacks utils3d.torch.depth_edge
+UTILS3D = "EasternJournalist/utils3d:d3a577acf0a9ad7e513a1416449a07b6f47d967f"
+LICENCE = "CC BY-NC 4.0"
+WEIGHTS = [WeightFile(HF_REPO, "config.json", licence=LICENCE),
+           WeightFile(HF_REPO, "model.safetensors", licence=LICENCE)]
+
+log = logging.getLogger(__name__)
 
 
 class CameraPoses(Choice):
@@ -81,14 +99,20 @@ class CameraPoses(Choice):
 
 @dataclass
 class SpatialTrackerV2Config(LiftedTrackerConfig):
-    """`tracker=spatialtrackerv2`: monocular 3D per view, fused across views. hub_repo (a clone)
-    is required; checkpoint: a local Yuxihenry/SpatialTrackerV2-Offline folder."""
+    """`tracker=spatialtrackerv2`: monocular 3D per view, fused across views. hub_repo: a
+    clone (null: fetched); checkpoint: a local Yuxihenry/SpatialTrackerV2-Offline folder (null:
+    `weights` fetched)."""
 
     _target_: str = "permask.trackers.spatialtracker.SpatialTrackerV2Tracker"
     name: str = "spatialtrackerv2"
     upstream: str = UPSTREAM
     entry: str = "Predictor"  # class in models.SpaTrackV2.models.predictor
-    precision: Precision = Precision.bf16  # upstream's inference script runs under bf16 autocast
+    weights: List[WeightFile] = field(default_factory=lambda: list(WEIGHTS))
+    # its pinned utils3d, used (for its calls only) where the installed one lacks depth_edge;
+    # null: always the installed one. utils3d_dir: a local copy (the folder holding utils3d/)
+    utils3d: Optional[str] = UTILS3D
+    utils3d_dir: Optional[str] = None
+    precision: Precision = Precision.bf16  # as upstream's inference script (on CUDA; CPU: fp32)
     vo_points: int = 756  # model.spatrack.track_num: support points
     iters_track: int = 4
     camera_poses: CameraPoses = CameraPoses.input
@@ -106,16 +130,7 @@ class SpatialTrackerV2Tracker(LiftedTracker):
     Config = SpatialTrackerV2Config
     config: SpatialTrackerV2Config
     source = SOURCE
-
-    def _check_device(self, device) -> None:
-        """Upstream runs on CUDA only: a TrackerError (one line) before any import or load."""
-        if device.type != "cuda":
-            raise TrackerError(
-                f"SpatialTrackerV2 needs a CUDA GPU, and tracker.device={self.config.device} "
-                f"resolves to '{device}' (no CUDA device here): upstream moves its tensors to the "
-                "GPU with .cuda() whatever the model's device", key="tracker.device",
-                fix="run it on a machine with an NVIDIA GPU (tracker.device=auto or cuda), or use "
-                    "tracker=cotracker3_offline, mvtracker or lk on the CPU")
+    _utils3d = ModuleSwap("utils3d", None)  # set by _build
 
     def _build(self, device):
         if self.config.camera_poses not in ("input", "predicted"):
@@ -123,18 +138,16 @@ class SpatialTrackerV2Tracker(LiftedTracker):
                               key="tracker.camera_poses", fix="tracker.camera_poses=input or predicted")
         if self.config.identity_tolerance_px <= 0:
             raise ConfigError("must be > 0 (pixels)", key="tracker.identity_tolerance_px")
-        self._check_device(device)
         _, ref = split_upstream(self.config.upstream)
-        if not self.hub_repo:
-            raise TrackerError("SpatialTrackerV2 has no torch.hub entry: it needs a local clone",
-                               key="tracker.hub_repo", fix=SOURCE.fix(ref))
-        clone = check_clone(self.hub_repo, MARKER, SOURCE, ref)
-        weights = str(check_checkpoint(self.checkpoint, SOURCE, ref, directory=True)
-                      ) if self.checkpoint else HF_REPO
-        predictor_cls = import_predictor(clone, self.config.entry, ref)
+        clone = check_clone(self.code_folder(MARKER), MARKER, SOURCE, ref)
+        weights = str(check_checkpoint(self.weights_path(), SOURCE, ref, directory=True))
+        self._utils3d = ModuleSwap("utils3d", self._utils3d_folder())
+        with self._utils3d.active(), torchvision_write_video():
+            predictor_cls = import_predictor(clone, self.config.entry, ref)
         try:
-            model = predictor_cls.from_pretrained(weights)
-        except Exception as err:  # noqa: BLE001 - no network, wrong folder, missing packages
+            with cuda_calls_to(device), self._utils3d.active():
+                model = predictor_cls.from_pretrained(weights)
+        except Exception as err:  # noqa: BLE001 - wrong folder, missing packages
             reason = " ".join(f"{type(err).__name__}: {err}".split())[:300]
             raise TrackerError(f"cannot load SpatialTrackerV2 weights from {weights} ({reason})",
                                key="tracker.checkpoint", fix=SOURCE.fix(ref)) from None
@@ -142,6 +155,32 @@ class SpatialTrackerV2Tracker(LiftedTracker):
         if spatrack is not None and hasattr(spatrack, "track_num"):
             spatrack.track_num = self.config.vo_points
         return model
+
+    def _utils3d_folder(self) -> str | None:
+        """Where SpatialTrackerV2's utils3d comes from: `utils3d_dir`; else the installed one
+        when it has what upstream calls (or `utils3d` is null); else the pin, fetched."""
+        if self.config.utils3d_dir:
+            return str(self.config.utils3d_dir)
+        if not self.config.utils3d or has_attribute("utils3d.torch", "depth_edge"):
+            return None
+        return str(fetch_code(self.config.utils3d, key="tracker.utils3d_dir", choice=self.choice,
+                              marker="utils3d/__init__.py", pin_key="tracker.utils3d"))
+
+    @contextlib.contextmanager
+    def inference(self):
+        """no_grad, autocast (none on the CPU, see the module docstring), upstream's `.cuda()`
+        calls sent to the model's device and its own utils3d, for one forward pass."""
+        torch = import_torch()
+        precision = self.config.precision
+        if self.device.type == "cpu" and precision != "fp32":
+            if not getattr(self, "_said_fp32", False):
+                log.warning("spatialtrackerv2: on the CPU the forward pass runs in fp32 "
+                            "(tracker.precision=%s has no CPU kernel upstream)", precision)
+                self._said_fp32 = True
+            precision = "fp32"
+        with (torch.no_grad(), autocast(self.device, precision), cuda_calls_to(self.device),
+              self._utils3d.active()):
+            yield
 
     view_width = 3  # world points
 

@@ -10,9 +10,9 @@ import logging
 import math
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, List, Optional
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from permask.depth.align import MODES, Align, AlignPer, align_to_depth, scale_fr
 from permask.depth.base import DepthConfig, measured_map, with_depth
 from permask.depth.cache import DepthCache, cache_key, file_identity
 from permask.errors import ConfigError, DepthError
+from permask.fetch.code import fetch_code
+from permask.fetch.spec import WeightFile, as_weight_files
+from permask.fetch.weights import fetch_weights
 from permask.geometry import camera_center
 
 log = logging.getLogger(__name__)
@@ -100,8 +103,10 @@ def check_checkpoint(checkpoint: str | None, fix: str, hub_ok: bool = False) -> 
 class LearnedDepthConfig(DepthConfig):
     """Settings every learned estimator has."""
 
-    checkpoint: Optional[str] = None  # local weights file/folder (or a hub id in the local cache)
-    repo_dir: Optional[str] = None  # local clone of the upstream code; null: installed package
+    checkpoint: Optional[str] = None  # local weights file/folder; null: fetch `weights`
+    repo_dir: Optional[str] = None  # local clone of the upstream code; null: fetch `upstream`
+    upstream: Optional[str] = None  # pinned owner/repo:<commit>; null: the installed package
+    weights: List[WeightFile] = field(default_factory=list)  # Hugging Face files + sha256
     device: str = "auto"  # auto | cuda | cuda:N | cpu
     precision: Precision = Precision.fp32
     batch_size: int = 4  # images per model call (per-image models)
@@ -125,6 +130,7 @@ class LearnedDepth:
 
     kind = "learned"
     version = 1  # bump when the raw prediction of this adapter changes
+    code_subdir = ""  # where the importable package lives inside the upstream repository
     model_metric = False
     predicts_cameras = False
     needs_file_depth = False
@@ -133,7 +139,7 @@ class LearnedDepth:
                  device: str = "auto", precision: str = "fp32", batch_size: int = 4,
                  align: str = "auto", align_per: str = "frame", min_align_pixels: int = 100,
                  min_baseline: float = 0.01, keep_measured: bool = True, cache: bool = True,
-                 cache_dir: str | None = None):
+                 cache_dir: str | None = None, upstream: str | None = None, weights=()):
         if align not in MODES:
             raise ConfigError(f"unknown align mode '{align}'", key="depth.align",
                               fix="use " + ", ".join(MODES))
@@ -144,8 +150,10 @@ class LearnedDepth:
         if batch_size < 1:
             raise ConfigError("batch_size must be >= 1", key="depth.batch_size")
         self.name = name
-        self.checkpoint = checkpoint
-        self.repo_dir = repo_dir
+        self.checkpoint = checkpoint or None
+        self.repo_dir = repo_dir or None
+        self.upstream = upstream or None
+        self.weights = as_weight_files(weights)
         self.device_name = device
         self.precision = precision
         self.batch_size = int(batch_size)
@@ -175,6 +183,29 @@ class LearnedDepth:
         """The scene arrays the raw prediction depends on (cache key)."""
         return {"rgbs": scene.rgbs}
 
+    # -- where code and weights come from
+    def code_dir(self) -> str | None:
+        """`repo_dir`, else the pinned `upstream` commit fetched into the models folder (its
+        `code_subdir`), else None: the installed package."""
+        if self.repo_dir or not self.upstream:
+            return self.repo_dir
+        folder = fetch_code(self.upstream, key="depth.repo_dir", choice=f"depth={self.name}")
+        return str(folder / self.code_subdir)
+
+    def weights_path(self) -> str | None:
+        """`checkpoint`, else the configured weight file fetched and verified (a folder when
+        there are several), else None."""
+        if self.checkpoint or not self.weights:
+            return self.checkpoint
+        paths = fetch_weights(self.weights, key="depth.checkpoint", choice=f"depth={self.name}")
+        return str(paths[0] if len(paths) == 1 else paths[0].parent)
+
+    def _weights_identity(self) -> str | None:
+        """What names the weights in the prediction cache's key, without fetching them."""
+        if self.checkpoint or not self.weights:
+            return file_identity(self.checkpoint)
+        return ";".join(f"{w.repo}/{w.file}@{w.revision}#{w.sha256}" for w in self.weights)
+
     # -- machinery
     @property
     def model(self):
@@ -194,7 +225,7 @@ class LearnedDepth:
     def raw_prediction(self, scene: Scene) -> dict[str, np.ndarray]:
         """The model's output for the scene, from the cache when the same video (content) was
         predicted with the same settings before."""
-        settings = {"weights": file_identity(self.checkpoint), **self._settings()}
+        settings = {"weights": self._weights_identity(), **self._settings()}
         key = cache_key(self.kind, self.version, self._content(scene), settings)
         cached = self.cache.load(self.kind, key)
         self.last_cache_hit = cached is not None and cached.get(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import List, Optional
 
 import numpy as np
 
@@ -12,6 +13,7 @@ from permask.choices import Choice
 from permask.depth.learned.base import (LearnedDepth, LearnedDepthConfig, check_checkpoint, import_torch,
                                         import_upstream)
 from permask.errors import ConfigError, DepthError
+from permask.fetch.spec import WeightFile
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +38,18 @@ DEPTH_ANYTHING_ENCODERS = {
 }
 
 
+UPSTREAM = "DepthAnything/Depth-Anything-V2:a561b849ebae10a6f5ef49e26c83cbbcd36c71bf"
+# indoor (Hypersim), ViT-L: the defaults below; other encoders / VKITTI: set depth.weights
+WEIGHTS = [WeightFile("depth-anything/Depth-Anything-V2-Metric-Hypersim-Large",
+                      "depth_anything_v2_metric_hypersim_vitl.pth", licence="CC BY-NC 4.0")]
+
+
 @dataclass
 class DepthAnythingV2DepthConfig(LearnedDepthConfig):
     _target_: str = "permask.depth.learned.depth_anything.DepthAnythingV2Depth"
     name: str = "depth_anything_v2"
+    upstream: Optional[str] = UPSTREAM
+    weights: List[WeightFile] = field(default_factory=lambda: list(WEIGHTS))
     encoder: Encoder = Encoder.vitl
     max_depth: float = 20.0  # 20: indoor (Hypersim) weights, 80: outdoor (VKITTI)
     input_size: int = 518
@@ -52,14 +62,16 @@ class DepthAnythingV2Depth(LearnedDepth):
 
     kind = "depth_anything_v2"
     model_metric = True
+    code_subdir = "metric_depth"
 
     def __init__(self, name: str = "depth_anything_v2", checkpoint: str | None = None,
                  encoder: str = "vitl", max_depth: float = 20.0, input_size: int = 518,
-                 **kwargs):
+                 upstream: str | None = UPSTREAM, weights=tuple(WEIGHTS), **kwargs):
         if encoder not in DEPTH_ANYTHING_ENCODERS:
             raise ConfigError(f"unknown encoder '{encoder}'", key="depth.encoder",
                               fix="use vits, vitb or vitl")
-        super().__init__(name, checkpoint=checkpoint, **kwargs)
+        super().__init__(name, checkpoint=checkpoint, upstream=upstream, weights=weights,
+                         **kwargs)
         self.encoder = encoder
         self.max_depth = float(max_depth)
         self.input_size = int(input_size)
@@ -69,11 +81,11 @@ class DepthAnythingV2Depth(LearnedDepth):
                 "input_size": self.input_size}
 
     def _load(self):
-        repo = self.repo_dir
+        repo = self.code_dir()
         if repo and (Path(repo).expanduser() / "metric_depth").is_dir():
             repo = str(Path(repo).expanduser() / "metric_depth")  # the clone's root was given
         dpt = import_upstream("depth_anything_v2.dpt", repo, DEPTH_ANYTHING_FIX)
-        weights = check_checkpoint(self.checkpoint, DEPTH_ANYTHING_FIX)
+        weights = check_checkpoint(self.weights_path(), DEPTH_ANYTHING_FIX)
         torch = import_torch()
         # infer_image() puts its input on cuda, else mps, else cpu: the model must be there too
         mps = getattr(torch.backends, "mps", None)

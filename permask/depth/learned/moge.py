@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any, Optional
+from dataclasses import dataclass, field
+from typing import Any, List, Optional
 
 import numpy as np
 
@@ -12,6 +12,7 @@ from permask.depth.learned.base import (LearnedDepth, LearnedDepthConfig, fov_x_
                                         check_checkpoint, import_torch, import_upstream,
                                         resolve_device)
 from permask.errors import ConfigError, DepthError
+from permask.fetch.spec import WeightFile
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +23,17 @@ MOGE_FIX = ("pip install git+https://github.com/microsoft/MoGe.git (or git clone
             "Ruicheng/moge-vitl) and set depth.checkpoint=/path/to/model.pt")
 
 
+UPSTREAM = "microsoft/MoGe:07444410f1e33f402353b99d6ccd26bd31e469e8"
+WEIGHTS_V2 = [WeightFile("Ruicheng/moge-2-vitl-normal", "model.pt", licence="MIT")]
+WEIGHTS_V1 = [WeightFile("Ruicheng/moge-vitl", "model.pt", licence="MIT")]
+
+
 @dataclass
 class MoGeDepthConfig(LearnedDepthConfig):
     _target_: str = "permask.depth.learned.moge.MoGeDepth"
     name: str = "moge"
-    checkpoint: Optional[str] = "Ruicheng/moge-2-vitl-normal"
+    upstream: Optional[str] = UPSTREAM
+    weights: List[WeightFile] = field(default_factory=lambda: list(WEIGHTS_V2))  # v1: moge-vitl
     version: int = 2  # 2: metric (MoGe-2); 1: scale-invariant (MoGe-1)
     resolution_level: int = 9  # 0..9, more tokens = finer, slower
     num_tokens: Optional[int] = None  # overrides resolution_level
@@ -41,14 +48,17 @@ class MoGeDepth(LearnedDepth):
 
     kind = "moge"
 
-    def __init__(self, name: str = "moge", version: int = 2,
-                 checkpoint: str | None = "Ruicheng/moge-2-vitl-normal",
+    def __init__(self, name: str = "moge", version: int = 2, checkpoint: str | None = None,
                  resolution_level: int = 9, num_tokens: int | None = None,
-                 use_intrinsics: bool = True, **kwargs):
+                 use_intrinsics: bool = True, upstream: str | None = UPSTREAM,
+                 weights=tuple(WEIGHTS_V2), **kwargs):
         if version not in (1, 2):
             raise ConfigError(f"MoGe version must be 1 or 2, got {version}", key="depth.version")
         self.model_metric = version == 2
-        super().__init__(name, checkpoint=checkpoint, **kwargs)
+        super().__init__(name, checkpoint=checkpoint, upstream=upstream, weights=weights,
+                         **kwargs)
+        if version == 1 and self.weights == WEIGHTS_V2:  # the default follows the version
+            self.weights = list(WEIGHTS_V1)
         self.moge_version = int(version)
         self.resolution_level = int(resolution_level)
         self.num_tokens = num_tokens
@@ -66,8 +76,8 @@ class MoGeDepth(LearnedDepth):
         return content
 
     def _load(self):
-        module = import_upstream(f"moge.model.v{self.moge_version}", self.repo_dir, MOGE_FIX)
-        weights = check_checkpoint(self.checkpoint, MOGE_FIX, hub_ok=True)
+        module = import_upstream(f"moge.model.v{self.moge_version}", self.code_dir(), MOGE_FIX)
+        weights = check_checkpoint(self.weights_path(), MOGE_FIX, hub_ok=True)
         self._device = resolve_device(self.device_name)
         try:
             model = module.MoGeModel.from_pretrained(weights)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import numpy as np
 
 from permask.depth.learned.base import (LearnedDepth, LearnedDepthConfig, check_checkpoint, import_torch,
                                         import_upstream, resolve_device)
 from permask.errors import ConfigError, DepthError
+from permask.fetch.spec import WeightFile
 from permask.geometry import camera_center
 
 log = logging.getLogger(__name__)
@@ -23,11 +24,16 @@ VGGT_FIX = ("git clone https://github.com/facebookresearch/vggt and pip install 
             "depth.checkpoint=/path/to/model.pt")
 
 
+UPSTREAM = "facebookresearch/vggt:44b3afbd1869d8bde4894dd8ea1e293112dd5eba"
+WEIGHTS = [WeightFile("facebook/VGGT-1B", "model.pt", licence="VGGT licence (non-commercial)")]
+
+
 @dataclass
 class VGGTDepthConfig(LearnedDepthConfig):
     _target_: str = "permask.depth.learned.vggt.VGGTDepth"
     name: str = "vggt"
-    checkpoint: Optional[str] = "facebook/VGGT-1B"
+    upstream: Optional[str] = UPSTREAM
+    weights: List[WeightFile] = field(default_factory=lambda: list(WEIGHTS))
     frames_per_pass: int = 8  # every view of this many frames per forward pass
     resolution: int = 518  # model image width (multiple of 14)
     min_confidence: float = 0.0  # depth_conf below this -> no depth
@@ -43,15 +49,16 @@ class VGGTDepth(LearnedDepth):
     model_metric = False
     predicts_cameras = True
 
-    def __init__(self, name: str = "vggt", checkpoint: str | None = "facebook/VGGT-1B",
+    def __init__(self, name: str = "vggt", checkpoint: str | None = None,
                  frames_per_pass: int = 8, resolution: int = 518, min_confidence: float = 0.0,
-                 **kwargs):
+                 upstream: str | None = UPSTREAM, weights=tuple(WEIGHTS), **kwargs):
         if frames_per_pass < 1:
             raise ConfigError("frames_per_pass must be >= 1", key="depth.frames_per_pass")
         if resolution % 14:
             raise ConfigError(f"resolution must be a multiple of 14, got {resolution}",
                               key="depth.resolution")
-        super().__init__(name, checkpoint=checkpoint, **kwargs)
+        super().__init__(name, checkpoint=checkpoint, upstream=upstream, weights=weights,
+                         **kwargs)
         self.frames_per_pass = int(frames_per_pass)
         self.resolution = int(resolution)
         self.min_confidence = float(min_confidence)
@@ -61,9 +68,10 @@ class VGGTDepth(LearnedDepth):
                 "min_confidence": self.min_confidence, "precision": self.precision}
 
     def _load(self):
-        models = import_upstream("vggt.models.vggt", self.repo_dir, VGGT_FIX)
-        self._pose_enc = import_upstream("vggt.utils.pose_enc", self.repo_dir, VGGT_FIX)
-        weights = check_checkpoint(self.checkpoint, VGGT_FIX, hub_ok=True)
+        code = self.code_dir()
+        models = import_upstream("vggt.models.vggt", code, VGGT_FIX)
+        self._pose_enc = import_upstream("vggt.utils.pose_enc", code, VGGT_FIX)
+        weights = check_checkpoint(self.weights_path(), VGGT_FIX, hub_ok=True)
         self._device = resolve_device(self.device_name)
         torch = import_torch()
         try:
