@@ -259,3 +259,21 @@ def test_pck_counts_truly_visible_frames_after_each_query(monkeypatch):
     frames = np.array([0, 1])  # point 1 counts from frame 2 on
     assert hard_video.pck_counts(tracked, truth, visible, frames, 2.0) == (1, 2)
     assert hard_video.pck_counts(tracked, truth, visible, frames, 6.0) == (2, 2)
+
+
+def test_lk_frames_are_crops_of_the_instance_with_the_rest_filled_by_its_mean_grey():
+    from permask.trackers.lk_frames import Frames, mask_boxes
+    gray = np.zeros((2, 40, 50), np.uint8)
+    gray[:, 10:20, 10:30] = 200  # the object
+    gray[:, 25:35, 30:45] = 50  # another object, not this instance
+    masks = np.zeros((2, 40, 50), bool)
+    masks[:, 10:20, 10:30] = True
+    masks[1, 10:20, 10:14] = False  # frame 1: the object's left part occluded
+    frames = Frames(gray, masks, mask_boxes(masks[None])[0].tolist(), margin=3)
+    (a, b), offset = frames.crops([0, 1], [10.0, 10.0, 12.0, 12.0])
+    np.testing.assert_array_equal(offset, [7, 7])  # the boxes plus the 3 px margin
+    assert a.shape == b.shape == (16, 26)
+    assert (a[3:13, 3:23] == 200).all() and (a[:3] == 200).all()  # outside: the mask's grey
+    assert (b[3:13, 3:7] == 200).all()  # the occluded part: filled, not the occluder's grey
+    (whole,), zero = Frames(gray, None, None, margin=3).crops([0], None)
+    assert np.shares_memory(whole, gray) and (whole == gray[0]).all() and not zero.any()

@@ -38,8 +38,8 @@ from permask.geometry import depth_each, in_image, project_each, unproject_each
 from permask.trackers.base import TrackerBase, TrackerConfig, apply_query_convention
 from permask.trackers.lifting import (LiftingParams, fuse_views, instance_masks, lookup_mask,
                                       read_depth_robust)
-from permask.trackers.lk_frames import (Frames, extents, mask_boxes, masked_video,
-                                        predicted_shift, runs, thickness)
+from permask.trackers.lk_frames import (Frames, extents, mask_boxes, predicted_shift, runs,
+                                        thickness)
 from permask.trackers.lk_rigid import in_sight, rigid_drift
 from permask.trackers.lk_state import Cameras, ViewTracks
 from permask.trackers.rigid import carry_locally, fit_rigid_robust, median
@@ -113,14 +113,15 @@ class LKTracker(TrackerBase):
         if N == 0:
             return TrackResult(tracks.astype(np.float32), visible, scores)
         masks = self._instance_masks(scene, queries.instance_id) if self.config.use_masks else None
-        gray = scene.gray() if masks is None else masked_video(scene.gray(), masks)
+        gray = scene.gray()
         boxes = [None] * V if masks is None else mask_boxes(masks)
         state = ViewTracks(V, N)
         areas = [None] * V if masks is None else masks.sum(axis=(2, 3))  # [V,T] pixels
         typical = [thickness(b, a) for b, a in zip(boxes, areas)]  # per view; None: no masks
         state.lk_params = [self._view_lk_params(th) for th in typical]
         state.set_margins(typical, self.config.rigid_interior_fraction)
-        videos = [Frames(gray[v], None if boxes[v] is None else boxes[v].tolist(),
+        videos = [Frames(gray[v], None if masks is None else masks[v],
+                         None if boxes[v] is None else boxes[v].tolist(),
                          state.lk_params[v]["winSize"][0]) for v in range(V)]
         cameras = Cameras(scene.intrs.astype(np.float64), scene.extrs.astype(np.float64))
         # the long-range rigid check needs real 3D: not a constant-depth stand-in for a video

@@ -1,6 +1,6 @@
-"""The grey frames `lk` tracks in, per view and instance: the video masked to the instance
-(`masked_video`), its mask boxes (`mask_boxes`) and crops around them (`Frames`), so the LK
-pyramids cover the object only; `runs` / `extents` group sorted points per view for one LK call
+"""The grey frames `lk` tracks in, per view and instance: crops around the instance's mask
+boxes (`mask_boxes`), masked to it (`Frames`, `fill_values`), so the LK pyramids cover the object
+only; `runs` / `extents` group sorted points per view for one LK call
 each; the instance's typical thickness in a view (`thickness`, for window sizes and margins) and
 where each 2D track should start its next LK step (`predicted_shift`)."""
 
@@ -41,21 +41,26 @@ def extents(points: np.ndarray, runs: list, also: np.ndarray | None = None) -> l
 class Frames:
     """One view's grey frames as LK sees them for one instance.
 
-    With the instance's mask boxes [T,4] (the frames already masked, see `masked_video`): crops
-    around the instance's boxes at the given frames and points, so the pyramids cover the object
-    only and tracking N instances costs about what tracking their pixels once costs. Without
-    boxes: the whole frames.
+    With the instance's masks [T,H,W] and mask boxes: crops around the instance's boxes at the
+    given frames and points, with everything outside the (dilated) mask set to the mask's mean
+    grey of that frame, so the pyramids cover the object only, LK windows at the object's border
+    are driven by its own texture and silhouette (not by the static background or an occluder),
+    and tracking N instances costs about what tracking their pixels once costs: only the crops
+    are masked, never the whole video per instance. Without masks: the whole frames.
     """
 
-    def __init__(self, gray: np.ndarray, boxes: list[list[int]] | None, margin: int):
-        """gray [T,H,W] uint8; boxes: per frame [y0, y1, x0, x1] (`mask_boxes(...).tolist()` of
-        this view: plain ints, cheap to compare per step), or None."""
-        self.gray, self.boxes, self.margin = gray, boxes, margin
+    def __init__(self, gray: np.ndarray, masks: np.ndarray | None,
+                 boxes: list[list[int]] | None, margin: int):
+        """gray [T,H,W] uint8 (the scene's, shared); masks [T,H,W] bool or None; boxes: per
+        frame [y0, y1, x0, x1] (`mask_boxes(...).tolist()` of this view: plain ints, cheap to
+        compare per step), or None."""
+        self.gray, self.masks, self.boxes, self.margin = gray, masks, boxes, margin
+        self.fill = None if masks is None else fill_values(gray, masks)
 
     def crops(self, frames: list[int], extent: list[float] | None
               ) -> tuple[list[np.ndarray], np.ndarray]:
-        """The frames' images (views cropped to one common box covering the frames' mask boxes
-        and the points' `extent` [x0, y0, x1, y1], see `extents`) and the box's offset [2]
+        """The frames' images (cropped to one common box covering the frames' mask boxes and
+        the points' `extent` [x0, y0, x1, y1], see `extents`; masked) and the box's offset [2]
         (x, y)."""
         if self.boxes is None:
             return [self.gray[f] for f in frames], np.zeros(2, np.float32)
@@ -65,28 +70,28 @@ class Frames:
         if extent is not None:
             b.append([extent[1], extent[3], extent[0], extent[2]])
         if not b:
-            return [self.gray[f] for f in frames], np.zeros(2, np.float32)
-        top, bottom, left, right = zip(*b)
-        y0 = max(math.floor(min(top)) - self.margin, 0)
-        y1 = min(math.ceil(max(bottom)) + self.margin, H)
-        x0 = max(math.floor(min(left)) - self.margin, 0)
-        x1 = min(math.ceil(max(right)) + self.margin, W)
-        return [self.gray[f, y0:y1, x0:x1] for f in frames], np.array([x0, y0], np.float32)
+            y0, y1, x0, x1 = 0, H, 0, W
+        else:
+            top, bottom, left, right = zip(*b)
+            y0 = max(math.floor(min(top)) - self.margin, 0)
+            y1 = min(math.ceil(max(bottom)) + self.margin, H)
+            x0 = max(math.floor(min(left)) - self.margin, 0)
+            x1 = min(math.ceil(max(right)) + self.margin, W)
+        images = []
+        for f in frames:
+            image = np.full((y1 - y0, x1 - x0), self.fill[f], np.uint8)
+            np.copyto(image, self.gray[f, y0:y1, x0:x1], where=self.masks[f, y0:y1, x0:x1])
+            images.append(image)
+        return images, np.array([x0, y0], np.float32)
 
 
-def masked_video(gray: np.ndarray, masks: np.ndarray) -> np.ndarray:
-    """[V,T,H,W] uint8 video with everything outside the instance's (dilated) mask [V,T,H,W]
-    set to the mask's mean grey of that frame, so LK windows at the object's border are driven by
-    the object's own texture and silhouette, not by the static background or an occluder."""
-    # the mean grey from every 4th pixel: a fill value needs no more, and it is 16x cheaper
-    g, m = gray[:, :, ::4, ::4], masks[:, :, ::4, ::4]
-    inside = m.sum(axis=(2, 3))
-    totals = g.sum(axis=(2, 3), where=m, dtype=np.int64)
-    fill = np.where(inside > 0, totals / np.maximum(inside, 1), 128.0).round().astype(np.uint8)
-    out = np.empty_like(gray)
-    out[...] = fill[:, :, None, None]
-    np.copyto(out, gray, where=masks)
-    return out
+def fill_values(gray: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """[T] uint8: the mean grey inside the mask [T,H,W] of each frame of gray [T,H,W] (128 where
+    the mask is empty), from every 4th pixel: a fill value needs no more, and it is 16x cheaper."""
+    g, m = gray[:, ::4, ::4], masks[:, ::4, ::4]
+    inside = m.sum(axis=(1, 2))
+    totals = g.sum(axis=(1, 2), where=m, dtype=np.int64)
+    return np.where(inside > 0, totals / np.maximum(inside, 1), 128.0).round().astype(np.uint8)
 
 
 def mask_boxes(masks: np.ndarray) -> np.ndarray:
