@@ -1,6 +1,6 @@
 """Tracker accuracy on the demo scene (or any file with ground truth), per instance.
 
-    python benchmarks/quality.py [--npz FILE] [--mask-key KEY] [tracker=lk tracker.anchor=false ...]
+    python benchmarks/quality.py [--npz FILE] [--mask-key KEY] [tracker=lk tracker.carry_neighbours=0 ...]
 
 Overrides after the options are Hydra overrides applied to each tracker's config.
 """
