@@ -56,6 +56,7 @@ ABLATIONS = {
     "predicted start (constant velocity)": {"predict_motion": False},
     "rigid prior (frame-to-frame fit carries lost points)": {"rigid_prior": False},
     "local carry (neighbours' residual motion)": {"carry_neighbours": 0},
+    "lost points pulled into the mask (videos)": {"pull_into_mask": False},
     "adaptive outlier floor": {"rigid_outlier_floor": 0.0},
     "rigid snap (measured points sit on the rigid motion)": {"rigid_snap": False},
     "interior points for the rigid fit": {"rigid_interior_fraction": 0.0},

@@ -277,3 +277,40 @@ def test_lk_frames_are_crops_of_the_instance_with_the_rest_filled_by_its_mean_gr
     assert (b[3:13, 3:7] == 200).all()  # the occluded part: filled, not the occluder's grey
     (whole,), zero = Frames(gray, None, None, margin=3).crops([0], None)
     assert np.shares_memory(whole, gray) and (whole == gray[0]).all() and not zero.any()
+
+
+def test_a_pixel_outside_the_mask_moves_to_the_nearest_mask_pixel():
+    from permask.trackers.lk_frames import nearest_inside
+    mask = np.zeros((20, 30), bool)
+    mask[5:10, 10:20] = True
+    uv = np.array([[12.0, 7.0],    # inside: stays
+                   [4.0, 7.0],     # left of the mask: to its left column
+                   [15.0, 16.0],   # below: to its bottom row
+                   [-3.0, 2.0],    # outside the image, up-left: to the corner
+                   [12.4, 6.6]])   # inside, off the grid: stays exactly
+    np.testing.assert_allclose(nearest_inside(mask, uv),
+                               [[12, 7], [10, 7], [15, 9], [10, 5], [12.4, 6.6]])
+    assert nearest_inside(mask, uv[[0, 4]]) is None  # nothing to move
+    assert nearest_inside(np.zeros((20, 30), bool), uv) is None  # an empty mask: no target
+
+
+def test_lk_pulls_lost_points_into_the_mask_on_videos_only(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    real_clips = pytest.importorskip("real_clips")
+    if not (real_clips.BADJA_DIR / "camel.npz").is_file():
+        pytest.skip("../shared/data/badja is not here")
+    from permask.trackers.lifting import instance_masks
+    clip = real_clips.variant("camel", 1.0, 2)  # every second frame: fast legs get lost
+    masks = instance_masks(clip.scene, clip.queries.instance_id, 1)[0]  # as lk dilates them
+
+    def lost_outside(**settings):
+        result = LKTracker(**settings).track(clip.scene, clip.queries)
+        pixels = real_clips.to_pixels(result.tracks, clip.scene)
+        t, n = np.nonzero(~result.visible & ~np.isnan(pixels[..., 0]))
+        pixels = np.rint(pixels[t, n]).astype(int)
+        x = np.clip(pixels[:, 0], 0, masks.shape[2] - 1)
+        y = np.clip(pixels[:, 1], 0, masks.shape[1] - 1)
+        return int((~masks[t, y, x]).sum())
+
+    assert lost_outside(pull_into_mask=False) > 20
+    assert lost_outside() == 0

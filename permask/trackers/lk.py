@@ -38,8 +38,8 @@ from permask.geometry import depth_each, in_image, project_each, unproject_each
 from permask.trackers.base import TrackerBase, TrackerConfig, apply_query_convention
 from permask.trackers.lifting import (LiftingParams, fuse_views, instance_masks, lookup_mask,
                                       read_depth_robust)
-from permask.trackers.lk_frames import (Frames, extents, mask_boxes, predicted_shift, runs,
-                                        thickness)
+from permask.trackers.lk_frames import (Frames, extents, mask_boxes, nearest_inside,
+                                        predicted_shift, runs, thickness)
 from permask.trackers.lk_rigid import in_sight, rigid_drift
 from permask.trackers.lk_state import Cameras, ViewTracks
 from permask.trackers.rigid import carry_locally, fit_rigid_robust, median
@@ -67,6 +67,9 @@ class LKConfig(LiftingParams, TrackerConfig):
     # a point no view measured moves with the instance's fitted motion plus what its this many
     # nearest measured points moved beyond it (0: the fitted motion alone)
     carry_neighbours: int = 10
+    # --- videos only (one view, a constant-depth stand-in): a point no view measured that the
+    # carry put outside the instance's mask moves to the mask's nearest pixel ---
+    pull_into_mask: bool = True
     # --- real 3D only (not on a constant-depth stand-in such as a video without depth) ---
     rigid_drift_tolerance: float = 0.02  # metres off the instance's rigid motion = drifted
     # share of points within that tolerance that keeps an instance rigid once its rigid model
@@ -206,6 +209,8 @@ class LKTracker(TrackerBase):
                 if self.config.rigid_snap:
                     fused = np.where(np.isnan(rigid_positions), fused, rigid_positions)
         tracks[t, started] = np.where(measured[started, None], fused[started], carried[started])
+        if self.config.pull_into_mask and state.similarity and masks is not None and V == 1:
+            self._pull_into_mask(cameras, masks[0, t], tracks, t, started & ~measured)
         visible[t] = measured
         measuring_views = (~np.isnan(estimates[..., 0])).sum(0)
         scores[t] = np.where(measured, inlier.sum(0) / np.maximum(measuring_views, 1), 0.0)
@@ -268,6 +273,23 @@ class LKTracker(TrackerBase):
             p1[s:e] = p1c + offset
         ok = (status == 1).all(axis=1) & (np.hypot(fb[:, 0], fb[:, 1]) < self.config.fb_threshold)
         return p1.astype(np.float64), ok
+
+    def _pull_into_mask(self, cameras, mask: np.ndarray, tracks: np.ndarray, t: int,
+                        lost: np.ndarray) -> None:
+        """On a video (one view, a constant-depth stand-in): the points no view measured [N]
+        bool whose carried position at t projects outside the instance's mask [H,W] move (in
+        tracks [T,N,3], in place) to the nearest pixel of the mask, at their depth. On a video
+        the object's points lie on its silhouette; a lost hoof left outside it by the carry is
+        never measured again."""
+        rows = np.flatnonzero(lost & ~np.isnan(tracks[t, :, 0]))
+        if len(rows) == 0:
+            return
+        K = np.broadcast_to(cameras.intrs[0, t], (len(rows), 3, 3))
+        E = np.broadcast_to(cameras.extrs[0, t], (len(rows), 3, 4))
+        uv, z = project_each(tracks[t, rows], K, E)
+        moved = nearest_inside(mask, uv)
+        if moved is not None:
+            tracks[t, rows] = unproject_each(moved, z, K, E)
 
     def _outlier_tolerance(self, residuals: np.ndarray, planar: bool) -> float:
         """Metres off the frame-to-frame fit beyond which a fused point is an outlier, given the

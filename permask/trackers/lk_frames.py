@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 
 from permask.geometry import project_each
@@ -117,6 +118,27 @@ def thickness(boxes: np.ndarray | None, areas: np.ndarray | None) -> float | Non
     if not (longer > 0).any():
         return None
     return float(np.median(areas[longer > 0] / longer[longer > 0]))
+
+
+def nearest_inside(mask: np.ndarray, uv: np.ndarray) -> np.ndarray | None:
+    """Pixels uv [M,2] (x, y; finite) with those outside mask [H,W] bool (or outside the image)
+    moved to the nearest pixel of the mask (L2, OpenCV's distance transform); None when no pixel
+    moves (all inside, or an empty mask)."""
+    H, W = mask.shape
+    pixel = np.rint(uv).astype(np.int64)
+    inside = (pixel[:, 0] >= 0) & (pixel[:, 0] < W) & (pixel[:, 1] >= 0) & (pixel[:, 1] < H)
+    x, y = np.clip(pixel[:, 0], 0, W - 1), np.clip(pixel[:, 1], 0, H - 1)
+    outside = ~(inside & mask[y, x])
+    if not outside.any() or not mask.any():
+        return None
+    # labels: for every pixel, the index (1-based, raster order) of the nearest mask pixel
+    _, labels = cv2.distanceTransformWithLabels((~mask).view(np.uint8), cv2.DIST_L2, 5,
+                                                labelType=cv2.DIST_LABEL_PIXEL)
+    ys, xs = np.nonzero(mask)
+    nearest = labels[y[outside], x[outside]] - 1
+    moved = uv.astype(np.float64)
+    moved[outside] = np.stack([xs[nearest], ys[nearest]], axis=1)
+    return moved
 
 
 def predicted_shift(cameras, tracks: np.ndarray, t: int, view: np.ndarray, idx: np.ndarray
