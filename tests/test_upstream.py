@@ -610,14 +610,13 @@ def test_cotracker_joint_and_per_mask(cotracker_ckpts, tmp_path, online):
 
 
 def test_spatracker_joint_is_one_upstream_call_per_view(spatracker_ckpt, monkeypatch):
-    """Joint on the real Predictor (CUDA requirement lifted, forward answered in upstream's
-    layout by a recorder bound to the real signature): per view ONE call with both instances'
-    queries; each instance gets its own static world points back."""
+    """Joint on the real Predictor (on the CPU, forward answered in upstream's layout by a
+    recorder bound to the real signature): per view ONE call with both instances' queries; each
+    instance gets its own static world points back."""
     from permask.pipeline import load_input
     from permask.queries import build_queries
     from permask.trackers.joint import track_jointly
     tracker = spatracker(spatracker_ckpt, views="source", rigid_prior=False)
-    monkeypatch.setattr(tracker, "_check_device", lambda device: None)
     model = tracker.load()
     real = inspect.signature(sys.modules["models.SpaTrackV2.models.predictor"].Predictor.forward)
     calls = []
