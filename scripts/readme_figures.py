@@ -128,11 +128,12 @@ def results_table(name: str) -> str:
 
 
 def lk_misses() -> str | None:
-    """`python benchmarks/real_clips.py` with and without the local carry (needs ../shared)."""
+    """`python benchmarks/real_clips.py` without and with the local carry and the pull into the
+    mask (needs ../shared)."""
     if not (ROOT.parent / "shared" / "data" / "badja").is_dir():
         return None
     shown = []
-    for overrides in (["carry_neighbours=0"], []):
+    for overrides in (["carry_neighbours=0", "pull_into_mask=false"], []):
         out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "real_clips.py"), *overrides],
                              cwd=ROOT, check=True, capture_output=True, text=True).stdout
         table = out.strip().splitlines()
