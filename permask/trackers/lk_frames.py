@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from permask.geometry import project_each
+from permask.trackers.lifting import lookup_mask
 
 
 def runs(sorted_keys: np.ndarray):
@@ -24,17 +25,14 @@ def runs(sorted_keys: np.ndarray):
         yield k, (s, e)
 
 
-def extents(points: np.ndarray, runs: list, also: np.ndarray | None = None) -> list[list[float]]:
-    """Per run (see `runs`) of points [M,2] (x, y; finite), and of `also` [M,2] with them:
-    [x0, y0, x1, y1], the points' minimum and maximum + 1 (a box holding every pixel they touch)."""
+def extents(points: np.ndarray, runs: list) -> list[list[float]]:
+    """Per run (see `runs`) of points [M,2] (x, y; finite): [x0, y0, x1, y1], the points'
+    minimum and maximum + 1 (a box holding every pixel they touch)."""
     if not runs:
         return []
     starts = [s for _, (s, _) in runs]
     lo = np.minimum.reduceat(points, starts, axis=0)
     hi = np.maximum.reduceat(points, starts, axis=0)
-    if also is not None:
-        lo = np.minimum(lo, np.minimum.reduceat(also, starts, axis=0))
-        hi = np.maximum(hi, np.maximum.reduceat(also, starts, axis=0))
     return np.concatenate([lo, hi + 1], axis=1).tolist()
 
 
@@ -124,18 +122,17 @@ def nearest_inside(mask: np.ndarray, uv: np.ndarray) -> np.ndarray | None:
     """Pixels uv [M,2] (x, y; finite) with those outside mask [H,W] bool (or outside the image)
     moved to the nearest pixel of the mask (L2, OpenCV's distance transform); None when no pixel
     moves (all inside, or an empty mask)."""
-    H, W = mask.shape
-    pixel = np.rint(uv).astype(np.int64)
-    inside = (pixel[:, 0] >= 0) & (pixel[:, 0] < W) & (pixel[:, 1] >= 0) & (pixel[:, 1] < H)
-    x, y = np.clip(pixel[:, 0], 0, W - 1), np.clip(pixel[:, 1], 0, H - 1)
-    outside = ~(inside & mask[y, x])
+    outside = ~lookup_mask(mask, uv)
     if not outside.any() or not mask.any():
         return None
+    H, W = mask.shape
+    x = np.clip(np.rint(uv[outside, 0]).astype(np.int64), 0, W - 1)
+    y = np.clip(np.rint(uv[outside, 1]).astype(np.int64), 0, H - 1)
     # labels: for every pixel, the index (1-based, raster order) of the nearest mask pixel
     _, labels = cv2.distanceTransformWithLabels((~mask).view(np.uint8), cv2.DIST_L2, 5,
                                                 labelType=cv2.DIST_LABEL_PIXEL)
     ys, xs = np.nonzero(mask)
-    nearest = labels[y[outside], x[outside]] - 1
+    nearest = labels[y, x] - 1
     moved = uv.astype(np.float64)
     moved[outside] = np.stack([xs[nearest], ys[nearest]], axis=1)
     return moved

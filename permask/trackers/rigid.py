@@ -5,8 +5,8 @@ camera shows up as shrinking on the plane."""
 from __future__ import annotations
 
 import cv2
-from scipy.spatial import cKDTree
 import numpy as np
+from scipy.spatial import cKDTree
 
 
 def kabsch(src: np.ndarray, dst: np.ndarray, with_scale: bool = False,
