@@ -34,8 +34,7 @@ from tqdm.auto import tqdm
 
 from permask.data import Queries, Scene, TrackResult
 from permask.logs import bars_on
-from permask.geometry import (depth_each, in_image, project, project_each, unproject,
-                              unproject_each)
+from permask.geometry import depth_each, in_image, project_each, unproject_each
 from permask.trackers.base import TrackerBase, TrackerConfig, apply_query_convention
 from permask.trackers.lifting import (LiftingParams, fuse_views, instance_masks, lookup_mask,
                                       read_depth_robust)
@@ -285,11 +284,12 @@ class LKTracker(TrackerBase):
         rows = np.flatnonzero(lost & ~np.isnan(tracks[t, :, 0]))
         if len(rows) == 0:
             return
-        K, E = cameras.intrs[0, t], cameras.extrs[0, t]
-        uv, z = project(tracks[t, rows], K, E)
+        K = np.broadcast_to(cameras.intrs[0, t], (len(rows), 3, 3))
+        E = np.broadcast_to(cameras.extrs[0, t], (len(rows), 3, 4))
+        uv, z = project_each(tracks[t, rows], K, E)
         moved = nearest_inside(mask, uv)
         if moved is not None:
-            tracks[t, rows] = unproject(moved, z, K, E)
+            tracks[t, rows] = unproject_each(moved, z, K, E)
 
     def _outlier_tolerance(self, residuals: np.ndarray, planar: bool) -> float:
         """Metres off the frame-to-frame fit beyond which a fused point is an outlier, given the
