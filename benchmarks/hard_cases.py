@@ -43,16 +43,20 @@ def parse_value(text: str):
     return {"true": True, "false": False}.get(text.lower(), text)
 
 
-def evaluate_case(name: str, seed: int, lk_overrides: dict) -> dict:
-    """{tracker: {"overall": figures, "instances": {iid: figures}, "seconds": s}} for one case."""
+def evaluate_case(name: str, seed: int, lk_overrides: dict, trackers: dict | None = None) -> dict:
+    """{tracker: {"overall": figures, "instances": {iid: figures}, "seconds": s}} for one case,
+    with `trackers` (label -> an object with `track`; default the table's seven, `lk` with
+    `lk_overrides`)."""
     case = make_hard_case(name, seed)
     scene = load_scene(hard_case_path(case))
-    trackers = {"lk": LKTracker(**lk_overrides),
-                "lk, no rigid prior": LKTracker(**{**lk_overrides, "rigid_prior": False}),
-                "plain LK": PlainLK(),
-                "multi-view LK + rigid fit": RigidFit(),
-                "rigid fit, 5 px LK": RigidFit(win=5),
-                "rigid fit, 5 px LK, snapped": RigidFit(win=5, snap=True), "static": StaticTracker()}
+    if trackers is None:
+        trackers = {"lk": LKTracker(**lk_overrides),
+                    "lk, no rigid prior": LKTracker(**{**lk_overrides, "rigid_prior": False}),
+                    "plain LK": PlainLK(),
+                    "multi-view LK + rigid fit": RigidFit(),
+                    "rigid fit, 5 px LK": RigidFit(win=5),
+                    "rigid fit, 5 px LK, snapped": RigidFit(win=5, snap=True),
+                    "static": StaticTracker()}
     out = {k: {"instances": {}, "seconds": 0.0} for k in trackers}
     for iid in scene.instance_ids:
         queries = build_queries(scene, iid, QueryConfig(max_points=300))

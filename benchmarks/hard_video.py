@@ -14,6 +14,7 @@ in that view), over the case's instances (point-weighted).
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 import numpy as np
 
@@ -35,13 +36,19 @@ def pck_counts(pixels: np.ndarray, truth: np.ndarray, visible: np.ndarray, frame
     return int((counted & (error < threshold)).sum()), int(counted.sum())
 
 
-def evaluate_case(name: str, seed: int, view: int) -> dict[str, float]:
-    """{"lk": PCK-T %, "plain LK": PCK-T %, "points": queries} for one case seen by one view."""
+def evaluate_case(name: str, seed: int, view: int,
+                  trackers: dict[str, Callable] | None = None) -> dict[str, float]:
+    """{label: PCK-T %, "points": queries} for one case seen by one view. `trackers`: label ->
+    a function of (video scene, queries) giving tracked pixels [T,N,2]; default `lk` and plain
+    LK."""
     case = make_hard_case(name, seed)
     full = load_scene(hard_case_path(case))
     real, video = single_view(full, view, plane=False), single_view(full, view, plane=True)
-    lk = LKTracker()
-    counts = {"lk": [0, 0], "plain LK": [0, 0]}
+    if trackers is None:
+        lk = LKTracker()
+        trackers = {"lk": lambda scene, q: to_pixels(lk.track(scene, q).tracks, scene),
+                    "plain LK": lambda scene, q: plain_lk(scene.gray()[0], q.pixel, q.frame)}
+    counts = {label: [0, 0] for label in trackers}
     points = 0
     for iid in full.instance_ids:
         queries = build_queries(real, iid, QueryConfig(max_points=200))
@@ -53,10 +60,8 @@ def evaluate_case(name: str, seed: int, view: int) -> dict[str, float]:
         area = real.masks[iid][0].sum(axis=(1, 2))
         threshold = 0.2 * np.sqrt(np.median(area[area > 0]))
         q = relift(video, queries)  # the same pixels, lifted with the plane the tracker sees
-        tracked = {"lk": to_pixels(lk.track(video, q).tracks, video),
-                   "plain LK": plain_lk(video.gray()[0], q.pixel, q.frame)}
-        for label, pixels in tracked.items():
-            hits, total = pck_counts(pixels, truth, visible, q.frame, threshold)
+        for label, track in trackers.items():
+            hits, total = pck_counts(track(video, q), truth, visible, q.frame, threshold)
             counts[label][0] += hits
             counts[label][1] += total
         points += len(q)

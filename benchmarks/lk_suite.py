@@ -29,21 +29,22 @@ import argparse
 import json
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 import real_clips
 from baselines import PlainLK, RigidFit  # benchmarks/baselines.py
 from common import ROOT, demo_scene
+import hard_cases
+import hard_video
 from hard_cases import parse_value
-from hard_video import pck_counts
 from permask.config import QueryConfig
-from permask.demo.hard import HARD_CASES, hard_case_path, make_hard_case
-from permask.inputs.load import load_scene
+from permask.demo.hard import HARD_CASES
 from permask.metrics import gt_metrics, true_tracks, true_visibility
 from permask.queries import build_queries
 from permask.trackers.lk import LKTracker
-from vs_plain_lk import relift, single_view, to_pixels
+from vs_plain_lk import to_pixels
 
 BALLS = ("balls", "balls_sparse", "balls_4views", "balls_2views")
 COLUMNS = ("camel", "cows", "real", "real variants", "hard cases", "balls", "hard videos", "demo",
@@ -89,8 +90,7 @@ def real_scores(tracker, clock: Clock) -> dict[str, float]:
     for name in real_clips.clip_names():
         for setting in real_clips.VARIANTS:
             clip = real_clips.variant(name, *setting)
-            pixels = real_clips.to_pixels(clock.track(tracker, clip.scene, clip.queries).tracks,
-                                          clip.scene)
+            pixels = to_pixels(clock.track(tracker, clip.scene, clip.queries).tracks, clip.scene)
             correct, counted = real_clips.pck_t(clip, pixels)
             score = 100.0 * correct / max(counted, 1)
             if setting == real_clips.PUBLISHED:
@@ -103,50 +103,24 @@ def real_scores(tracker, clock: Clock) -> dict[str, float]:
 
 
 def hard_scores(tracker, seeds: list[int], clock: Clock) -> dict[str, float]:
-    """AJ (%) over every hard case and seed, and over the ball scenes."""
-    per_case = {}
-    for seed in seeds:
-        for name in HARD_CASES:
-            case = make_hard_case(name, seed)
-            scene = load_scene(hard_case_path(case))
-            aj, points = [], []
-            for iid in scene.instance_ids:
-                queries = build_queries(scene, iid, QueryConfig(max_points=300))
-                if len(queries) == 0:
-                    continue
-                truth = case.truth(iid, queries.points.astype(np.float64))
-                result = clock.track(tracker, scene, queries)
-                figures = gt_metrics(result.tracks, result.visible, truth,
-                                     true_visibility(scene, iid, truth), queries.frame)
-                aj.append(figures["AJ"])
-                points.append(len(queries))
-            per_case[(name, seed)] = 100.0 * np.average(aj, weights=points)
+    """AJ (%) over every hard case and seed (`hard_cases.evaluate_case`), and over the ball
+    scenes."""
+    timed = SimpleNamespace(track=lambda scene, queries: clock.track(tracker, scene, queries))
+    per_case = {(name, seed): 100.0 * hard_cases.evaluate_case(
+                    name, seed, {}, {"it": timed})["it"]["overall"]["AJ"]
+                for seed in seeds for name in HARD_CASES}
     return {"hard cases": float(np.mean(list(per_case.values()))),
             "balls": float(np.mean([v for (n, _), v in per_case.items() if n in BALLS]))}
 
 
 def video_scores(tracker, seeds: list[int], clock: Clock, view: int = 0) -> dict[str, float]:
-    """PCK-T (%) of the hard cases as one view's video on a 1 m plane (`hard_video.py`)."""
-    scores = []
-    for seed in seeds:
-        for name in HARD_CASES:
-            case = make_hard_case(name, seed)
-            full = load_scene(hard_case_path(case))
-            real, video = single_view(full, view, plane=False), single_view(full, view, plane=True)
-            correct = counted = 0
-            for iid in full.instance_ids:
-                queries = build_queries(real, iid, QueryConfig(max_points=200))
-                if len(queries) == 0:
-                    continue
-                truth3 = case.truth(iid, queries.points.astype(np.float64))
-                area = real.masks[iid][0].sum(axis=(1, 2))
-                threshold = 0.2 * np.sqrt(np.median(area[area > 0]))
-                q = relift(video, queries)
-                pixels = to_pixels(clock.track(tracker, video, q).tracks, video)
-                c, n = pck_counts(pixels, to_pixels(truth3, real),
-                                  true_visibility(real, iid, truth3), q.frame, threshold)
-                correct, counted = correct + c, counted + n
-            scores.append(100.0 * correct / max(counted, 1))
+    """PCK-T (%) of the hard cases as one view's video on a 1 m plane
+    (`hard_video.evaluate_case`), over cases and seeds."""
+    def track(video, queries):
+        return to_pixels(clock.track(tracker, video, queries).tracks, video)
+
+    scores = [hard_video.evaluate_case(name, seed, view, {"it": track})["it"]
+              for seed in seeds for name in HARD_CASES]
     return {"hard videos": float(np.mean(scores))}
 
 

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from common import ROOT
+from vs_plain_lk import to_pixels  # benchmarks/vs_plain_lk.py
 from permask.data import Queries, Scene
 from permask.geometry import project
 from permask.inputs.load import load_scene
@@ -114,15 +115,6 @@ def pck_t(clip: LabelledClip, pixels: np.ndarray) -> tuple[int, int]:
         correct += int((visible & (error < threshold)).sum())
         counted += int(visible.sum())
     return correct, counted
-
-
-def to_pixels(tracks: np.ndarray, scene: Scene) -> np.ndarray:
-    """World tracks [T,N,3] of a one-view scene as its pixels [T,N,2] (NaN stays NaN)."""
-    out = np.full(tracks.shape[:2] + (2,), np.nan)
-    for t in range(len(tracks)):
-        out[t], _ = project(np.nan_to_num(tracks[t]), scene.intrs[0, t], scene.extrs[0, t])
-    out[np.isnan(tracks[..., 0])] = np.nan
-    return out
 
 
 def explain(clip: LabelledClip, result) -> dict[str, float]:
