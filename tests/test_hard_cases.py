@@ -14,7 +14,7 @@ from permask.demo.motion import _rotvec_to_matrix
 from permask.demo.textures import random_texture
 from permask.geometry import rigid_tracks
 from permask.trackers.lk import LKTracker
-from permask.trackers.lk_frames import thickness
+from permask.trackers.lk.silhouette import thickness
 from permask.trackers.rigid import fit_rigid_ransac
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,20 +100,20 @@ def test_every_case_renders_masks_and_ground_truth_for_its_rigid_instances():
 
 
 def test_lk_window_adapts_to_the_instance_thickness():
-    tracker = LKTracker()  # window: 0.2 x (mask area / longer box side), odd, in [5, 15]
+    from permask.trackers.lk.flow import window_size
 
-    def window(height, width, area):
+    def window(height, width, area):  # 0.2 x (mask area / longer box side), odd, in [5, 15]
         boxes = np.array([[10, 10 + height, 20, 20 + width]] * 4)
-        return tracker._view_lk_params(thickness(boxes, np.full(4, area)))["winSize"]
+        return window_size(thickness(boxes, np.full(4, area)), 0.2, 5, 15)
 
-    assert window(20, 20, 314) == (5, 5)  # a ball 20 px across: thickness 15.7 px -> 3.1 -> 5
-    assert window(40, 40, 1257) == (7, 7)  # 40 px across: 31.4 -> 6.3 -> 7
-    assert window(50, 50, 2500) == (9, 9)  # a 50 px square: 50 -> 10 -> 9
-    assert window(120, 120, 11310) == (15, 15)  # 94.2 -> 18.8, at most win_size
-    assert window(100, 12, 1200) == (5, 5)  # a thin bar: its width counts, not its length
-    assert window(200, 200, 40000) == (15, 15)
-    assert tracker._view_lk_params(thickness(None, None))["winSize"] == (15, 15)
-    assert tracker._view_lk_params(thickness(np.zeros((4, 4), int), np.zeros(4)))["winSize"] == (15, 15)
+    assert window(20, 20, 314) == 5  # a ball 20 px across: thickness 15.7 px -> 3.1 -> 5
+    assert window(40, 40, 1257) == 7  # 40 px across: 31.4 -> 6.3 -> 7
+    assert window(50, 50, 2500) == 9  # a 50 px square: 50 -> 10 -> 9
+    assert window(120, 120, 11310) == 15  # 94.2 -> 18.8, at most win_size
+    assert window(100, 12, 1200) == 5  # a thin bar: its width counts, not its length
+    assert window(200, 200, 40000) == 15
+    assert window_size(thickness(None, None), 0.2, 5, 15) == 15
+    assert window_size(thickness(np.zeros((4, 4), int), np.zeros(4)), 0.2, 5, 15) == 15  # empty masks
 
 
 @pytest.mark.slow
@@ -153,7 +153,7 @@ def test_lk_beats_every_rigid_fit_on_the_mean_of_the_hard_cases(tmp_path, monkey
 def test_edge_distance_from_crops_matches_the_whole_frame_within_its_reach():
     import cv2
 
-    from permask.trackers.lk_rigid import edge_distance
+    from permask.trackers.lk.silhouette import edge_distance
     rng = np.random.default_rng(0)
     masks = np.zeros((2, 60, 80), bool)
     masks[0, 10:50, 5:70] = True
@@ -187,7 +187,7 @@ def test_ransac_guess_gives_the_same_pose_with_one_fit():
 def test_in_sight_needs_the_measured_depth_at_the_very_pixel():
     from types import SimpleNamespace
 
-    from permask.trackers.lk_rigid import in_sight
+    from permask.trackers.lk.rigid_model import in_sight
     H = W = 40
     K = np.array([[40.0, 0, 20], [0, 40.0, 20], [0, 0, 1]])
     E = np.concatenate([np.eye(3), np.zeros((3, 1))], axis=1)  # camera at the origin, looking +z
@@ -262,7 +262,8 @@ def test_pck_counts_truly_visible_frames_after_each_query(monkeypatch):
 
 
 def test_lk_frames_are_crops_of_the_instance_with_the_rest_filled_by_its_mean_grey():
-    from permask.trackers.lk_frames import Frames, mask_boxes
+    from permask.trackers.lk.silhouette import mask_boxes
+    from permask.trackers.lk.views import Frames
     gray = np.zeros((2, 40, 50), np.uint8)
     gray[:, 10:20, 10:30] = 200  # the object
     gray[:, 25:35, 30:45] = 50  # another object, not this instance
@@ -280,7 +281,7 @@ def test_lk_frames_are_crops_of_the_instance_with_the_rest_filled_by_its_mean_gr
 
 
 def test_a_pixel_outside_the_mask_moves_to_the_nearest_mask_pixel():
-    from permask.trackers.lk_frames import nearest_inside
+    from permask.trackers.lk.silhouette import nearest_inside
     mask = np.zeros((20, 30), bool)
     mask[5:10, 10:20] = True
     uv = np.array([[12.0, 7.0],    # inside: stays

@@ -53,7 +53,8 @@ from permask.errors import TrackerError
 from permask.fetch.spec import WeightFile
 from permask.trackers.encoder_cache import EncoderCache, EncoderReuseConfig
 from permask.trackers.hub import UpstreamSource
-from permask.trackers.lifting import LiftedTracker, LiftedTrackerConfig, fuse_over_time, lift_pixels
+from permask.trackers.lifted import LiftedTracker, LiftedTrackerConfig
+from permask.trackers.lifting import fuse_over_time, lift_pixels
 
 # the newest public commit; 20d1b6c (pinned before) crashes with backward_tracking=True
 UPSTREAM = "facebookresearch/co-tracker:82e02e8029753ad4ef13cf06be7f4fc5facdda4d"

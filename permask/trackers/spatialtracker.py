@@ -74,7 +74,8 @@ from permask.trackers.cuda_redirect import cuda_calls_to
 from permask.trackers.upstream_env import ModuleSwap, has_attribute, torchvision_write_video
 from permask.trackers.hub import (UpstreamSource, autocast, check_checkpoint, check_clone,
                                   import_torch, split_upstream)
-from permask.trackers.lifting import LiftedTracker, LiftedTrackerConfig, fuse_over_time
+from permask.trackers.lifted import LiftedTracker, LiftedTrackerConfig
+from permask.trackers.lifting import fuse_over_time
 
 # an upstream merge by the author (2025-09-27); 69cad6e (pinned before) is public nowhere
 UPSTREAM = "henry123-boy/SpaTrackerV2:da6a92d3d889e4f80556367dd0dea86b7e4fee12"
