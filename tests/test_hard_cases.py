@@ -188,6 +188,7 @@ def test_in_sight_needs_the_measured_depth_at_the_very_pixel():
     from types import SimpleNamespace
 
     from permask.trackers.lk.rigid_model import in_sight
+    from permask.trackers.lk.views import Cameras
     H = W = 40
     K = np.array([[40.0, 0, 20], [0, 40.0, 20], [0, 0, 1]])
     E = np.concatenate([np.eye(3), np.zeros((3, 1))], axis=1)  # camera at the origin, looking +z
@@ -195,7 +196,7 @@ def test_in_sight_needs_the_measured_depth_at_the_very_pixel():
     depth[0, 0, :, 30:] = 0.0  # a hole: no measurement on the right
     depth[0, 0, 20, 20] = 0.5  # something in front at the centre pixel
     scene = SimpleNamespace(num_views=1, image_size=(H, W), depths=depth)
-    cameras = SimpleNamespace(intrs=K[None, None], extrs=E[None, None])
+    cameras = Cameras(K[None, None], E[None, None])
     points = np.array([[-0.1, 0.0, 1.0],     # on the wall: seen
                        [-0.1, 0.0, 1.05],    # 5 cm behind it: hidden
                        [-0.1, 0.0, 1.01],    # within the 2 cm tolerance: seen
@@ -203,11 +204,12 @@ def test_in_sight_needs_the_measured_depth_at_the_very_pixel():
                        [0.4, 0.0, 1.3],      # in the hole: nothing hides it
                        [0.0, 0.0, -1.0],     # behind the camera
                        [np.nan] * 3])
-    seen = in_sight(scene, cameras, 0, points, None, tolerance=0.02)
+    uv, z = cameras.project(points, 0)
+    seen = in_sight(scene, 0, uv, z, None, tolerance=0.02)
     np.testing.assert_array_equal(seen, [True, False, True, False, True, False, False])
     mask = np.zeros((1, 1, H, W), bool)
     mask[..., :, 25:] = True  # the instance only on the right
-    np.testing.assert_array_equal(in_sight(scene, cameras, 0, points, mask, 0.02),
+    np.testing.assert_array_equal(in_sight(scene, 0, uv, z, mask, 0.02),
                                   [False, False, False, False, True, False, False])
 
 
@@ -262,7 +264,7 @@ def test_pck_counts_truly_visible_frames_after_each_query(monkeypatch):
 
 
 def test_lk_frames_are_crops_of_the_instance_with_the_rest_filled_by_its_mean_grey():
-    from permask.trackers.lk.silhouette import mask_boxes
+    from permask.trackers.lk.silhouette import boxes_and_areas
     from permask.trackers.lk.views import Frames
     gray = np.zeros((2, 40, 50), np.uint8)
     gray[:, 10:20, 10:30] = 200  # the object
@@ -270,7 +272,10 @@ def test_lk_frames_are_crops_of_the_instance_with_the_rest_filled_by_its_mean_gr
     masks = np.zeros((2, 40, 50), bool)
     masks[:, 10:20, 10:30] = True
     masks[1, 10:20, 10:14] = False  # frame 1: the object's left part occluded
-    frames = Frames(gray, masks, mask_boxes(masks[None])[0].tolist(), margin=3)
+    boxes, areas = boxes_and_areas(masks[None])
+    np.testing.assert_array_equal(boxes[0], [[10, 20, 10, 30], [10, 20, 14, 30]])
+    np.testing.assert_array_equal(areas[0], [200, 160])
+    frames = Frames(gray, masks, boxes[0].tolist(), margin=3)
     (a, b), offset = frames.crops([0, 1], [10.0, 10.0, 12.0, 12.0])
     np.testing.assert_array_equal(offset, [7, 7])  # the boxes plus the 3 px margin
     assert a.shape == b.shape == (16, 26)

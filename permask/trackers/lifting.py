@@ -135,16 +135,21 @@ def fuse_views(estimates: np.ndarray, previous: np.ndarray, tolerance: float
     The reference is the per-axis median where >=3 views measured, else the estimate nearest the
     previous position [N,3]; views within `tolerance` metres of it are inliers [V,N] and averaged.
     """
-    count = (~np.isnan(estimates[..., 0])).sum(0)
-    # both references for every point (a handful of views: cheaper than selecting first)
-    prev = np.where(np.isnan(previous), 0.0, previous)
-    d = np.linalg.norm(estimates - prev[None], axis=-1)
-    d[np.isnan(d)] = np.inf
-    nearest = estimates[np.argmin(d, axis=0), np.arange(len(count))]  # all-NaN where none
+    measured = ~np.isnan(estimates[..., 0])
+    if len(estimates) == 1:  # one view: its estimate is the reference and the fused position
+        return estimates[0].copy(), measured
+    count = np.add.reduce(measured, 0)
+    # both references for every point (a handful of views: cheaper than selecting first);
+    # squared distances: the same order and the same test as the distances, without the roots
+    gap = estimates - np.where(np.isnan(previous), 0.0, previous)
+    squared = np.einsum("vnc,vnc->vn", gap, gap)
+    squared[~measured] = np.inf
+    nearest = estimates[np.argmin(squared, axis=0), np.arange(len(count))]  # all-NaN where none
     ref = np.where((count >= 3)[:, None], _nan_median(estimates, count), nearest)
+    gap = estimates - ref
     with np.errstate(invalid="ignore"):
-        inlier = np.linalg.norm(estimates - ref[None], axis=-1) < tolerance
-    inliers = inlier.sum(0)
+        inlier = np.einsum("vnc,vnc->vn", gap, gap) < tolerance * tolerance
+    inliers = np.add.reduce(inlier, 0)
     with np.errstate(invalid="ignore", divide="ignore"):  # inliers are finite: a plain sum
         fused = np.where(inlier[..., None], estimates, 0.0).sum(axis=0) / inliers[:, None]
     fused[inliers == 0] = np.nan

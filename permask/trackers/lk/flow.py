@@ -7,7 +7,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from permask.geometry import project_each
 
 
 def window_size(typical: float | None, fraction: float, smallest: int, largest: int) -> int:
@@ -51,16 +50,17 @@ def flow(frames: list, pos: np.ndarray, view: np.ndarray, t: int, params: list[d
     return p1.astype(np.float64), ok
 
 
-def predicted_shift(cameras, tracks: np.ndarray, t: int, view: np.ndarray, idx: np.ndarray
-                     ) -> np.ndarray:
+def predicted_shift(cameras, tracks: np.ndarray, t: int, view: np.ndarray, idx: np.ndarray,
+                    then: np.ndarray) -> np.ndarray:
     """[M,2] float32 pixels: how far the 2D tracks (view [M], idx [M]) should move from t-1 to t
     if each point keeps its last 3D step (tracks [T,N,3] at t-2 -> t-1, metres), projected with
-    the cameras of t-1 and t; 0 where a position is unknown or does not project."""
-    last, before = tracks[t - 1, idx], tracks[t - 2, idx]
+    the cameras of t (`views.Cameras.project`) from where the points were at t-1 (then [V,N,2]:
+    tracks[t-1] projected with the cameras of t-1); 0 where a position is unknown or does not
+    project."""
+    last, before = tracks[t - 1], tracks[t - 2]
     step = np.where(np.isnan(before), 0.0, last - before)
-    now, _ = project_each(last + step, cameras.intrs[view, t], cameras.extrs[view, t])
-    then, _ = project_each(last, cameras.intrs[view, t - 1], cameras.extrs[view, t - 1])
-    shift = now - then
+    now, _ = cameras.project(last + step, t)
+    shift = now[view, idx] - then[view, idx]
     return np.where(np.isfinite(shift), shift, 0.0).astype(np.float32)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from permask.data import Scene
-from permask.geometry import in_image, project_each
+from permask.geometry import in_image
 from permask.trackers.lifting import depth_at, lookup_mask
 from permask.trackers.lk.config import LKConfig
 from permask.trackers.lk.silhouette import edge_distance
@@ -116,7 +116,7 @@ class RigidModel:
         `visibility_tolerance` (0: the tracking's depth tolerance): hidden behind a surface,
         the far side of a turning object."""
         c = self.config
-        _, _, z, inside, d = _depths_seen(scene, cameras, t, points)
+        _, _, z, inside, d = _depths_seen(scene, t, *cameras.project(points, t))
         tol = (c.visibility_tolerance if c.visibility_tolerance > 0 else
                c.depth_tolerance + c.depth_tolerance_rel * np.abs(z))
         with np.errstate(invalid="ignore"):
@@ -124,31 +124,32 @@ class RigidModel:
         return (~inside | behind).reshape(scene.num_views, len(points)).all(axis=0)
 
 
-def in_sight(scene: Scene, cameras: Cameras, t: int, points: np.ndarray,
-             masks: np.ndarray | None, tolerance: float) -> np.ndarray:
-    """[N] bool: some view sees points [N,3] (metres; NaN: no) at frame t: inside its image, in
-    front of it, inside the instance's mask there (masks [V,T,H,W], None: no test) and not
-    behind the surface it measured at that very pixel (depth there within `tolerance` metres
-    of the point's; a depth hole does not hide). Tighter than the tracking's robust read, which
-    accepts the nearest agreeing depth of a window: that is for holes, not for occlusion."""
-    view, uv, z, ok, d = _depths_seen(scene, cameras, t, points)
+def in_sight(scene: Scene, t: int, uv: np.ndarray, z: np.ndarray, masks: np.ndarray | None,
+             tolerance: float) -> np.ndarray:
+    """[N] bool: some view sees the points at frame t, given where they project (uv [V,N,2],
+    camera z [V,N]: `views.Cameras.project`; NaN: unknown): inside its image, in front of it,
+    inside the instance's mask there (masks [V,T,H,W], None: no test) and not behind the surface
+    it measured at that very pixel (depth there within `tolerance` metres of the point's; a
+    depth hole does not hide). Tighter than the tracking's robust read, which accepts the
+    nearest agreeing depth of a window: that is for holes, not for occlusion."""
+    view, uv, z, ok, d = _depths_seen(scene, t, uv, z)
     if masks is not None:
         ok = lookup_mask(masks[:, t], uv, view, ok)
     with np.errstate(invalid="ignore"):
         ok &= np.isnan(d) | (np.abs(d - z) < tolerance)
-    return ok.reshape(scene.num_views, len(points)).any(axis=0)
+    return ok.reshape(scene.num_views, -1).any(axis=0)
 
 
-def _depths_seen(scene: Scene, cameras: Cameras, t: int, points: np.ndarray):
-    """Points [N,3] (metres; NaN: unknown) seen from every view at frame t, view-major [V*N]:
-    (view, pixel uv [V*N,2], camera z, in the image and in front of the camera, the depth
-    measured at that very pixel: NaN where none or outside)."""
-    V, N = scene.num_views, len(points)
+def _depths_seen(scene: Scene, t: int, uv: np.ndarray, z: np.ndarray):
+    """Points seen from every view at frame t (uv [V,N,2], z [V,N]), view-major [V*N]: (view,
+    pixel uv [V*N,2], camera z, in the image and in front of the camera, the depth measured at
+    that very pixel: NaN where none or outside)."""
+    V, N = z.shape
     view = np.repeat(np.arange(V), N)
-    uv, z = project_each(np.tile(np.nan_to_num(points), (V, 1)), cameras.intrs[view, t],
-                         cameras.extrs[view, t])
+    uv, z = uv.reshape(V * N, 2), z.reshape(V * N)
     H, W = scene.image_size
-    inside = in_image(uv, H, W) & (z > 0) & np.tile(~np.isnan(points[:, 0]), V)
+    with np.errstate(invalid="ignore"):
+        inside = in_image(uv, H, W) & (z > 0)
     pixel = np.rint(np.where(inside[:, None], uv, 0)).astype(np.int64)
     d = depth_at(scene.depths[:, t], view, pixel[:, 0], pixel[:, 1])
     return view, uv, z, inside, np.where(inside, d, np.nan)

@@ -10,17 +10,22 @@ import numpy as np
 from permask.trackers.lifting import lookup_mask
 
 
-def mask_boxes(masks: np.ndarray) -> np.ndarray:
-    """[V,T,4] (y0, y1, x0, x1) bounding boxes of masks [V,T,H,W] (y0 == y1 when empty)."""
-    rows = masks.any(axis=3)  # [V,T,H]
-    cols = masks.any(axis=2)  # [V,T,W]
-    H, W = masks.shape[2:]
+def boxes_and_areas(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bounding boxes [V,T,4] (y0, y1, x0, x1; y0 == y1 when empty) and areas [V,T] (pixels) of
+    masks [V,T,H,W] bool: the areas from OpenCV's row sums of every frame in one call (a run
+    does this per instance over the whole video), the columns from numpy's maximum."""
+    V, T, H, W = masks.shape
+    pixels = np.ascontiguousarray(masks).view(np.uint8)
+    row_counts = cv2.reduce(pixels.reshape(-1, W), 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S)
+    row_counts = row_counts.reshape(V, T, H)
+    rows = row_counts > 0  # [V,T,H]
+    cols = pixels.max(axis=2) > 0  # [V,T,W]
     has = rows.any(axis=2)
     y0 = np.where(has, rows.argmax(axis=2), 0)
     y1 = np.where(has, H - rows[..., ::-1].argmax(axis=2), 0)
     x0 = np.where(has, cols.argmax(axis=2), 0)
     x1 = np.where(has, W - cols[..., ::-1].argmax(axis=2), 0)
-    return np.stack([y0, y1, x0, x1], axis=-1)
+    return np.stack([y0, y1, x0, x1], axis=-1), row_counts.sum(axis=2)
 
 
 def thickness(boxes: np.ndarray | None, areas: np.ndarray | None) -> float | None:

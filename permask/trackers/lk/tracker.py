@@ -25,7 +25,7 @@ from permask.trackers.lifting import fuse_views, instance_masks, lookup_mask, re
 from permask.trackers.lk.config import LKConfig
 from permask.trackers.lk.flow import flow, predicted_shift, window_size
 from permask.trackers.lk.rigid_model import RigidModel, in_sight
-from permask.trackers.lk.silhouette import mask_boxes, nearest_inside, thickness
+from permask.trackers.lk.silhouette import boxes_and_areas, nearest_inside, thickness
 from permask.trackers.lk.views import Cameras, Frames
 from permask.trackers.rigid import carry_locally, fit_rigid_robust, median
 
@@ -50,6 +50,8 @@ class _Call:
     planar: bool  # a constant-depth stand-in (a video): fit similarities, no drift check
     check_drift: bool  # the long-range rigid check runs (real 3D only)
     exact_visibility: bool  # visibility at the very pixel (`in_sight`), real 3D only
+    # every point at the last settled frame projected into every view with its cameras [V,N,2]
+    seen_from: np.ndarray | None = None
 
 
 class LKTracker(TrackerBase):
@@ -90,8 +92,7 @@ class LKTracker(TrackerBase):
         T, V = scene.num_frames, scene.num_views
         masks = instance_masks(scene, instance_id, c.mask_dilate_px) if c.use_masks else None
         gray = scene.gray()
-        boxes = [None] * V if masks is None else mask_boxes(masks)
-        areas = [None] * V if masks is None else masks.sum(axis=(2, 3))  # [V,T] pixels
+        boxes, areas = ([None] * V, [None] * V) if masks is None else boxes_and_areas(masks)
         typical = [thickness(b, a) for b, a in zip(boxes, areas)]  # per view; None: no masks
         windows = [window_size(th, c.win_fraction, c.win_min, c.win_size) for th in typical]
         lk_params = [{**self.lk_params, "winSize": (w, w)} for w in windows]
@@ -115,12 +116,13 @@ class LKTracker(TrackerBase):
         points join the rigid model, views that lost a point try to see it again, visibility."""
         tracks, visible, scores, rigid = call.tracks, call.visible, call.scores, call.rigid
         rigid.place(new, tracks[t])
-        seen = self._seed(call, tracks[t], t, qframe <= t)
+        uv, z = call.cameras.project(tracks[t], t)  # [V,N,2], [V,N]
+        call.seen_from = uv
+        seen = self._seed(call, uv, z, t, (qframe <= t) & ~np.isnan(tracks[t, :, 0]))
         if rigid.restart_pending:
             rigid.restart(tracks[t])
         if call.exact_visibility and rigid.active:  # moving rigidly
-            sight = in_sight(call.scene, call.cameras, t, tracks[t], call.masks,
-                             self.config.visibility_tolerance)
+            sight = in_sight(call.scene, t, uv, z, call.masks, self.config.visibility_tolerance)
             visible[t] &= sight | new
             seen &= sight
         if call.masks is not None:  # a carried point found again inside its mask, at its depth
@@ -137,7 +139,7 @@ class LKTracker(TrackerBase):
         # every (view, point) tracked in 2D, view-major: each view's points are one slice
         view, idx = np.nonzero(started[None, :] & ~np.isnan(pos[..., 0]))
         if len(idx):  # flow per view, then lift every view's tracked pixels in one go
-            shift = (predicted_shift(cameras, tracks, t, view, idx)
+            shift = (predicted_shift(cameras, tracks, t, view, idx, call.seen_from)
                      if self.config.predict_motion and t >= 2 else None)
             uv, ok = flow(call.frames, pos[view, idx], view, t, call.lk_params,
                           self.config.fb_threshold, shift)
@@ -189,16 +191,16 @@ class LKTracker(TrackerBase):
         measuring_views = (~np.isnan(estimates[..., 0])).sum(0)
         call.scores[t] = np.where(measured, inlier.sum(0) / np.maximum(measuring_views, 1), 0.0)
 
-    def _seed(self, call: _Call, positions: np.ndarray, t: int, eligible: np.ndarray) -> np.ndarray:
-        """Start 2D tracks in every view where the point at `positions` [N,3] is visible at t
-        (in the image, depth agrees, inside the mask). Returns [N] bool: started in some view."""
-        seen = np.zeros(len(positions), bool)
-        candidates = eligible & ~np.isnan(positions[:, 0])
-        view, idx = np.nonzero(candidates[None, :] & np.isnan(call.pos[..., 0]))
+    def _seed(self, call: _Call, uv_all: np.ndarray, z_all: np.ndarray, t: int,
+              eligible: np.ndarray) -> np.ndarray:
+        """Start 2D tracks in every view where an eligible point [N] bool (a known position at
+        t, projecting to uv_all [V,N,2] at camera z z_all [V,N]) is visible at t (in the image,
+        depth agrees, inside the mask). Returns [N] bool: started in some view."""
+        seen = np.zeros(len(eligible), bool)
+        view, idx = np.nonzero(eligible[None, :] & np.isnan(call.pos[..., 0]))
         if len(idx) == 0:
             return seen
-        uv, z_expected = project_each(positions[idx], call.cameras.intrs[view, t],
-                                      call.cameras.extrs[view, t])
+        uv, z_expected = uv_all[view, idx], z_all[view, idx]
         ok = _in_view(call.scene, call.masks, t, uv, view) & (z_expected > 0)
         check = np.flatnonzero(ok)  # depth is read only where the point can still be seen
         ok[check] = self._read_depth(call.scene.depths[:, t], uv[check], z_expected[check],

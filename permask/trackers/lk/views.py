@@ -18,6 +18,19 @@ class Cameras:
     intrs: np.ndarray
     extrs: np.ndarray
 
+    def project(self, points: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """World points [N,3] (metres; NaN: unknown) seen by every view at frame t:
+        (pixels uv [V,N,2], camera z [V,N]); uv NaN at or behind a camera. One call for all
+        views: the step's prediction, the re-seeding and the visibility test share it."""
+        E, K = self.extrs[:, t], self.intrs[:, t]
+        cam = np.einsum("vij,nj->vni", E[:, :, :3], points) + E[:, None, :, 3]
+        z = cam[..., 2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            uvw = np.einsum("vij,vnj->vni", K, cam)
+            uv = uvw[..., :2] / uvw[..., 2:3]
+        uv[z <= 1e-9] = np.nan
+        return uv, z
+
 
 class Frames:
     """One view's grey frames as LK sees them for one instance.
@@ -33,7 +46,7 @@ class Frames:
     def __init__(self, gray: np.ndarray, masks: np.ndarray | None,
                  boxes: list[list[int]] | None, margin: int):
         """gray [T,H,W] uint8 (the scene's, shared); masks [T,H,W] bool or None; boxes: per
-        frame [y0, y1, x0, x1] (`mask_boxes(...).tolist()` of this view: plain ints, cheap to
+        frame [y0, y1, x0, x1] (`boxes_and_areas(...).tolist()` of this view: plain ints, cheap to
         compare per step), or None."""
         self.gray, self.masks, self.boxes, self.margin = gray, masks, boxes, margin
         self.fill = None if masks is None else fill_values(gray, masks)
