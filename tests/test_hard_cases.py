@@ -160,8 +160,8 @@ def test_edge_distance_from_crops_matches_the_whole_frame_within_its_reach():
     masks[0, 25:30, 30:35] = False  # a hole is an edge too
     masks[1, 20:40, 30:60] = True
     uv = rng.uniform([0, 0], [79, 59], (400, 2))
-    view = rng.integers(0, 2, 400)
-    reach = [3.0, 5.4]  # pixels; exact up to the rounded reach, at least that beyond it
+    view = np.sort(rng.integers(0, 2, 400))  # view-major, as lk measures
+    reach = np.array([3.0, 5.4])  # pixels; exact up to the rounded reach, at least that beyond it
     pixel = np.rint(uv).astype(int)
     whole = [cv2.distanceTransform(m.view(np.uint8), cv2.DIST_L2, 3) for m in masks]
     expected = np.array([whole[v][y, x] for (x, y), v in zip(pixel, view)])

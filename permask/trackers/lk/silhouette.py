@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from permask.trackers.lifting import lookup_mask
+from permask.trackers.lk.flow import runs
 
 
 def boxes_and_areas(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -40,23 +41,23 @@ def thickness(boxes: np.ndarray | None, areas: np.ndarray | None) -> float | Non
     return float(np.median(areas[longer > 0] / longer[longer > 0]))
 
 
-def edge_distance(masks: np.ndarray, uv: np.ndarray, view: np.ndarray, reach: list[float]
+def edge_distance(masks: np.ndarray, uv: np.ndarray, view: np.ndarray, reach: np.ndarray
                   ) -> np.ndarray:
-    """[M] pixels from uv [M,2] of its view [M] to the nearest pixel outside that view's mask
-    (masks [V,H,W] bool), exact up to the view's `reach` (pixels; beyond it, at least that)."""
+    """[M] pixels from uv [M,2] of its view [M] (sorted) to the nearest pixel outside that
+    view's mask (masks [V,H,W] bool), exact up to the view's `reach` [V] (pixels; beyond it, at
+    least that)."""
     out = np.zeros(len(uv))
     pixel = np.rint(uv).astype(np.int64)
     H, W = masks.shape[1:]
-    for v in np.unique(view):
-        mine = np.flatnonzero(view == v)
-        radius = int(round(reach[v]))
+    radius = np.round(reach).astype(np.int64)
+    for v, (s, e) in runs(view):
         # the distance transform of a crop around the points, reaching past them by more than
         # the radius: every mask edge within the radius of a point lies inside it
-        x0, y0 = np.maximum(pixel[mine].min(0) - radius - 2, 0)
-        x1, y1 = np.minimum(pixel[mine].max(0) + radius + 3, [W, H])
+        x0, y0 = np.maximum(pixel[s:e].min(0) - radius[v] - 2, 0)
+        x1, y1 = np.minimum(pixel[s:e].max(0) + radius[v] + 3, [W, H])
         inside = cv2.distanceTransform(np.ascontiguousarray(masks[v, y0:y1, x0:x1]).view(np.uint8),
                                        cv2.DIST_L2, 3)
-        out[mine] = inside[pixel[mine, 1] - y0, pixel[mine, 0] - x0]
+        out[s:e] = inside[pixel[s:e, 1] - y0, pixel[s:e, 0] - x0]
     return out
 
 
