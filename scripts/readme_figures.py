@@ -1,9 +1,11 @@
-"""Regenerate the figures README.md quotes from what the code prints today.
+"""Regenerate the figures README.md and docs/*.md quote from what the code prints today.
 
-    python scripts/readme_figures.py           # rewrite the marked blocks of README.md
-    python scripts/readme_figures.py --check   # exit 1 when README.md differs (tests run this)
+    python scripts/readme_figures.py              # rewrite the marked blocks of every page
+    python scripts/readme_figures.py --check      # exit 1 when a page differs (tests run this)
+    python scripts/readme_figures.py --only lk_suite,results   # just these blocks
 
-Each block sits between `<!-- figures:NAME -->` and `<!-- /figures:NAME -->` in README.md.
+Each block sits between `<!-- figures:NAME -->` and `<!-- /figures:NAME -->` in the page that
+PAGES names for it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-README = ROOT / "README.md"
 DEMO_INSTANCES = {"instance_0": "carried, turning 110 deg", "instance_1": "slow slide, tilting",
                   "instance_2": "leaves a camera's view"}
 
@@ -44,7 +45,7 @@ def demo_table() -> str:
     return "\n".join(rows)
 
 
-SHARED_CLIP = "../shared/data/davis_libby.npz"  # as the README names it, from the checkout
+SHARED_CLIP = "../shared/data/davis_libby.npz"  # as docs/inputs.md names it, from the checkout
 
 
 def inspect_output(*args: str) -> str:
@@ -114,12 +115,12 @@ def modes_table() -> str:
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-def results_table(name: str) -> str:
+def results_table(name: str, columns: tuple[str, ...] = ()) -> str:
     """The table of benchmarks/results/NAME.json (written by `python benchmarks/lk_suite.py`,
-    with `--ablation` for lk_ablation), with the command that made it."""
+    with `--ablation` for lk_ablation), with the command that made it; only `columns` if given."""
     saved = json.loads((RESULTS / f"{name}.json").read_text())
     rows = saved["rows"]
-    columns = list(next(iter(rows.values())))
+    columns = list(columns or next(iter(rows.values())))
     lines = [f"`{saved['command']}`:", "", "| | " + " | ".join(columns) + " |",
              "|---|" + "---:|" * len(columns)]
     lines += [f"| {label} | " + " | ".join(f"{row[c]:.1f}" for c in columns) + " |"
@@ -144,36 +145,52 @@ def lk_misses() -> str | None:
     return "\n".join(shown)
 
 
+RESULTS_COLUMNS = ("camel", "cows", "real variants", "hard cases", "hard videos", "demo")
 BLOCKS = {"demo": demo_table, "inspect_demo": inspect_demo, "inspect_clip": inspect_clip,
           "modes": modes_table, "lk_suite": lambda: results_table("lk_suite"),
+          "results": lambda: results_table("lk_suite", RESULTS_COLUMNS),
           "lk_ablation": lambda: results_table("lk_ablation"), "lk_misses": lk_misses}
+# the page (relative to the checkout) that holds each block
+PAGES = {"README.md": ("demo", "results"), "docs/inputs.md": ("inspect_demo", "inspect_clip"),
+         "docs/comparing.md": ("modes",), "docs/lk.md": ("lk_suite", "lk_misses", "lk_ablation")}
 
 
-def regenerate(text: str) -> str:
-    for name, make in BLOCKS.items():
-        pattern = re.compile(rf"(<!-- figures:{name} -->\n).*?(\n<!-- /figures:{name} -->)", re.S)
+def regenerate(page: str, text: str, only: set[str] | None = None) -> str:
+    for name in PAGES[page]:
+        pattern = re.compile(rf"(<!-- figures:{name} -->\n).*?(<!-- /figures:{name} -->)", re.S)
         if not pattern.search(text):
-            raise SystemExit(f"README.md has no block figures:{name}")
-        block = make()
+            raise SystemExit(f"{page} has no block figures:{name}")
+        if only is not None and name not in only:
+            continue
+        block = BLOCKS[name]()
         if block is None:  # its input is missing here (../shared): left as it is
             continue
-        text = pattern.sub(lambda m: m.group(1) + block + m.group(2), text)
+        text = pattern.sub(lambda m: m.group(1) + block + "\n" + m.group(2), text)
     return text
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only compare, exit 1 on drift")
+    parser.add_argument("--only", type=lambda text: set(text.split(",")), default=None,
+                        metavar="NAME[,NAME]", help=f"only these blocks: {', '.join(BLOCKS)}")
     args = parser.parse_args()
-    old = README.read_text()
-    new = regenerate(old)
-    if args.check:
-        if new != old:
-            print("README.md figures differ from what the code prints: run "
-                  "python scripts/readme_figures.py", file=sys.stderr)
-            return 1
-        return 0
-    README.write_text(new)
+    if args.only and args.only - set(BLOCKS):
+        parser.error(f"no such block: {', '.join(sorted(args.only - set(BLOCKS)))}")
+    drift = []
+    for page in PAGES:
+        old = (ROOT / page).read_text()
+        new = regenerate(page, old, args.only)
+        if new == old:
+            continue
+        if args.check:
+            drift.append(page)
+        else:
+            (ROOT / page).write_text(new)
+    if drift:
+        print(f"figures in {', '.join(drift)} differ from what the code prints: run "
+              "python scripts/readme_figures.py", file=sys.stderr)
+        return 1
     return 0
 
 
