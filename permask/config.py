@@ -20,7 +20,8 @@ from permask.choices import Choice
 from permask.errors import ConfigError
 from permask.files.names import safe_name
 from permask.demo.params import DemoParams
-from permask.help import groups_text as help_groups_text
+from permask.help import (command as help_command, groups_text as help_groups_text,
+                          usage_text as help_usage_text)
 from permask.schemas import register_schemas
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"  # the configs; conf/ atop a checkout links here
@@ -226,6 +227,8 @@ def register_resolvers() -> None:
     OmegaConf.register_new_resolver("safe_name", lambda text: safe_name(str(text)), replace=True)
     OmegaConf.register_new_resolver("pid", os.getpid, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("permask_help_groups", help_groups_text, replace=True)
+    OmegaConf.register_new_resolver("permask_help_usage", help_usage_text, replace=True)
+    OmegaConf.register_new_resolver("permask_command", help_command, replace=True)
 
 
 def register_configs() -> None:
