@@ -11,6 +11,7 @@ PAGES names for it.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import subprocess
@@ -31,10 +32,25 @@ def run_demo(tracker: str, out: Path) -> dict:
     return json.loads((out / "metrics.json").read_text())
 
 
+_DEMO_RUNS = tempfile.TemporaryDirectory()
+
+
+@functools.cache
+def demo_runs() -> dict[str, Path]:
+    """{tracker: run folder} of `lk` and `static` on the default demo, run once for every block
+    that quotes them."""
+    folders = {tracker: Path(_DEMO_RUNS.name) / tracker for tracker in ("lk", "static")}
+    for tracker, folder in folders.items():
+        run_demo(tracker, folder)
+    return folders
+
+
+def demo_metrics(tracker: str) -> dict:
+    return json.loads((demo_runs()[tracker] / "metrics.json").read_text())["instances"]
+
+
 def demo_table() -> str:
-    with tempfile.TemporaryDirectory() as tmp:
-        lk = run_demo("lk", Path(tmp) / "lk")["instances"]
-        static = run_demo("static", Path(tmp) / "static")["instances"]
+    lk, static = demo_metrics("lk"), demo_metrics("static")
     rows = ["| instance | lk AJ | static AJ | lk delta_avg | static delta_avg | lk median err "
             "| static median err |", "|---|---|---|---|---|---|---|"]
     for iid, about in DEMO_INSTANCES.items():
@@ -42,6 +58,42 @@ def demo_table() -> str:
         rows.append(f"| {iid} ({about}) | {a['AJ']:.3f} | {b['AJ']:.3f} | {a['delta_avg']:.3f} "
                     f"| {b['delta_avg']:.3f} | {a['median_error_cm']:.1f} cm "
                     f"| {b['median_error_cm']:.1f} cm |")
+    return "\n".join(rows)
+
+
+def compare_printed() -> str:
+    """The first table `python -m permask.compare` prints for the two demo runs (what
+    `python run.py -m tracker=static,lk` prints at its end), in a ``` block."""
+    with tempfile.TemporaryDirectory() as tmp:
+        shown = subprocess.run([sys.executable, "-m", "permask.compare",
+                                *map(str, demo_runs().values()), "-o", tmp, "--no-recording",
+                                "--no-plots"], cwd=ROOT, check=True, capture_output=True,
+                               text=True).stdout.splitlines()
+    start = next(i for i, line in enumerate(shown) if line.startswith("AJ"))
+    end = next(i for i, line in enumerate(shown) if line.startswith("└"))
+    return "\n".join(["```", *(line.rstrip() for line in shown[start:end + 1]), "```"])
+
+
+def compare_demo_table() -> str:
+    """Per instance, lk against static on two ground-truth figures and two without it; the
+    better of each pair in bold."""
+    lk, static = demo_metrics("lk"), demo_metrics("static")
+    pairs = (("AJ ↑ / median err (cm) ↓", ("AJ", 1, ".3f"), ("median_error_cm", -1, ".3g")),
+             ("mask adherence ↑ / tracked@end ↑", ("mask_adherence", 1, ".3f"),
+              ("tracked_at_end", 1, ".3f")),
+             ("OA ↑", ("OA", 1, ".3f")))
+    rows = ["| instance | metric | lk | static |", "|---|---|---:|---:|"]
+    for iid, about in DEMO_INSTANCES.items():
+        for n, (name, *keys) in enumerate(pairs):
+            cells = {"lk": [], "static": []}
+            for key, sign, fmt in keys:
+                a, b = lk[iid][key], static[iid][key]
+                for who, mine, other in (("lk", a, b), ("static", b, a)):
+                    text = format(mine, fmt)
+                    cells[who].append(f"**{text}**" if sign * (mine - other) > 0 else text)
+            label = f"{iid} ({about})" if n == 0 else ""
+            rows.append(f"| {label} | {name} | {' / '.join(cells['lk'])} | "
+                        f"{' / '.join(cells['static'])} |")
     return "\n".join(rows)
 
 
@@ -146,13 +198,14 @@ def lk_misses() -> str | None:
 
 
 RESULTS_COLUMNS = ("camel", "cows", "real variants", "hard cases", "hard videos", "demo")
-BLOCKS = {"demo": demo_table, "inspect_demo": inspect_demo, "inspect_clip": inspect_clip,
+BLOCKS = {"demo": demo_table, "compare_printed": compare_printed,
+          "compare_demo": compare_demo_table, "inspect_demo": inspect_demo, "inspect_clip": inspect_clip,
           "modes": modes_table, "lk_suite": lambda: results_table("lk_suite"),
           "results": lambda: results_table("lk_suite", RESULTS_COLUMNS),
           "lk_ablation": lambda: results_table("lk_ablation"), "lk_misses": lk_misses}
 # the page (relative to the checkout) that holds each block
-PAGES = {"README.md": ("demo", "results"), "docs/inputs.md": ("inspect_demo", "inspect_clip"),
-         "docs/comparing.md": ("modes",), "docs/lk.md": ("lk_suite", "lk_misses", "lk_ablation")}
+PAGES = {"README.md": ("demo", "compare_printed", "results"), "docs/inputs.md": ("inspect_demo", "inspect_clip"),
+         "docs/comparing.md": ("compare_demo", "modes"), "docs/lk.md": ("lk_suite", "lk_misses", "lk_ablation")}
 
 
 def regenerate(page: str, text: str, only: set[str] | None = None) -> str:
