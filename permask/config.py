@@ -20,7 +20,8 @@ from permask.choices import Choice
 from permask.errors import ConfigError
 from permask.files.names import safe_name
 from permask.demo.params import DemoParams
-from permask.help import groups_text as help_groups_text
+from permask.help import (command as help_command, groups_text as help_groups_text,
+                          usage_text as help_usage_text)
 from permask.schemas import register_schemas
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"  # the configs; conf/ atop a checkout links here
@@ -51,7 +52,7 @@ class OnLocked(Choice):
 
 
 class Tracking(Choice):
-    """How a run calls its tracker (README "Per mask or joint?")."""
+    """How a run calls its tracker (docs/trackers.md, "Per mask or joint?")."""
 
     per_mask = "per_mask"  # one call per instance, with that instance's queries only
     joint = "joint"  # one call per scene with every instance's queries, split back per instance
@@ -105,7 +106,7 @@ class QueryConfig:
 
 @dataclass
 class SplitConfig:
-    reuse_dir: Optional[str] = None  # reuse instance files of an earlier run (old --skip-split)
+    reuse_dir: Optional[str] = None  # reuse the instance files of an earlier run's folder
     self_contained: bool = False  # instance files also carry the video
 
 
@@ -118,7 +119,7 @@ class SceneLayout(Choice):
 
 @dataclass
 class RecordConfig:
-    """The Rerun recordings of a run (permask/record/, README "Viewing")."""
+    """The Rerun recordings of a run (permask/record/, docs/outputs.md "Viewing")."""
 
     enabled: bool = True
     log_video: bool = True
@@ -172,7 +173,7 @@ class MvtrackerSetting(Choice):
 
 @dataclass
 class MetricsConfig:
-    """Figures against ground truth (README "Metric modes"; permask/protocols/)."""
+    """Figures against ground truth (docs/comparing.md "Metric modes"; permask/protocols/)."""
 
     # permask's own AJ / delta_avg / survival: distances in metres, frames after each query
     distances: list[float] = field(default_factory=lambda: [0.01, 0.02, 0.05, 0.10, 0.20])
@@ -226,6 +227,8 @@ def register_resolvers() -> None:
     OmegaConf.register_new_resolver("safe_name", lambda text: safe_name(str(text)), replace=True)
     OmegaConf.register_new_resolver("pid", os.getpid, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("permask_help_groups", help_groups_text, replace=True)
+    OmegaConf.register_new_resolver("permask_help_usage", help_usage_text, replace=True)
+    OmegaConf.register_new_resolver("permask_command", help_command, replace=True)
 
 
 def register_configs() -> None:

@@ -131,7 +131,7 @@ def run(cfg: DictConfig, output_dir: str | Path) -> RunReport:
     tracker.progress = cfg.progress
     scene = load_input(cfg)
     reads = [Path(scene.source)] if scene.source else []
-    if cfg.split.reuse_dir:  # the old --skip-split --instances-dir: the instances of that split
+    if cfg.split.reuse_dir:  # the instance files of an earlier split
         reuse = Path(hydra.utils.to_absolute_path(cfg.split.reuse_dir))
         reads += inst.instance_files(reuse)
         scene.masks = inst.read_instance_masks(reuse, scene=scene)

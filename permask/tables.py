@@ -85,7 +85,7 @@ def modes_text(modes: Mapping[str, str] | None) -> str:
     """One line per protocol: the mode its figures were computed in."""
     if not modes:
         return ""
-    lines = ["Metric modes (README \"Metric modes\"):", ""]
+    lines = ["Metric modes (docs/comparing.md, \"Metric modes\"):", ""]
     lines += [f"- {PROTOCOL_NAMES.get(p, p)}: {text}" for p, text in modes.items()]
     return "\n".join(lines) + "\n"
 

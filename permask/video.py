@@ -1,12 +1,13 @@
-"""MP4 videos of the tracks drawn over each camera's frames (`video.enabled=true`).
+"""MP4 videos of the tracks drawn over each camera's frames (`video=true`).
 
 Per run: one video per camera with every instance (`{base}_{tracker}_{camera}.mp4`) and, with
-`video.per_instance=true`, one per instance and camera (`{base}_{tracker}_{instance}_{camera}.mp4`).
-Each point is drawn in its instance's colour (the same as in the viewer,
-`permask.record.identity.instance_color`) with a short trail of its last `video.trail` frames; a
-point the tracker calls visible is a filled dot, one it calls occluded a hollow ring, a point
-before its own query frame or outside the image is not drawn. Encoded with OpenCV's `VideoWriter` (`mp4v`); each file is written to a temporary
-beside it and renamed into place when complete.
+`video_settings.per_instance=true`, one per instance and camera
+(`{base}_{tracker}_{instance}_{camera}.mp4`). Each point is drawn in its instance's colour (the
+same as in the viewer, `permask.record.identity.instance_color`) with a short trail of its last
+`video_settings.trail` frames; a point the tracker calls visible is a filled dot, one it calls
+occluded a hollow ring, a point before its own query frame or outside the image is not drawn.
+Encoded with OpenCV's `VideoWriter` (`mp4v`); each file is written to a temporary beside it and
+renamed into place when complete.
 """
 
 from __future__ import annotations

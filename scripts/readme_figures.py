@@ -1,14 +1,17 @@
-"""Regenerate the figures README.md quotes from what the code prints today.
+"""Regenerate the figures README.md and docs/*.md quote from what the code prints today.
 
-    python scripts/readme_figures.py           # rewrite the marked blocks of README.md
-    python scripts/readme_figures.py --check   # exit 1 when README.md differs (tests run this)
+    python scripts/readme_figures.py              # rewrite the marked blocks of every page
+    python scripts/readme_figures.py --check      # exit 1 when a page differs (tests run this)
+    python scripts/readme_figures.py --only lk_suite,results   # just these blocks
 
-Each block sits between `<!-- figures:NAME -->` and `<!-- /figures:NAME -->` in README.md.
+Each block sits between `<!-- figures:NAME -->` and `<!-- /figures:NAME -->` in the page that
+PAGES names for it.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import subprocess
@@ -17,7 +20,6 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-README = ROOT / "README.md"
 DEMO_INSTANCES = {"instance_0": "carried, turning 110 deg", "instance_1": "slow slide, tilting",
                   "instance_2": "leaves a camera's view"}
 
@@ -30,10 +32,25 @@ def run_demo(tracker: str, out: Path) -> dict:
     return json.loads((out / "metrics.json").read_text())
 
 
+_DEMO_RUNS = tempfile.TemporaryDirectory()
+
+
+@functools.cache
+def demo_runs() -> dict[str, Path]:
+    """{tracker: run folder} of `lk` and `static` on the default demo, run once for every block
+    that quotes them."""
+    folders = {tracker: Path(_DEMO_RUNS.name) / tracker for tracker in ("lk", "static")}
+    for tracker, folder in folders.items():
+        run_demo(tracker, folder)
+    return folders
+
+
+def demo_metrics(tracker: str) -> dict:
+    return json.loads((demo_runs()[tracker] / "metrics.json").read_text())["instances"]
+
+
 def demo_table() -> str:
-    with tempfile.TemporaryDirectory() as tmp:
-        lk = run_demo("lk", Path(tmp) / "lk")["instances"]
-        static = run_demo("static", Path(tmp) / "static")["instances"]
+    lk, static = demo_metrics("lk"), demo_metrics("static")
     rows = ["| instance | lk AJ | static AJ | lk delta_avg | static delta_avg | lk median err "
             "| static median err |", "|---|---|---|---|---|---|---|"]
     for iid, about in DEMO_INSTANCES.items():
@@ -44,7 +61,43 @@ def demo_table() -> str:
     return "\n".join(rows)
 
 
-SHARED_CLIP = "../shared/data/davis_libby.npz"  # as the README names it, from the checkout
+def compare_printed() -> str:
+    """The first table `python -m permask.compare` prints for the two demo runs (what
+    `python run.py -m tracker=static,lk` prints at its end), in a ``` block."""
+    with tempfile.TemporaryDirectory() as tmp:
+        shown = subprocess.run([sys.executable, "-m", "permask.compare",
+                                *map(str, demo_runs().values()), "-o", tmp, "--no-recording",
+                                "--no-plots"], cwd=ROOT, check=True, capture_output=True,
+                               text=True).stdout.splitlines()
+    start = next(i for i, line in enumerate(shown) if line.startswith("AJ"))
+    end = next(i for i, line in enumerate(shown) if line.startswith("└"))
+    return "\n".join(["```", *(line.rstrip() for line in shown[start:end + 1]), "```"])
+
+
+def compare_demo_table() -> str:
+    """Per instance, lk against static on two ground-truth figures and two without it; the
+    better of each pair in bold."""
+    lk, static = demo_metrics("lk"), demo_metrics("static")
+    pairs = (("AJ ↑ / median err (cm) ↓", ("AJ", 1, ".3f"), ("median_error_cm", -1, ".3g")),
+             ("mask adherence ↑ / tracked@end ↑", ("mask_adherence", 1, ".3f"),
+              ("tracked_at_end", 1, ".3f")),
+             ("OA ↑", ("OA", 1, ".3f")))
+    rows = ["| instance | metric | lk | static |", "|---|---|---:|---:|"]
+    for iid, about in DEMO_INSTANCES.items():
+        for n, (name, *keys) in enumerate(pairs):
+            cells = {"lk": [], "static": []}
+            for key, sign, fmt in keys:
+                a, b = lk[iid][key], static[iid][key]
+                for who, mine, other in (("lk", a, b), ("static", b, a)):
+                    text = format(mine, fmt)
+                    cells[who].append(f"**{text}**" if sign * (mine - other) > 0 else text)
+            label = f"{iid} ({about})" if n == 0 else ""
+            rows.append(f"| {label} | {name} | {' / '.join(cells['lk'])} | "
+                        f"{' / '.join(cells['static'])} |")
+    return "\n".join(rows)
+
+
+SHARED_CLIP = "../shared/data/davis_libby.npz"  # as docs/inputs.md names it, from the checkout
 
 
 def inspect_output(*args: str) -> str:
@@ -114,12 +167,12 @@ def modes_table() -> str:
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-def results_table(name: str) -> str:
+def results_table(name: str, columns: tuple[str, ...] = ()) -> str:
     """The table of benchmarks/results/NAME.json (written by `python benchmarks/lk_suite.py`,
-    with `--ablation` for lk_ablation), with the command that made it."""
+    with `--ablation` for lk_ablation), with the command that made it; only `columns` if given."""
     saved = json.loads((RESULTS / f"{name}.json").read_text())
     rows = saved["rows"]
-    columns = list(next(iter(rows.values())))
+    columns = list(columns or next(iter(rows.values())))
     lines = [f"`{saved['command']}`:", "", "| | " + " | ".join(columns) + " |",
              "|---|" + "---:|" * len(columns)]
     lines += [f"| {label} | " + " | ".join(f"{row[c]:.1f}" for c in columns) + " |"
@@ -144,36 +197,53 @@ def lk_misses() -> str | None:
     return "\n".join(shown)
 
 
-BLOCKS = {"demo": demo_table, "inspect_demo": inspect_demo, "inspect_clip": inspect_clip,
+RESULTS_COLUMNS = ("camel", "cows", "real variants", "hard cases", "hard videos", "demo")
+BLOCKS = {"demo": demo_table, "compare_printed": compare_printed,
+          "compare_demo": compare_demo_table, "inspect_demo": inspect_demo, "inspect_clip": inspect_clip,
           "modes": modes_table, "lk_suite": lambda: results_table("lk_suite"),
+          "results": lambda: results_table("lk_suite", RESULTS_COLUMNS),
           "lk_ablation": lambda: results_table("lk_ablation"), "lk_misses": lk_misses}
+# the page (relative to the checkout) that holds each block
+PAGES = {"README.md": ("demo", "compare_printed", "results"), "docs/inputs.md": ("inspect_demo", "inspect_clip"),
+         "docs/comparing.md": ("compare_demo", "modes"), "docs/lk.md": ("lk_suite", "lk_misses", "lk_ablation")}
 
 
-def regenerate(text: str) -> str:
-    for name, make in BLOCKS.items():
-        pattern = re.compile(rf"(<!-- figures:{name} -->\n).*?(\n<!-- /figures:{name} -->)", re.S)
+def regenerate(page: str, text: str, only: set[str] | None = None) -> str:
+    for name in PAGES[page]:
+        pattern = re.compile(rf"(<!-- figures:{name} -->\n).*?(<!-- /figures:{name} -->)", re.S)
         if not pattern.search(text):
-            raise SystemExit(f"README.md has no block figures:{name}")
-        block = make()
+            raise SystemExit(f"{page} has no block figures:{name}")
+        if only is not None and name not in only:
+            continue
+        block = BLOCKS[name]()
         if block is None:  # its input is missing here (../shared): left as it is
             continue
-        text = pattern.sub(lambda m: m.group(1) + block + m.group(2), text)
+        text = pattern.sub(lambda m: m.group(1) + block + "\n" + m.group(2), text)
     return text
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only compare, exit 1 on drift")
+    parser.add_argument("--only", type=lambda text: set(text.split(",")), default=None,
+                        metavar="NAME[,NAME]", help=f"only these blocks: {', '.join(BLOCKS)}")
     args = parser.parse_args()
-    old = README.read_text()
-    new = regenerate(old)
-    if args.check:
-        if new != old:
-            print("README.md figures differ from what the code prints: run "
-                  "python scripts/readme_figures.py", file=sys.stderr)
-            return 1
-        return 0
-    README.write_text(new)
+    if args.only and args.only - set(BLOCKS):
+        parser.error(f"no such block: {', '.join(sorted(args.only - set(BLOCKS)))}")
+    drift = []
+    for page in PAGES:
+        old = (ROOT / page).read_text()
+        new = regenerate(page, old, args.only)
+        if new == old:
+            continue
+        if args.check:
+            drift.append(page)
+        else:
+            (ROOT / page).write_text(new)
+    if drift:
+        print(f"figures in {', '.join(drift)} differ from what the code prints: run "
+              "python scripts/readme_figures.py", file=sys.stderr)
+        return 1
     return 0
 
 

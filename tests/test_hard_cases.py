@@ -263,7 +263,7 @@ def test_pck_counts_truly_visible_frames_after_each_query(monkeypatch):
     assert hard_video.pck_counts(tracked, truth, visible, frames, 6.0) == (2, 2)
 
 
-def test_lk_frames_are_crops_of_the_instance_with_the_rest_filled_by_its_mean_grey():
+def test_lk_reads_crops_of_the_instance_with_the_rest_filled_by_its_mean_grey():
     from permask.trackers.lk.silhouette import boxes_and_areas
     from permask.trackers.lk.views import Frames
     gray = np.zeros((2, 40, 50), np.uint8)

@@ -63,11 +63,11 @@ def test_modules_are_small():
 
 
 def readme_files(section: str) -> dict[str, str]:
-    """{path: text} of the fenced blocks under a README heading whose first line names a file
-    (`# permask/trackers/toy.py`); that line is dropped for Python files, kept for YAML
-    (Hydra reads the first comment as the option's description after it)."""
-    text = (ROOT / "README.md").read_text()
-    body = text.split(f"### {section}\n", 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
+    """{path: text} of the fenced blocks under a heading of docs/trackers.md whose first line
+    names a file (`# permask/trackers/toy.py`); that line is dropped for Python files, kept for
+    YAML (Hydra reads the first comment as the option's description after it)."""
+    text = (ROOT / "docs" / "trackers.md").read_text()
+    body = text.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
     files = {}
     for block in re.findall(r"```(?:python|yaml)\n(.*?)```", body, flags=re.S):
         first, rest = block.split("\n", 1)
@@ -85,15 +85,15 @@ def _tree(root: Path) -> set[str]:
 
 @pytest.mark.slow
 def test_a_new_tracker_is_one_module_and_one_yaml(tmp_path):
-    """Copy the package, add exactly the README's two files, and the new tracker composes with
-    its typed schema, shows in --help and runs end to end; nothing else was edited."""
+    """Copy the package, add exactly docs/trackers.md's two files, and the new tracker composes
+    with its typed schema, shows in --help and runs end to end; nothing else was edited."""
     copy = tmp_path / "repo"
     shutil.copytree(ROOT / "permask", copy / "permask",
                     ignore=shutil.ignore_patterns("__pycache__", "local"))
     shutil.copy(ROOT / "run.py", copy / "run.py")
     os.symlink(os.readlink(ROOT / "conf"), copy / "conf")  # conf/ links into the package
     before = _tree(copy)
-    files = readme_files("Adding your own tracker")  # the README's example is what runs
+    files = readme_files("Adding your own tracker")  # the documented example is what runs
     assert set(files) == {"permask/trackers/toy.py", "conf/tracker/toy.yaml"}
     for name, text in files.items():
         (copy / name).write_text(text)

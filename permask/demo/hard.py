@@ -1,14 +1,15 @@
-"""Hard demo cases for tracker quality (issue 14): what the default demo scene does not show.
+"""Hard demo cases for tracker quality: what the default demo scene does not show.
 
-    make_hard_case(name, seed=0) -> HardCase;  hard_case_path(case) -> cached NPZ (old format)
+    make_hard_case(name, seed=0) -> HardCase;  hard_case_path(case) -> cached NPZ (pickled-dict
+    mask format)
 
-Cases (`HARD_CASES`; 192x144 pixels, like the recordings the issue names):
+Cases (`HARD_CASES`; 192x144 pixels):
 - `balls`: 3 views, 24 frames, 3 textured balls rolling and spinning over the textured floor (a
   ball's silhouette hardly changes while it turns: the texture moves inside it, and points on the
   far side leave and re-enter view);
 - `balls_sparse`: the same with 30% of the depth pixels valid;
 - `balls_4views`: 4 views, 32 frames, 4 such balls; `balls_2views`: 2 views, 20 frames, 2 balls
-  (other scenes of the same recipe, at the sizes of the issue's hidden scenes);
+  (other scenes of the same recipe, at other sizes);
 - `turning`: 3 views, 24 frames, two balls and an ellipsoid turning in place (constant
   silhouettes, only the texture moves);
 - `occluded`: 3 views, 28 frames, a ball rolling behind a static panel (seen by at most two

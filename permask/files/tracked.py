@@ -1,5 +1,5 @@
 """The tracked file `{base}_{tracker}_{instance}_tracked.npz`: one writer and one reader, used by
-the pipeline, resume and the comparison alike. Keys: see README, "Tracked NPZ"."""
+the pipeline, resume and the comparison alike. Keys: docs/outputs.md, "Tracked NPZ"."""
 
 from __future__ import annotations
 

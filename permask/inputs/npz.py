@@ -55,7 +55,7 @@ _READ_ERRORS = (ValueError, EOFError, OSError, zipfile.BadZipFile, zlib.error, T
                 RuntimeError, lzma.LZMAError)  # RuntimeError: an encrypted member
 
 
-_LIMIT_FIX = "if the file is genuine, raise input.limits.{} (see README, Reliability)"
+_LIMIT_FIX = "if the file is genuine, raise input.limits.{} (see docs/reliability.md)"
 
 
 def check_declared_size(info: zipfile.ZipInfo, path: Path, limits: DecodeLimits,

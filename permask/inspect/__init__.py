@@ -1,4 +1,4 @@
-"""`permask inspect`: look at an input NPZ before a run, and the old workflow's instance tools.
+"""`permask inspect`: look at an input NPZ before a run, and the instance tools.
 
 - `summary`: what a file holds (members, cameras, masks, instances, what run.py would do) as one
   JSON-ready dict, read as a run reads it (no pickle code, the run's limits and errors);

@@ -1,9 +1,9 @@
-"""The old workflow's instance tools as `permask inspect` options.
+"""Instance tools as `permask inspect` options.
 
-- `extract_instance` (`--extract ID -o OUT.npz`, the old `create_single_instance_npz`): one
+- `extract_instance` (`--extract ID -o OUT.npz`): one
   instance of a recording as a recording of its own, pickle-free, under the same mask key, so
   `python run.py input.npz=OUT.npz` (plus the source's `input.mask_key`, if any) tracks exactly it.
-- `verify_paths` (`--verify`, the old `verify_instance_npz`): checks the instance files a run
+- `verify_paths` (`--verify`): checks the instance files a run
   wrote (`instances/*.npz`) with `permask.instances.verify_instance_npz`.
 """
 

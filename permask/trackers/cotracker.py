@@ -1,44 +1,7 @@
 """`tracker=cotracker3_offline` / `tracker=cotracker3_online`: CoTracker3 (facebookresearch/
-co-tracker), a learned 2D point tracker, run per view and lifted to 3D with depth.
-
-Per instance:
-1. each query is projected into every view at its own frame; a view runs it where the
-   projection is in the image, in front of the camera, the depth there agrees with the query
-   (robust read) and (with `use_masks`) lies in the instance's mask (`views: source` keeps only the
-   view the query was lifted from);
-2. per view, one CoTracker call (or one per batch of `max_points_per_batch` queries) on that view's
-   video with that instance's queries only;
-3. frame by frame, each view's 2D position (where CoTracker calls it visible) is lifted with the
-   depth read robustly around it (sparse depth has holes; the depth nearest the expected one
-   within a window, see `lifting.read_depth_robust`), optionally gated by the mask, and the views
-   are fused with outlier rejection; with `rigid_prior`, points no view measures are carried by
-   the instance's robust rigid motion (as in `lk`).
-
-Upstream conventions this adapter relies on (checked against the public code; sources and
-commits in docs/learned_trackers.md):
-- `hubconf.py` entries `cotracker3_offline(*, pretrained=True, **kwargs)` and
-  `cotracker3_online(...)` build `CoTrackerPredictor(checkpoint=None, window_len=60, v2=False)` /
-  `CoTrackerOnlinePredictor(checkpoint=None, window_len=16, v2=False)` and, with pretrained, load
-  `facebook/cotracker3` `scaled_offline.pth` / `scaled_online.pth` with
-  `predictor.model.load_state_dict(state_dict)` (strict). Extra kwargs are ignored upstream, so
-  the window length is fixed by the checkpoint (issue #144: the online model needs 16).
-- Offline `forward(video, queries=None, segm_mask=None, grid_size=0, grid_query_frame=0,
-  backward_tracking=False)`: video [B,T,3,H,W] float in 0..255 (the model computes
-  `2 * (video / 255) - 1`), queries [B,N,3] = (t, x, y) pixels of the input video; it resizes
-  to the model resolution (384x512) itself and scales back; adds a 6x6 support grid when given
-  queries; returns (tracks [B,T,N,2] (x, y) pixels, visibility [B,T,N] bool (> 0.9)), with each
-  query's own frame overwritten by the query.
-- Online `forward(video_chunk, is_first_step=False, queries=None, grid_size=5,
-  grid_query_frame=0, add_support_grid=False)`: `is_first_step=True` resets the model state
-  (`init_video_online_processing`) and stores the queries, returning (None, None); then chunks
-  `video[:, i : i + 2 * step]` for i in range(0, T - step, step) with `step = window_len // 2`
-  return the tracks of all frames so far; visibility is vis * confidence > 0.6. A clip of at
-  most `step` frames needs one chunk (the loop above would run none), done here.
-
-Before a query's frame the result is NaN / invisible (`apply_query_convention`); at its frame it is
-the query point itself. Per mask, instances never share a call; with `tracking=joint` each
-view's call holds every instance's queries, everything else stays per instance
-(`LiftedTracker.track_joint`).
+co-tracker), a learned 2D point tracker, run per view on each instance's queries and lifted to 3D
+with depth (`LiftedTracker`). The upstream calls it relies on, the lifting and the settings:
+docs/learned_trackers.md.
 """
 
 from __future__ import annotations
@@ -56,7 +19,7 @@ from permask.trackers.hub import UpstreamSource
 from permask.trackers.lifted import LiftedTracker, LiftedTrackerConfig
 from permask.trackers.lifting import fuse_over_time, lift_pixels
 
-# the newest public commit; 20d1b6c (pinned before) crashes with backward_tracking=True
+# the newest public commit; the older 20d1b6c crashes with backward_tracking=True
 UPSTREAM = "facebookresearch/co-tracker:82e02e8029753ad4ef13cf06be7f4fc5facdda4d"
 _REPO = "https://github.com/facebookresearch/co-tracker"
 _WEIGHTS = "https://huggingface.co/facebook/cotracker3/resolve/main/"

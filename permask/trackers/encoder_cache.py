@@ -1,26 +1,11 @@
 """One video encoding per scene: an upstream feature encoder's output reused across instances.
 
-The learned trackers' image encoders (`fnet`, a `BasicEncoder`, in CoTracker3 and MVTracker) see
-only the video, never the queries, yet upstream's forward runs them on every call: per mask, N
-instances (times V views for the per-view trackers) cost N encodings of the same frames.
-`EncoderCache.attach(module)` wraps that module's `forward` (the instance attribute; the module,
-its weights and state dict stay upstream's): a call whose input was seen before returns the
-stored output, anything else is computed (and stored while the budget allows). The rest of each
-upstream forward (query features, correlation, the iterative transformer) still runs per call,
-on that instance's queries alone.
-
-Why the reuse is exact (tracks bit-identical with and without it): an entry is reused only for an
-input that is bit-identical (same shape, dtype, device, autocast state and `torch.equal`) to the
-one it was computed from; the encoder in eval mode without gradients is a pure function of its
-input (no state, no randomness; upstream's dropout is 0, normalisation per image), so that is the
-output it would compute again. A stored output that the caller changed in place since (its
-`_version` moved) is dropped and recomputed. Calls with gradients enabled, with more than one
-argument, or on inference-mode tensors are never cached.
-
-Lifetime and memory: `for_scene(scene)` drops every entry when a different scene object comes
-(the tracker object lives for the whole run and is reused for every instance). Entries (input and
-output on the model's device) are stored first come while their total stays within `budget_mb`;
-later ones are computed every time, so memory never exceeds it (0: no reuse at all).
+`EncoderCache.attach(module)` wraps that module's `forward` (the instance attribute; the weights
+stay upstream's): a call whose input is bit-identical to a stored one (shape, dtype, device,
+autocast state, `torch.equal`) returns the stored output, anything else is computed and stored
+while `budget_mb` allows. The encoder in eval mode without gradients is a pure function of its
+input, so tracks are bit-identical with and without the reuse. Lifetime, memory and what is
+never cached: docs/learned_trackers.md, "One video encoding per scene".
 """
 
 from __future__ import annotations

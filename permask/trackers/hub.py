@@ -1,22 +1,7 @@
-"""Loading the learned trackers' upstream code and weights, once per tracker object.
-
-Where the code comes from:
-- `hub_repo` set: a local clone;
-- else the pinned `upstream` spec `owner/repo:<commit>`, fetched once into permask's models
-  folder (`permask.fetch`: GitHub's archive of that commit, checked against it; a copy already
-  in torch.hub's cache is used as it is). Either way the entry point is built with
-  `torch.hub.load(folder, entry, source="local")`.
-
-Where the weights come from:
-- `checkpoint` set: a local file (SpatialTrackerV2: a folder);
-- else the config's `weights` (Hugging Face files with their sha256), fetched once and verified.
-The entry point is called with `pretrained=False` and the file is loaded into the predictor's
-network (`predictor.model`, where both upstream predictors keep it).
-
-Nothing is imported from torch at module import time, so `import permask` works without torch.
-Everything that can fail here (missing clone, missing file, no network, a missing upstream
-dependency, a checkpoint that does not fit) raises a `PermaskError` with one line that says what
-is missing, where it would be stored and how to fetch it.
+"""Loading the learned trackers' upstream code (a local clone, else the pinned commit fetched by
+`permask.fetch`) and weights (a local file, else the config's `weights`, fetched and verified),
+once per tracker object. torch is imported only when a model loads; every failure is a
+`PermaskError` of one line (docs/learned_trackers.md, "Fetching code and weights").
 """
 
 from __future__ import annotations

@@ -1,41 +1,6 @@
-"""`tracker=mvtracker`: MVTracker, a learned multi-view 3D point tracker (ethz-vlg/mvtracker).
-
-One call per instance (or per batch of its queries): all views, all frames, that instance's
-queries in world coordinates; the model returns world tracks directly. With `tracking=joint`,
-one call (or batches) with every instance's queries, split back per instance (`track_joint`).
-
-Upstream conventions this adapter relies on (checked against the public code; sources and
-commits in docs/learned_trackers.md):
-- `hubconf.py` entry `mvtracker(pretrained=True, device="cuda")` returns an `EvaluationPredictor`
-  (mvtracker/models/evaluation_predictor_3dpt.py) with the network `MVTracker` at `.model`
-  (hubconf defaults: sliding_window_len=12, stride=4; predictor interp_shape=(384, 512),
-  visibility_threshold=0.5, grid_size=4, n_iters=6). Pretrained weights:
-  `hf://ethz-vlg/mvtracker::mvtracker_200000_june2025.pth`, loaded with strict=False, failing on
-  unexpected keys (this adapter does the same with `tracker.checkpoint`).
-- `EvaluationPredictor.forward(rgbs, depths, query_points_3d, intrs, extrs, ...)` asserts
-  rgbs [B,V,T,3,H,W], depths [B,V,T,1,H,W], query_points_3d [B,N,4] = (t, x, y, z) world,
-  intrs [B,V,T,3,3] pixels, extrs [B,V,T,3,4] world-to-camera; B != 1 raises
-  NotImplementedError. It returns {"traj_e": [B,T,N,3] world, "vis_e": [B,T,N] bool
-  (= vis_e_as_prob > visibility_threshold), "vis_e_as_prob": [B,T,N]}. It adds a support grid
-  of `grid_size`^2 points per view lifted from depth at t=0 and drops them from the output.
-- The network normalises colour itself (`2 * (rgbs / 255.0) - 1.0` in MVTracker.forward), so
-  rgbs go in as 0..255 floats. (The README example divides by 255 first; the code is what runs.
-  `rgb_scale` changes the range if a future upstream version differs.) Depth 0 = invalid.
-- With `interp_shape` set, the predictor resizes rgb/depth with nearest neighbour and scales the
-  intrinsics by the size ratio, without the half-pixel shift of pixel-centre coordinates. This
-  adapter sets `interp_shape = None` and resizes itself to `input_size` (area/linear for colour,
-  nearest for depth, intrinsics adjusted for pixel centres).
-- Sliding windows start at the earliest query frame (the support grid puts queries at t=0) and
-  run while start < T - window/2; a clip where that never holds returns zeros. The clip is padded
-  at its end by repeating the last frame until the window runs, and the result cut back to T.
-- Upstream stresses that accuracy depends on scene scale and placement (trained on Kubric) and
-  leaves `normalize_scene_in_fwd_pass` off in hubconf: `scene_scale` / `scene_translation` map
-  world' = scale * world + translation for the model (queries, extrinsics and depth), and the
-  tracks are mapped back.
-
-Output convention: NaN / invisible before each query's frame (`apply_query_convention`); at its
-own frame each query is its query point, visible; visibility elsewhere is vis_e_as_prob above
-`visibility_threshold`, and that probability is the score.
+"""`tracker=mvtracker`: MVTracker (ethz-vlg/mvtracker), a learned multi-view 3D point tracker:
+one call per instance (or per batch of its queries) on all views and frames returns world tracks
+directly. The upstream calls it relies on and the settings: docs/learned_trackers.md.
 """
 
 from __future__ import annotations

@@ -1,55 +1,7 @@
 """`tracker=spatialtrackerv2`: SpatialTrackerV2 (henry123-boy/SpaTrackerV2), a learned monocular
-3D tracker, run per view on posed RGB-D video and fused across views.
-
-Upstream has no hubconf: the code is a local clone (`tracker.hub_repo`) or, unset, the pinned
-commit fetched into permask's models folder; the weights a local snapshot of the Hugging Face
-repo `Yuxihenry/SpatialTrackerV2-Offline` (`tracker.checkpoint`, a folder with config.json +
-model.safetensors) or, unset, those files fetched and verified (`tracker.weights`). See
-docs/learned_trackers.md.
-
-**CPU and CUDA.** Upstream calls `.cuda()` whatever the model's device
-(`models/SpaTrackV2/models/SpaTrack.py`, `forward_stream`): while it builds and runs, those calls
-go to the model's device instead (`cuda_redirect.cuda_calls_to`, scoped to the call and the
-thread; upstream files untouched), so it runs on the CPU (slowly) as on a GPU. On the CPU the
-forward pass runs in fp32 whatever `precision` says: upstream's bf16 path has no CPU kernel
-(`torch.det` in its Procrustes fit). `tracker.device=cuda` without CUDA is one line, exit 2.
-
-Per instance: the views that see each query at its frame are chosen as for CoTracker (projection
-in the image, depth agrees, inside the mask; or only the source view with `views: source`); each
-view runs once (or once per batch of `max_points_per_batch` queries) with that instance's queries;
-the camera-frame 3D tracks are mapped to world with the view's camera-to-world pose at each
-frame; views are fused frame by frame with outlier rejection (and the rigid prior), as in `lk`.
-With `tracking=joint` each view's call holds every instance's queries; view choice, mapping and
-fusion stay per instance (`LiftedTracker.track_joint`).
-
-Upstream conventions this adapter relies on (read in the code at da6a92d):
-- `from models.SpaTrackV2.models.predictor import Predictor` (the clone's root on sys.path);
-  `Predictor(args)` is a `PyTorchModelHubMixin`: `Predictor.from_pretrained(<hf id or local dir>)`
-  reads config.json `{"args": {...}}` + model.safetensors; `model.spatrack.track_num` = number of
-  support ("vo") points (inference.py default 756); `Predictor.to(device)` returns None.
-- `Predictor.forward(video, depth=None, unc_metric=None, intrs=None, extrs=None, queries=None,
-  queries_3d=None, iters_track=4, full_point=False, fps=30, track2d_gt=None, fixed_cam=False,
-  query_no_BA=False, stage=0, support_frame=0, replace_ratio=0.6)`; inference.py's posed RGB-D
-  call: video [T,3,H,W] float 0..255, depth [T,H,W] metres, intrs [T,3,3] pixels, extrs
-  [T,4,4] camera-to-world, queries [N,3] (t, x, y) pixels (numpy), fps=1, full_point=False,
-  iters_track=4, query_no_BA=True, stage=1, support_frame=T-1, replace_ratio=0.2, under bf16
-  autocast. It pads T up to whole windows and returns (c2w_traj [T,4,4], intrs, point_map,
-  conf_depth, track3d_pred [T,N,6] (xyz in the camera of each frame, then rgb), track2d_pred
-  [T,N,3] (x, y pixels of the input, depth), vis_pred [T,N,1], conf_pred [T,N,1], video), rows
-  sorted back into the order of `queries`.
-- Poses: `forward_stream` normalises the given extrinsics to the window's first frame
-  (`inv(extrs[0]) @ extrs`) and chains the windows from identity, so `c2w_traj` is relative to
-  the clip's first camera: world = c2w[0] @ c2w_traj[t] @ camera point. `camera_poses: input`
-  (default) uses our calibrated c2w[t] (and passes `fixed_cam=True`); `predicted` uses
-  c2w[0] @ c2w_traj[t].
-- Query identity: with `full_point=False` and *no* extrinsics, upstream drops first-window queries
-  whose reliability is <= 0.5 and pads with random duplicates, so rows stop being the queries'
-  own. This adapter always passes extrinsics (the posed branch keeps every query), and still maps
-  rows to queries by identity: row m is query n's when its 2D track at n's frame lies within
-  `identity_tolerance_px` of n's pixel (its own row preferred); a query no row matches is left
-  unmeasured (NaN), never given another point's track.
-
-Before a query's frame the result is NaN / invisible; at its frame it is the query point itself.
+3D tracker, run per view on posed RGB-D video and fused across views (`LiftedTracker`); on CUDA
+or, its `.cuda()` calls sent to the model's device, on the CPU. The upstream calls it relies on
+(poses, query identity) and the settings: docs/learned_trackers.md.
 """
 
 from __future__ import annotations
@@ -77,7 +29,7 @@ from permask.trackers.hub import (UpstreamSource, autocast, check_checkpoint, ch
 from permask.trackers.lifted import LiftedTracker, LiftedTrackerConfig
 from permask.trackers.lifting import fuse_over_time
 
-# an upstream merge by the author (2025-09-27); 69cad6e (pinned before) is public nowhere
+# an upstream merge by the author (2025-09-27)
 UPSTREAM = "henry123-boy/SpaTrackerV2:da6a92d3d889e4f80556367dd0dea86b7e4fee12"
 HF_REPO = "Yuxihenry/SpatialTrackerV2-Offline"
 SOURCE = UpstreamSource("https://github.com/henry123-boy/SpaTrackerV2", f"hf:{HF_REPO}",

@@ -2,7 +2,7 @@
 may not give it, provided around its import and calls only (upstream files untouched):
 
 - `modules_from(folder, "utils3d")`: its own pinned `utils3d` (d3a577a, its requirements.txt),
-  which differs from MoGe's pin (3fab839 no longer has `utils3d.torch.depth_edge`, which
+  which differs from MoGe's pin (3fab839 lacks `utils3d.torch.depth_edge`, which
   SpatialTrackerV2 calls). While a block runs, `import utils3d` finds the copy in `folder`;
   afterwards the process's own `utils3d` (if any) is back in `sys.modules`. Upstream modules
   bind the copy they imported, so both models work in one process. Swapping `sys.modules` is
