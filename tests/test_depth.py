@@ -26,7 +26,7 @@ from permask.geometry import project, tracks_2d, unproject
 from permask.files.atomic import save_npz
 from permask.inputs.load import load_scene
 
-from .scenes import look_at_extrinsic, plane_scene
+from tests.helpers.scenes import look_at_extrinsic, plane_scene
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = str(ROOT / "conf")

@@ -28,8 +28,9 @@ from permask.inspect.summary import summarize
 from permask.instances import EMPTY_MASK, write_instance_npz
 from permask.queries import build_queries
 from tests import hostile
-from tests.conftest import ROOT, run_cli
-from tests.test_bad_input import CASES, SPECIAL, Evil, special_file, write_case
+from tests.helpers import ROOT
+from tests.helpers.bad_inputs import CASES, SPECIAL, Evil, special_file, write_case
+from tests.helpers.runners import run_cli
 
 CFG = compose()
 SHARED_CLIP = ROOT.parent / "shared" / "data" / "davis_libby.npz"

@@ -15,7 +15,9 @@ from omegaconf import OmegaConf
 
 from permask.errors import ConfigError, LauncherError
 from permask.launchers import check_launcher, check_ray_cluster, check_slurm, pin_sweep_dir
-from tests.conftest import ROOT, SMALL_DEMO_OVERRIDES, run_cli
+from tests.helpers import ROOT
+from tests.helpers.overrides import SMALL_DEMO_OVERRIDES
+from tests.helpers.runners import run_cli
 
 QUICK = [*SMALL_DEMO_OVERRIDES, "input.demo.num_frames=8", "query.max_points=20", "progress=false",
          "record.enabled=false"]

@@ -16,7 +16,6 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from permask.errors import PermaskError, TrackerError  # noqa: E402
-from permask.trackers.mvtracker import MVTrackerConfig, MVTrackerTracker  # noqa: E402
 from tests.helpers import ROOT  # noqa: E402
 from tests.helpers.overrides import quick  # noqa: E402
 from tests.helpers.runners import run_cli  # noqa: E402

@@ -20,7 +20,7 @@ from permask.record.tracks import _resize_nearest
 from permask.record.write import (write_combined_recording, write_instance_recording,
                                   write_view_script)
 from permask.errors import OutputError
-from permask.data import Queries, Scene, TrackResult
+from permask.data import Queries, TrackResult
 from permask.geometry import project
 from tests.helpers.scenes import make_record_scene
 

@@ -9,7 +9,9 @@ from permask.demo.params import DemoParams
 from permask.demo.scene import make_demo_scene
 from permask.record.paths import cloud_path, image_path, track_path
 from permask.record.readback import summarize
-from tests.conftest import ROOT, SMALL_DEMO, SMALL_DEMO_OVERRIDES, run_cli
+from tests.helpers import ROOT
+from tests.helpers.overrides import SMALL_DEMO, SMALL_DEMO_OVERRIDES
+from tests.helpers.runners import run_cli
 
 pytestmark = pytest.mark.slow  # real run.py subprocesses: `pytest -m slow`
 

@@ -14,7 +14,7 @@ from permask.compare.runs import assign_labels, find_runs, load_run
 from permask.compare.select import resolve_metric, select_best
 from permask.errors import SelectionError
 from permask.files.atomic import save_npz
-from tests.conftest import run_cli
+from tests.helpers.runners import run_cli
 
 # instance -> (AJ, median error cm, mask adherence) per tracker: a wins instance_2 and instance_10,
 # b wins instance_3; on median error (lower is better) b wins instance_10 as well

@@ -22,7 +22,9 @@ from permask import metrics as met
 from permask.compare.runs import Run, assign_labels
 from permask.record.paths import cloud_path, image_path, track_path
 from permask.record.readback import summarize
-from tests.conftest import ROOT, SMALL_DEMO_OVERRIDES, run_cli
+from tests.helpers import ROOT
+from tests.helpers.overrides import SMALL_DEMO_OVERRIDES
+from tests.helpers.runners import run_cli
 
 pytestmark = pytest.mark.slow  # multirun sweeps through run.py and the launchers: `pytest -m slow`
 

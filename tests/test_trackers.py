@@ -11,6 +11,7 @@ from permask.trackers.lifting import fuse_views
 from permask.trackers.lk import LKTracker
 from permask.trackers.rigid import fit_rigid_robust, kabsch
 from permask.trackers.static import StaticTracker
+from tests.helpers.scenes import plane_scene
 
 
 def lk_tracker(**overrides):
@@ -95,7 +96,6 @@ def test_lk_without_masks_and_rigid_prior_still_tracks(small_demo_scene, demo_qu
 
 
 def test_empty_queries():
-    from tests.scenes import plane_scene
     scene = plane_scene()
     q = Queries("instance_0", np.zeros((0, 4), np.float32), np.zeros(0, int), np.zeros((0, 2)))
     res = lk_tracker().track(scene, q)
@@ -105,7 +105,6 @@ def test_empty_queries():
 def test_lk_follows_a_known_image_shift():
     """A textured plane sliding 2 px/frame to the right at 2 m: the 3D track moves
     2 px * z / f per frame along x."""
-    from tests.scenes import plane_scene
     scene = plane_scene(V=1, T=6, H=60, W=80, square=(15, 45, 20, 50), shift_per_frame=2)
     rng = np.random.default_rng(3)
     import cv2

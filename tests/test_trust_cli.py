@@ -15,8 +15,11 @@ import numpy as np
 import pytest
 
 from tests import hostile
-from tests.conftest import ROOT, SMALL_DEMO_OVERRIDES, run_cli
-from tests.test_trust import files_under, masks, with_masks
+from tests.helpers import ROOT
+from tests.helpers.bad_inputs import small_masks, with_masks
+from tests.helpers.overrides import SMALL_DEMO_OVERRIDES
+from tests.helpers.runners import run_cli
+from tests.helpers.runs import files_under
 
 pytestmark = pytest.mark.slow
 FAST = ["progress=false", "query.max_points=8", "record.enabled=false"]
@@ -35,7 +38,7 @@ def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str:
 def test_climbing_instance_id_and_base_name_write_only_inside(tmp_path):
     path = tmp_path / "in" / "scene.npz"
     path.parent.mkdir()
-    m = masks()
+    m = small_masks()
     np.savez(path, **with_masks({"x/../../../somewhere/NAME": m["instance_0"],
                                  "instance_1": m["instance_1"]}))
     before_input = path.read_bytes()
@@ -101,7 +104,7 @@ def _run_for_peak(path: Path, out: Path) -> tuple[int, int, str]:
 def test_decompression_bomb_keeps_memory_bounded(key, tmp_path):
     """A 6 GiB member (about 6 MiB on disk): never read under an unused key, refused before
     inflating under a used one. Each run happens in a fresh child so its peak RSS is its own."""
-    arrays = with_masks(masks())
+    arrays = with_masks(small_masks())
     others = {k: v for k, v in arrays.items() if k != key}
     path = hostile.write_zero_bomb(tmp_path / "bomb.npz", key, 6 * 2**30, others)
     returncode, peak_kib, stderr = _run_for_peak(path, tmp_path / "out")
@@ -123,7 +126,7 @@ def test_decompression_bomb_keeps_memory_bounded(key, tmp_path):
 def test_allocation_bomb_in_a_pickled_mask_keeps_memory_bounded(ops, tmp_path):
     """A pickled mask entry of a tiny recording asking for about 6 GiB: refused against the
     recording's own budget (64 MiB here), on any machine, in one line, peak RSS under 2 GiB."""
-    arrays = with_masks(masks())
+    arrays = with_masks(small_masks())
     key = b"instance_0"
     arrays["sam2_masks"] = hostile.object_array_with_raw_item(
         b"}X" + len(key).to_bytes(4, "little") + key + ops + b"s")

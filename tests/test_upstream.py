@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from tests import upstream_models as um
-from tests.conftest import ROOT, run_cli
+from tests.helpers import ROOT
+from tests.helpers.runners import run_cli
 
 pytestmark = [pytest.mark.upstream, pytest.mark.slow]
 
