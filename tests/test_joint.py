@@ -153,9 +153,3 @@ def test_labels_are_tracker_by_mode(tmp_path):
     runs = [fake_run(tmp_path, t, t, "per_mask", [f"tracker={t}"]) for t in ("lk", "static")]
     assign_labels(runs)
     assert [r.label for r in runs] == ["lk", "static"]
-
-
-def test_mistyped_mode_stops_at_start():
-    from hydra.errors import ConfigCompositionException
-    with pytest.raises(ConfigCompositionException):
-        permask.compose("tracking=combined")

@@ -9,7 +9,6 @@ from permask.demo.params import DemoParams
 from permask.demo.scene import make_demo_scene
 from permask.record.paths import cloud_path, image_path, track_path
 from permask.record.readback import summarize
-from tests.helpers import ROOT
 from tests.helpers.overrides import SMALL_DEMO, SMALL_DEMO_OVERRIDES
 from tests.helpers.runners import run_cli
 
@@ -187,24 +186,14 @@ def test_unknown_instance_exits_2(tmp_path, cache_dir):
     assert "instance_99" in proc.stderr and "instances" in proc.stderr
 
 
-def test_typo_fails_at_start_with_hydra_message(tmp_path):
-    proc = run_cli([f"output_dir={tmp_path}", "query.max_pionts=3"])
-    assert proc.returncode != 0 and "max_pionts" in proc.stderr
-    assert not (tmp_path / "instances").exists()
-
-
 def test_help_and_cfg_job():
-    """--help lists every option of every group found in conf/ (not only the header); --cfg job
+    """--help prints the groups Hydra finds (what it lists: tests/test_plugins.py); --cfg job
     prints the composed config as YAML."""
     import yaml
     proc = run_cli(["--help"])
     assert proc.returncode == 0, proc.stderr
-    conf = ROOT / "conf"
-    for group in ("tracker", "depth", "query", "sweep"):
-        assert f"== {group}=NAME" in proc.stdout
-        for option in sorted(p.stem for p in (conf / group).glob("*.yaml")):
-            assert f"\n  {option} " in proc.stdout, (group, option)
-    assert "== hydra/launcher=NAME" in proc.stdout and "  slurm " in proc.stdout
+    for group in ("tracker", "depth", "query", "sweep", "hydra/launcher"):
+        assert f"== {group}=NAME" in proc.stdout, group
     proc = run_cli(["--cfg", "job"])
     assert proc.returncode == 0, proc.stderr
     job = yaml.safe_load(proc.stdout)

@@ -404,15 +404,3 @@ def test_out_of_range_values_fail_before_any_work(override, key, tmp_path, small
     with pytest.raises(ConfigError, match=key):
         run_on(small_demo_path, out, override)
     assert not out.exists()
-
-
-@pytest.mark.parametrize("overrides", [["query.sampling=farthst"], ["query.mode=first"],
-                                       ["on_existing=never"], ["on_locked=maybe"],
-                                       ["tracker=cotracker3_offline", "tracker.views=visable"],
-                                       ["depth=moge", "depth.precision=bf61"]])
-def test_mistyped_choices_fail_at_compose(overrides):
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-    with pytest.raises((HydraException, OmegaConfBaseException)):
-        compose(*overrides)

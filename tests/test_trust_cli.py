@@ -162,10 +162,3 @@ def test_a_disk_that_fills_mid_run_is_one_line(tmp_path):
         assert not [p for p in files_under(out) if p.name.endswith(".tmp")]
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
-
-
-def test_mistyped_choice_stops_with_hydras_message_before_any_work(tmp_path):
-    out = tmp_path / "out"
-    proc = run_cli([f"output_dir={out}", "query.sampling=farthst"])
-    assert proc.returncode == 1 and "farthst" in proc.stderr and "Traceback" not in proc.stderr
-    assert "Invalid value 'farthst'" in proc.stderr
