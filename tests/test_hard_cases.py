@@ -1,4 +1,4 @@
-"""Issue 14: the hard demo cases (shapes, motions, ground truth), the RANSAC rigid fit and `lk`'s
+"""The hard demo cases (shapes, motions, ground truth), the RANSAC rigid fit and `lk`'s
 adaptive LK window, with known answers; the quality benchmark on one case behind `slow`."""
 
 from __future__ import annotations

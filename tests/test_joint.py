@@ -12,10 +12,10 @@ from permask.data import Queries, TrackResult
 from permask.pipeline import run
 from permask.trackers.joint import split_result, track_jointly, union_scene
 from permask.trackers.static import StaticTracker
+from tests.helpers.overrides import quick
 
 # small and short: a few seconds per lk run on 2 cores
-TINY = ["input.demo.num_views=2", "input.demo.num_frames=8", "input.demo.height=72",
-        "input.demo.width=96", "query.max_points=40", "progress=false", "record.enabled=false"]
+TINY = quick(max_points=40, num_views=2, num_frames=8, height=72, width=96)
 QUERY_KEYS = ("query_points", "query_view", "query_pixel", "query_frame", "instance_id")
 
 

@@ -9,12 +9,12 @@ from permask.demo.params import DemoParams
 from permask.demo.scene import make_demo_scene
 from permask.record.paths import cloud_path, image_path, track_path
 from permask.record.readback import summarize
-from tests.helpers.overrides import SMALL_DEMO, SMALL_DEMO_OVERRIDES
+from tests.helpers.overrides import SMALL_DEMO, quick
 from tests.helpers.runners import run_cli
 
 pytestmark = pytest.mark.slow  # real run.py subprocesses: `pytest -m slow`
 
-FAST = [*SMALL_DEMO_OVERRIDES, "query.max_points=60", "progress=false"]
+FAST = quick(max_points=60, record=True)
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,7 @@ def write_scene(path, **changes):
     return path
 
 
-def test_own_file_with_issue_overrides(tmp_path):
+def test_own_file_with_the_documented_overrides(tmp_path):
     npz = write_scene(tmp_path / "scene.npz")
     before = npz.read_bytes()
     out = tmp_path / "out" / "scene"
@@ -166,7 +166,7 @@ def test_empty_instance_is_skipped_others_run(tmp_path):
     arrays = make_demo_scene(DemoParams(num_views=2, num_frames=8, height=64, width=80))
     masks = dict(arrays["sam2_masks"].item())
     masks["instance_1"] = np.zeros_like(masks["instance_1"])
-    arrays["sam2_masks"] = np.empty((), dtype=object)  # 0-d object array, the old form
+    arrays["sam2_masks"] = np.empty((), dtype=object)  # 0-d object array, the pickled form
     arrays["sam2_masks"][()] = masks
     npz = tmp_path / "s.npz"
     np.savez(npz, **arrays)

@@ -262,7 +262,7 @@ def test_pickles_that_allocate_or_nest_without_bound_are_refused(name, raw_ops, 
 
 
 def _mask_dict_ops(instance_ops: bytes) -> bytes:
-    """Pickle opcodes of `{'instance_0': <instance_ops>}` (a mask dict as old files store it)."""
+    """Pickle opcodes of `{'instance_0': <instance_ops>}` (a mask dict as pickled files store it)."""
     key = b"instance_0"
     return b"}" + b"X" + len(key).to_bytes(4, "little") + key + instance_ops + b"s"
 

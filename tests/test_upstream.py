@@ -207,9 +207,9 @@ def forget(package):
         del sys.modules[name]
 
 
-def test_cotracker_old_pin_with_backward_tracking_is_one_line(cotracker_ckpts, tmp_path):
-    """The co-tracker commit pinned before (20d1b6c) crashes with backward_tracking=True: a user
-    pointing tracker.hub_repo at such a clone gets one TrackerError naming the fix."""
+def test_cotracker_commit_20d1b6c_with_backward_tracking_is_one_line(cotracker_ckpts, tmp_path):
+    """The co-tracker commit 20d1b6c crashes with backward_tracking=True: a user pointing
+    tracker.hub_repo at a clone of it gets one TrackerError naming the fix."""
     import hydra.utils
     from permask.pipeline import load_input
     old = um.folder("cotracker_old")

@@ -41,7 +41,7 @@ def test_a_newer_tracked_format_is_one_line_naming_file_and_key(tmp_path):
     assert isinstance(caught.value, PermaskError) and "newer permask" in line
 
 
-def test_files_from_before_versions_still_load(tmp_path):
+def test_files_without_a_version_read_as_format_0(tmp_path):
     path = tmp_path / "old_tracked.npz"
     np.savez(path, **_arrays())  # no format_version: format 0
     assert read_tracked(path) is not None

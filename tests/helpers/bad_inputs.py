@@ -18,7 +18,7 @@ BASE = make_demo_scene(DemoParams(num_views=2, num_frames=6, height=32, width=40
 
 
 def obj(value):
-    """A 0-d object array wrapping `value` (the old pickled form)."""
+    """A 0-d object array wrapping `value` (the pickled form)."""
     a = np.empty((), dtype=object)
     a[()] = value
     return a
@@ -136,7 +136,7 @@ def small_masks() -> dict:
 
 
 def with_masks(mapping: dict, **extra) -> dict:
-    """SMALL_SCENE's arrays with the masks `mapping` (pickled, the old form) and `extra`."""
+    """SMALL_SCENE's arrays with the masks `mapping` (pickled) and `extra`."""
     arrays = {k: v for k, v in SMALL_SCENE.items() if k != "sam2_contact_frames"}
     arrays["sam2_masks"] = hostile.pickled_dict_member(mapping)
     arrays.update(extra)
