@@ -17,12 +17,11 @@ import pytest
 from tests import hostile
 from tests.helpers import ROOT
 from tests.helpers.bad_inputs import small_masks, with_masks
-from tests.helpers.overrides import SMALL_DEMO_OVERRIDES
+from tests.helpers.overrides import quick
 from tests.helpers.runners import run_cli
-from tests.helpers.runs import files_under
+from tests.helpers.runs import QUIET, files_under
 
 pytestmark = pytest.mark.slow
-FAST = ["progress=false", "query.max_points=8", "record.enabled=false"]
 
 
 def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str:
@@ -54,12 +53,11 @@ def test_climbing_instance_id_and_base_name_write_only_inside(tmp_path):
 
 def test_input_as_output_is_refused_in_one_line(tmp_path):
     out = tmp_path / "out"
-    demo = ["input.demo.num_views=2", "input.demo.num_frames=6", "input.demo.height=48",
-            "input.demo.width=64"]
-    assert run_cli([f"output_dir={out}", *FAST, *demo, "split.self_contained=true"]).returncode == 0
+    tiny = quick(max_points=8, num_views=2, num_frames=6, height=48, width=64)
+    assert run_cli([f"output_dir={out}", *tiny, "split.self_contained=true"]).returncode == 0
     target = out / "instances" / "demo_instance_0.npz"
     before = target.read_bytes()
-    proc = run_cli([f"input.npz={target}", "input.mask_key=masks", f"output_dir={out}", *FAST])
+    proc = run_cli([f"input.npz={target}", "input.mask_key=masks", f"output_dir={out}", *QUIET])
     one_line_error(proc, str(target), "output_dir", "replace the file it reads")
     assert target.read_bytes() == before
 
@@ -74,7 +72,7 @@ def test_second_run_into_a_busy_folder_fails_at_once(tmp_path):
     try:
         assert holder.stdout.readline().strip() == "locked"
         started = time.monotonic()
-        proc = run_cli([f"output_dir={out}", *FAST])
+        proc = run_cli([f"output_dir={out}", *QUIET])
         one_line_error(proc, str(out), f"pid {holder.pid}", "another permask run")
         assert time.monotonic() - started < 60
     finally:
@@ -154,8 +152,7 @@ def test_a_disk_that_fills_mid_run_is_one_line(tmp_path):
                     "fault tests in tests/test_trust.py cover the same paths")
     try:
         out = disk / "out"
-        proc = run_cli([f"output_dir={out}", "progress=false", *SMALL_DEMO_OVERRIDES,
-                        "query.max_points=20"], timeout=300,
+        proc = run_cli([f"output_dir={out}", *quick(record=True)], timeout=300,
                        env_extra={"PERMASK_MIN_FREE_MIB": "1"})
         assert proc.returncode != 0, "the run fitted on the small disk"
         one_line_error(proc, str(out), "no space left on the device")
