@@ -9,10 +9,10 @@ import pytest
 import permask
 from permask.compare.runs import Run, assign_labels
 from permask.data import Queries, TrackResult
-from permask.pipeline import run
 from permask.trackers.joint import split_result, track_jointly, union_scene
 from permask.trackers.static import StaticTracker
 from tests.helpers.overrides import quick
+from tests.helpers.runs import compose, run_on
 
 # small and short: a few seconds per lk run on 2 cores
 TINY = quick(max_points=40, num_views=2, num_frames=8, height=72, width=96)
@@ -21,7 +21,7 @@ QUERY_KEYS = ("query_points", "query_view", "query_pixel", "query_frame", "insta
 
 def run_mode(tmp_path, mode, *overrides, folder=None):
     out = tmp_path / (folder or mode)
-    report = run(permask.compose(*TINY, f"tracking={mode}", *overrides), out)
+    report = run_on(None, out, *TINY, f"tracking={mode}", *overrides)
     return out, report
 
 
@@ -64,7 +64,7 @@ def test_lk_joint_is_one_call_on_the_union_of_the_masks(small_demo_scene):
     query, under one extra instance whose mask is the union; results split back in order."""
     scene = small_demo_scene
     ids = scene.instance_ids[:2]
-    queries = {iid: permask.build_queries(scene, iid, permask.compose("query.max_points=7").query)
+    queries = {iid: permask.build_queries(scene, iid, compose("query.max_points=7").query)
                for iid in ids}
     calls = []
 

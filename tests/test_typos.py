@@ -21,7 +21,8 @@ OTHER_KEYS = [["query.max_pionts=3"], ["nonsense=1"]]
 CHOICES = [["query.sampling=farthst"], ["query.mode=first"], ["on_existing=never"],
            ["on_locked=maybe"], ["tracking=combined"],
            ["tracker=cotracker3_offline", "tracker.views=visable"],
-           ["depth=moge", "depth.precision=bf61"]]
+           ["depth=moge", "depth.precision=bf61"], ["metrics.scaling=bogus"],
+           ["metrics.thresholds=[0.01]"], ["metrics.mvtracker=kitti"]]
 
 
 @pytest.mark.parametrize("overrides", [*PLUGIN_KEYS, *OTHER_KEYS, *CHOICES], ids=" ".join)
