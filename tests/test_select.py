@@ -125,8 +125,9 @@ def test_unknown_or_missing_metric_is_one_line_exit_2(pair, tmp_path, capsys):
 @pytest.mark.slow
 def test_demo_sweep_picks_lk_for_every_instance(tmp_path):
     sweep = tmp_path / "sweep"
-    proc = run_cli(["-m", "tracker=static,lk", *quick(num_views=4, num_frames=8), "video=true", "hydra.callbacks.compare.plots=false",
-                    "hydra.callbacks.compare.select=aj", f"sweep_dir={sweep}"])
+    proc = run_cli(["-m", "tracker=static,lk", *quick(num_views=4, num_frames=8), "video=true",
+                    "hydra.callbacks.compare.plots=false", "hydra.callbacks.compare.select=aj",
+                    f"sweep_dir={sweep}"])
     assert proc.returncode == 0, proc.stderr[-2000:]
     # the runs wrote videos: the sweep gets side-by-side ones, the best folder its own
     from permask.video import read_frame_count
