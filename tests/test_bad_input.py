@@ -1,5 +1,6 @@
-"""The corpus of broken inputs (tests/helpers/bad_inputs.py), each built on the fly and run in process through Hydra's compose and
-`permask.pipeline.run` (what `run.py` calls), plus a sample through `python run.py` (slow).
+"""The corpus of broken inputs (tests/helpers/bad_inputs.py), each run in process through
+`permask.compose` and `permask.run` (what `run.py` calls), plus a sample through `python run.py`
+(slow).
 
 Every case must fail with a `PermaskError` whose one line names the file, the key and the
 problem (which `run.py` prints with exit code 2); the input byte-identical afterwards; no pickle

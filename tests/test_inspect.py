@@ -37,8 +37,8 @@ SHARED_CLIP = ROOT.parent / "shared" / "data" / "davis_libby.npz"
 
 
 def small_scene(num_views: int = 2) -> dict:
-    """A small demo scene in the pickled form (masks as one pickled dict); instance_1 is hidden from the last view in
-    frames 2-3, and an extra instance_9 is empty everywhere."""
+    """A small demo scene in the pickled form (masks as one pickled dict); instance_1 is hidden
+    from the last view in frames 2-3, and an extra instance_9 is empty everywhere."""
     arrays = make_demo_scene(DemoParams(num_views=num_views, num_frames=6, height=32, width=40,
                                         num_objects=2))
     masks = dict(arrays["sam2_masks"].item())
