@@ -18,7 +18,7 @@ PLUGIN_KEYS = [[f"{group}={path.stem}", f"{group}.no_such_setting=1"]
                for group in ("tracker", "depth")
                for path in sorted((ROOT / "conf" / group).glob("*.yaml"))]
 OTHER_KEYS = [["query.max_pionts=3"], ["nonsense=1"]]
-CHOICES = [["query.sampling=farthst"], ["query.mode=first"], ["on_existing=never"],
+CHOICES = [["tracker=nonexistent"], ["query.sampling=farthst"], ["query.mode=first"], ["on_existing=never"],
            ["on_locked=maybe"], ["tracking=combined"],
            ["tracker=cotracker3_offline", "tracker.views=visable"],
            ["depth=moge", "depth.precision=bf61"], ["metrics.scaling=bogus"],
