@@ -3,7 +3,6 @@ adaptive LK window, with known answers; the quality benchmark on one case behind
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +15,7 @@ from permask.geometry import rigid_tracks
 from permask.trackers.lk import LKTracker
 from permask.trackers.lk_frames import thickness
 from permask.trackers.rigid import fit_rigid_ransac
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
 
 
 def test_ransac_finds_the_dominant_motion_among_many_outliers():

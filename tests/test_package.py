@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
+
 pytestmark = pytest.mark.slow  # builds a wheel: `pytest -m slow`
 
 QUICK = ["progress=true", "query.max_points=8", "input.demo.num_frames=5", "record.enabled=false"]

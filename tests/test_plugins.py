@@ -4,8 +4,6 @@ lists it (a mistyped key of any option: tests/test_typos.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import hydra.utils
 import pytest
 from hydra import initialize_config_dir
@@ -14,8 +12,9 @@ from hydra.core.config_store import ConfigStore
 import permask
 from permask.config import register_configs
 from permask.help import groups_text
+from tests.helpers import ROOT
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
+CONF = ROOT / "conf"
 OPTIONS = [(group, p.stem) for group in ("tracker", "depth")
            for p in sorted((CONF / group).glob("*.yaml"))]
 
