@@ -19,8 +19,9 @@ from typing import Any
 
 
 
-def compose(*overrides: str) -> Any:
-    """The run config for `overrides` (as on the command line), typed and validated."""
+def compose(*overrides: str, return_hydra_config: bool = False) -> Any:
+    """The run config for `overrides` (as on the command line), typed and validated; with
+    `return_hydra_config`, Hydra's own settings too (`cfg.hydra`: run folder, job name)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
@@ -28,7 +29,8 @@ def compose(*overrides: str) -> Any:
 
     register_configs()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = hydra_compose(config_name="config", overrides=list(overrides))
+        cfg = hydra_compose(config_name="config", overrides=list(overrides),
+                            return_hydra_config=return_hydra_config)
     validate_config(cfg)
     return cfg
 

@@ -1,20 +1,20 @@
-"""Shared fixtures: a small built-in demo scene, cached for the whole test session."""
+"""Shared fixtures: a small built-in demo scene, cached for the whole test session, and the
+stand-in learned models' checkpoints. What tests import lives in tests/helpers."""
 
 import atexit
 import os
 import shutil
-import subprocess
 import tempfile
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers.overrides import SMALL_DEMO
 
 # No test touches the network or the user's caches: fetching is offline, or goes to a closed local
 # port; a test that fetches starts its own server (tests/model_server.py) and lifts
-# HF_HUB_OFFLINE. Models land in a folder of this session.
+# HF_HUB_OFFLINE. Models and generated files (demo scenes, depth results) land in a folder of this
+# session.
 # Set at import, before huggingface_hub reads its settings; subprocesses inherit them.
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="permask-tests-"))
 atexit.register(shutil.rmtree, _SESSION_DIR, True)
@@ -23,19 +23,15 @@ for _name, _value in {"PERMASK_MODELS_DIR": _SESSION_DIR / "models",
                       "HF_ENDPOINT": "http://127.0.0.1:9",
                       "HF_HOME": _SESSION_DIR / "hf", "TORCH_HOME": _SESSION_DIR / "torch",
                       "HF_HUB_OFFLINE": "1",  # as without network, and at once (no retries)
-                      "HF_HUB_DISABLE_TELEMETRY": "1"}.items():
+                      "HF_HUB_DISABLE_TELEMETRY": "1",
+                      "PERMASK_CACHE_DIR": _SESSION_DIR / "cache"}.items():
     os.environ[_name] = str(_value)
-
-# Small demo: fast enough for end-to-end tests, big enough for trackers to differ.
-SMALL_DEMO = {"num_views": 3, "num_frames": 16, "height": 96, "width": 128}
-SMALL_DEMO_OVERRIDES = [f"input.demo.{k}={v}" for k, v in SMALL_DEMO.items()]
 
 
 @pytest.fixture(scope="session")
-def cache_dir(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("permask-cache")
-    os.environ["PERMASK_CACHE_DIR"] = str(path)
-    return path
+def cache_dir() -> Path:
+    """The session's cache folder ($PERMASK_CACHE_DIR: the demo scenes, depth results)."""
+    return Path(os.environ["PERMASK_CACHE_DIR"])
 
 
 @pytest.fixture(scope="session")
@@ -51,9 +47,8 @@ def small_demo_scene(small_demo_path):
     return load_scene(small_demo_path, "sam2_masks")
 
 
-def run_cli(args, cwd=ROOT, env_extra=None, timeout=300):
-    """Run `python run.py ARGS` in a subprocess; returns CompletedProcess (text)."""
-    env = dict(os.environ)
-    env.update(env_extra or {})
-    return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory) -> dict[str, Path]:
+    """The stand-in learned models' checkpoints (tests/helpers/standins.py), name -> path."""
+    from tests.helpers.standins import write_checkpoints
+    return write_checkpoints(tmp_path_factory.mktemp("ckpt"))

@@ -1,7 +1,7 @@
 """Valid recordings of every input form, and the mutations a fuzzer applies to them (tests only).
 
 Seeds (`seed_members`): one tiny recording (2 views, 5 frames, 32x40, 2 instances) stored as
-- `pickled_dict`: masks, camera ids and contact frames as pickles (the old pipeline's files);
+- `pickled_dict`: masks, camera ids and contact frames as pickles (the pickled form);
 - `per_instance`: one `sam2_masks/<instance>` member per instance, no pickle;
 - `label_map`: one integer map `sam2_masks` (k > 0 is instance k);
 - `numpy1`: the pickled form as numpy 1.x wrote it (`numpy.core.*` globals, protocol 2);

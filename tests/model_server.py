@@ -80,7 +80,9 @@ class ModelServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # a short poll: `close` (shutdown) waits up to one poll interval (0.5 s by default)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.01,),
+                                       daemon=True)
         self.thread.start()
 
     def add_repo(self, upstream: str, folder: Path, comment: str | None = None) -> None:

@@ -5,7 +5,8 @@ import re
 import numpy as np
 
 import permask
-from tests.conftest import ROOT, SMALL_DEMO_OVERRIDES
+from tests.helpers import ROOT
+from tests.helpers.overrides import SMALL_DEMO_OVERRIDES
 
 
 def test_front_door_tracks_one_instance_like_the_pipeline(tmp_path, small_demo_path):

@@ -1,21 +1,14 @@
 """Hydra compose tests: the config groups, the override interface, typed schema checks."""
 
-from pathlib import Path
-
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ConfigKeyError, ValidationError
 
-from permask.config import register_configs
-
-CONF = str(Path(__file__).resolve().parents[1] / "conf")
-register_configs()
+import permask
 
 
 def make(overrides=()):
-    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
+    return permask.compose(*overrides, return_hydra_config=True)
 
 
 def test_defaults():

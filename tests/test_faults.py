@@ -14,7 +14,6 @@ import logging
 import os
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -22,31 +21,14 @@ import pytest
 
 from permask.errors import OutputError
 from tests import faults
-from tests.conftest import ROOT
-from tests.test_trust import files_under, run_on
+from tests.helpers import ROOT
+from tests.helpers.bad_inputs import small_masks, with_masks
+from tests.helpers.outputs import assert_complete, temporaries
+from tests.helpers.overrides import quick
+from tests.helpers.runs import run_on
 
-TINY_DEMO = ["input.demo.num_views=2", "input.demo.num_frames=6", "input.demo.height=48",
-             "input.demo.width=64"]
-RUN = [*TINY_DEMO, "progress=false", "query.max_points=8"]
-
-
-def temporaries(folder: Path) -> list[Path]:
-    return [p for p in folder.rglob(".*.tmp*")]
-
-
-def assert_complete(folder: Path) -> None:
-    """Every file under its final name is whole: NPZ archives pass their CRC check, JSON
-    parses, Rerun files end with their footer-bearing size > 0."""
-    for path in files_under(folder):
-        if path.name.startswith(".") and ".tmp" in path.name:
-            continue
-        if path.suffix == ".npz":
-            with zipfile.ZipFile(path) as zf:
-                assert zf.testzip() is None, path
-        elif path.suffix == ".json":
-            json.loads(path.read_text())
-        elif path.suffix == ".rrd":
-            assert path.stat().st_size > 0, path
+TINY_DEMO = {"num_views": 2, "num_frames": 6, "height": 48, "width": 64}
+RUN = quick(max_points=8, record=True, **TINY_DEMO)
 
 
 # ------------------------------------------------------------------ in process (default run)
@@ -107,10 +89,8 @@ def _write_points(path: Path, out: Path, monkeypatch) -> list[str]:
 
 def test_a_full_disk_at_every_write_of_a_run_is_one_error(tmp_path, monkeypatch):
     """In process (the pipeline, no Hydra): the disk fills at write k, for every k."""
-    from tests.test_trust import masks, with_masks
-
     path = tmp_path / "scene.npz"
-    np.savez(path, **with_masks(masks()))
+    np.savez(path, **with_masks(small_masks()))
     points = _write_points(path, tmp_path / "count" / "out", monkeypatch)
     kinds = {p.split()[0] for p in points}
     assert kinds == {"lock", "replace"} and len(points) >= 10, points
@@ -203,8 +183,8 @@ def test_cli_killed_at_every_write_then_resumed_equals_an_uninterrupted_run(tmp_
         assert_same_results(out, whole)
 
 
-SWEEP = [*TINY_DEMO, "progress=false", "query.max_points=8", "record.enabled=false",
-         "tracker=static,lk", "hydra.callbacks.compare.plots=false"]
+SWEEP = [*quick(max_points=8, **TINY_DEMO), "tracker=static,lk",
+         "hydra.callbacks.compare.plots=false"]
 
 
 @pytest.mark.slow
@@ -247,12 +227,9 @@ def test_parallel_sweep_and_a_second_sweep_into_its_folder(tmp_path, cache_dir):
     whole and only its own."""
     import time
 
-    from tests.conftest import SMALL_DEMO_OVERRIDES
-
     sweep = tmp_path / "sweep"
     args = [sys.executable, str(ROOT / "run.py"), "-m", f"sweep_dir={sweep}",
-            *SMALL_DEMO_OVERRIDES, "progress=false", "query.max_points=20", "record.enabled=false",
-            "tracker=static,lk", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
+            *quick(), "tracker=static,lk", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
     first = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
     lock = sweep / ".permask" / "lock"

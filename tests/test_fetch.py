@@ -19,10 +19,12 @@ from permask.fetch.code import fetch_code  # noqa: E402
 from permask.fetch.spec import WeightFile  # noqa: E402
 from permask.fetch.weights import fetch_weight  # noqa: E402
 from permask.trackers.mvtracker import UPSTREAM  # noqa: E402
-from tests.conftest import ROOT, SMALL_DEMO, run_cli  # noqa: E402
+from tests.helpers import ROOT  # noqa: E402
+from tests.helpers.overrides import demo, quick  # noqa: E402
+from tests.helpers.runners import run_cli  # noqa: E402
+from tests.helpers.standins import (HUB_MVTRACKER, SPATRACKER_CLONE,  # noqa: E402
+                                    expected_mvtracker, mvtracker, rig_queries, rig_scene)
 from tests.model_server import ModelServer, commit_archive, serve_in_process  # noqa: E402
-from tests.test_learned_trackers import (HUB_MVTRACKER, checkpoints, expected_mvtracker,  # noqa: E402,F401
-                                         mvtracker, rig_queries, rig_scene)
 
 COMMIT = UPSTREAM.split(":")[1]
 ARCHIVE = f"/ethz-vlg/mvtracker/archive/{COMMIT}.zip"
@@ -198,17 +200,15 @@ def test_permask_fetch_to_dir_then_an_offline_run(checkpoints, tmp_path, cache_d
     assert fetched.returncode == 0, fetched.stderr[-2000:]
     assert f"PERMASK_MODELS_DIR={models}" in fetched.stdout and "tracker.hub_repo=" in fetched.stdout
     count = len(srv.requests)
-    demo = [f"input.demo.{k}={v}" for k, v in dict(SMALL_DEMO, num_frames=8).items()]
     gone = {"PERMASK_GITHUB_URL": "http://127.0.0.1:9", "HF_ENDPOINT": "http://127.0.0.1:9",
             "HF_HUB_OFFLINE": "0", "PERMASK_MODELS_DIR": str(models),
             "PERMASK_CACHE_DIR": str(cache_dir)}
     run = run_cli(["tracker=mvtracker", pin, "tracker.device=cpu", "tracker.input_size=null",
-                   *demo, "query.max_points=20", "record.enabled=false", "progress=false",
-                   f"output_dir={tmp_path / 'out'}"], env_extra=gone)
+                   *quick(num_frames=8), f"output_dir={tmp_path / 'out'}"], env_extra=gone)
     assert run.returncode == 0, run.stderr[-3000:]
     assert list((tmp_path / "out").rglob("*_tracked.npz")) and len(srv.requests) == count
-    offline = run_cli(["tracker=mvtracker", "tracker.device=cpu", *demo, "record.enabled=false",
-                       f"output_dir={tmp_path / 'out2'}"],
+    offline = run_cli(["tracker=mvtracker", "tracker.device=cpu", *demo(num_frames=8),
+                       "record.enabled=false", f"output_dir={tmp_path / 'out2'}"],
                       env_extra=dict(gone, PERMASK_MODELS_DIR=str(tmp_path / "empty")))
     assert offline.returncode == 2 and len(offline.stderr.strip().splitlines()) == 1
     assert "permask fetch tracker=mvtracker --to DIR" in offline.stderr
@@ -240,7 +240,6 @@ def test_permask_fetch_spatialtrackerv2_fetches_code_utils3d_and_weights(tmp_pat
     and both weight files land in DIR, and the printed overrides point at them."""
     from permask.fetch.command import main
     from permask.trackers import spatialtracker as st
-    from tests.test_learned_trackers import SPATRACKER_CLONE
 
     utils3d = tmp_path / "utils3d-src"
     (utils3d / "utils3d").mkdir(parents=True)

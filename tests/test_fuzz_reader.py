@@ -25,8 +25,8 @@ from hypothesis import HealthCheck, event, given, settings
 from permask.errors import PermaskError
 from permask.pipeline import run
 from tests.fuzz_inputs import FORMS, mutated_file, seed_members, zip_members
-from tests.test_faults import assert_complete, temporaries
-from tests.test_trust import FAST, compose_cfg, files_under
+from tests.helpers.outputs import assert_complete, temporaries
+from tests.helpers.runs import config_on, files_under
 
 pytestmark = pytest.mark.filterwarnings("ignore:Duplicate name:UserWarning")  # a mutation
 
@@ -45,7 +45,7 @@ def _alarm(signum, frame):
 
 @pytest.fixture(scope="module")
 def cfg():
-    return compose_cfg("input.npz=x.npz", "output_dir=out", *FAST, "tracker=static")
+    return config_on("x.npz", "out", "tracker=static")
 
 
 def check_invariant(data: bytes, cfg) -> str:

@@ -1,9 +1,8 @@
-"""Issue 14: the hard demo cases (shapes, motions, ground truth), the RANSAC rigid fit and `lk`'s
+"""The hard demo cases (shapes, motions, ground truth), the RANSAC rigid fit and `lk`'s
 adaptive LK window, with known answers; the quality benchmark on one case behind `slow`."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +15,7 @@ from permask.geometry import rigid_tracks
 from permask.trackers.lk import LKTracker
 from permask.trackers.lk.silhouette import thickness
 from permask.trackers.rigid import fit_rigid_ransac
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
 
 
 def test_ransac_finds_the_dominant_motion_among_many_outliers():

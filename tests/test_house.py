@@ -1,4 +1,4 @@
-"""The shape of the code base (issue 16): no import circles, small modules, a tracker in two files."""
+"""The shape of the code base: no import circles, small modules, a tracker in two files."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
+
 MAX_MODULE_LINES = 400  # one idea per module
 
 
@@ -85,8 +86,10 @@ def _tree(root: Path) -> set[str]:
 
 @pytest.mark.slow
 def test_a_new_tracker_is_one_module_and_one_yaml(tmp_path):
-    """Copy the package, add exactly docs/trackers.md's two files, and the new tracker composes
-    with its typed schema, shows in --help and runs end to end; nothing else was edited."""
+    """Copy the package, add exactly docs/trackers.md's two files, and the new tracker runs end
+    to end with its setting; nothing else was edited (that every option found in conf/ composes
+    on its schema, refuses a mistyped key and shows in --help: tests/test_plugins.py,
+    test_typos.py)."""
     copy = tmp_path / "repo"
     shutil.copytree(ROOT / "permask", copy / "permask",
                     ignore=shutil.ignore_patterns("__pycache__", "local"))
@@ -107,11 +110,6 @@ def test_a_new_tracker_is_one_module_and_one_yaml(tmp_path):
         return subprocess.run([sys.executable, "run.py", *args], cwd=copy, env=env,
                               capture_output=True, text=True, timeout=300)
 
-    shown = run("--help")
-    assert shown.returncode == 0, shown.stderr
-    assert "toy  " in shown.stdout and "slides along world x" in shown.stdout
-    typo = run("tracker=toy", "tracker.sped=1")  # the schema is typed: a typo stops at start
-    assert typo.returncode != 0 and "sped" in typo.stderr
     out = tmp_path / "out"
     done = run("tracker=toy", "tracker.speed=0.5", f"output_dir={out}", "progress=false",
                "record.enabled=false", "query.max_points=5", "input.demo.num_frames=6")

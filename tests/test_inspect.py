@@ -1,4 +1,4 @@
-"""`permask inspect` (issue 27): what a file holds, `--extract`, `--verify`, and hostile files.
+"""`permask inspect`: what a file holds, `--extract`, `--verify`, and hostile files.
 
 Known answers come from the arrays the test writes (pixel counts, empty frames, contact frames),
 not from the reader under test. Hostile files are the reader's own corpus
@@ -28,16 +28,17 @@ from permask.inspect.summary import summarize
 from permask.instances import EMPTY_MASK, write_instance_npz
 from permask.queries import build_queries
 from tests import hostile
-from tests.conftest import ROOT, run_cli
-from tests.test_bad_input import CASES, SPECIAL, Evil, special_file, write_case
+from tests.helpers import ROOT
+from tests.helpers.bad_inputs import CASES, SPECIAL, Evil, special_file, write_case
+from tests.helpers.runners import run_cli
 
 CFG = compose()
 SHARED_CLIP = ROOT.parent / "shared" / "data" / "davis_libby.npz"
 
 
 def small_scene(num_views: int = 2) -> dict:
-    """A small demo scene in the old pickled form; instance_1 is hidden from the last view in
-    frames 2-3, and an extra instance_9 is empty everywhere."""
+    """A small demo scene in the pickled form (masks as one pickled dict); instance_1 is hidden
+    from the last view in frames 2-3, and an extra instance_9 is empty everywhere."""
     arrays = make_demo_scene(DemoParams(num_views=num_views, num_frames=6, height=32, width=40,
                                         num_objects=2))
     masks = dict(arrays["sam2_masks"].item())
@@ -71,7 +72,7 @@ def inspect_cli(capsys, *argv) -> tuple[int, str, str]:
 # ------------------------------------------------------------------ what a file holds
 
 
-def test_old_pickled_file_lists_every_instance_with_its_pixels(tmp_path):
+def test_pickled_file_lists_every_instance_with_its_pixels(tmp_path):
     arrays = small_scene()
     masks = arrays["sam2_masks"].item()
     path = save(tmp_path / "scene.npz", arrays)
@@ -117,7 +118,7 @@ def test_json_is_the_summary(tmp_path, capsys):
 
 
 def test_a_numpy1_written_pickle_is_read(tmp_path):
-    """Old files written by numpy 1.x name `numpy.core.multiarray` in their pickles."""
+    """Files written by numpy 1.x name `numpy.core.multiarray` in their pickles."""
     import io
 
     from numpy.lib import format as npy_format

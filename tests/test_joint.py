@@ -9,19 +9,19 @@ import pytest
 import permask
 from permask.compare.runs import Run, assign_labels
 from permask.data import Queries, TrackResult
-from permask.pipeline import run
 from permask.trackers.joint import split_result, track_jointly, union_scene
 from permask.trackers.static import StaticTracker
+from tests.helpers.overrides import quick
+from tests.helpers.runs import compose, run_on
 
 # small and short: a few seconds per lk run on 2 cores
-TINY = ["input.demo.num_views=2", "input.demo.num_frames=8", "input.demo.height=72",
-        "input.demo.width=96", "query.max_points=40", "progress=false", "record.enabled=false"]
+TINY = quick(max_points=40, num_views=2, num_frames=8, height=72, width=96)
 QUERY_KEYS = ("query_points", "query_view", "query_pixel", "query_frame", "instance_id")
 
 
 def run_mode(tmp_path, mode, *overrides, folder=None):
     out = tmp_path / (folder or mode)
-    report = run(permask.compose(*TINY, f"tracking={mode}", *overrides), out)
+    report = run_on(None, out, *TINY, f"tracking={mode}", *overrides)
     return out, report
 
 
@@ -64,7 +64,7 @@ def test_lk_joint_is_one_call_on_the_union_of_the_masks(small_demo_scene):
     query, under one extra instance whose mask is the union; results split back in order."""
     scene = small_demo_scene
     ids = scene.instance_ids[:2]
-    queries = {iid: permask.build_queries(scene, iid, permask.compose("query.max_points=7").query)
+    queries = {iid: permask.build_queries(scene, iid, compose("query.max_points=7").query)
                for iid in ids}
     calls = []
 
@@ -153,9 +153,3 @@ def test_labels_are_tracker_by_mode(tmp_path):
     runs = [fake_run(tmp_path, t, t, "per_mask", [f"tracker={t}"]) for t in ("lk", "static")]
     assign_labels(runs)
     assert [r.label for r in runs] == ["lk", "static"]
-
-
-def test_mistyped_mode_stops_at_start():
-    from hydra.errors import ConfigCompositionException
-    with pytest.raises(ConfigCompositionException):
-        permask.compose("tracking=combined")

@@ -15,10 +15,11 @@ from omegaconf import OmegaConf
 
 from permask.errors import ConfigError, LauncherError
 from permask.launchers import check_launcher, check_ray_cluster, check_slurm, pin_sweep_dir
-from tests.conftest import ROOT, SMALL_DEMO_OVERRIDES, run_cli
+from tests.helpers import ROOT
+from tests.helpers.overrides import quick
+from tests.helpers.runners import run_cli
 
-QUICK = [*SMALL_DEMO_OVERRIDES, "input.demo.num_frames=8", "query.max_points=20", "progress=false",
-         "record.enabled=false"]
+QUICK = quick(num_frames=8)
 SLURM_DIR = Path(os.environ.get("PERMASK_SLURM_DIR", "/var/tmp/permask-slurm"))
 # what a job may ask of the one-node test cluster (the preset asks for 8 CPUs, a GPU, 32 GB)
 SLURM_SMALL = ["hydra.launcher.cpus_per_task=1", "hydra.launcher.gpus_per_node=0",

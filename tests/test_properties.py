@@ -11,7 +11,7 @@ from hypothesis.extra import numpy as hnp
 from permask.geometry import project, unproject
 from permask.instances import read_instance_masks, split_scene, write_instance_npz
 from permask.inputs.load import load_scene
-from tests.scenes import plane_scene
+from tests.helpers.scenes import plane_scene
 
 finite = st.floats(-10, 10, allow_nan=False, allow_infinity=False)
 

@@ -7,7 +7,7 @@ from permask.config import QueryConfig
 from permask.errors import QueryError
 from permask.geometry import project
 from permask.queries import build_queries, deduplicate, farthest_point_sampling, sample
-from tests.scenes import plane_scene
+from tests.helpers.scenes import plane_scene
 
 
 def test_first_frame_queries_on_surface_and_labelled():

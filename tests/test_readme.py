@@ -14,7 +14,8 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT, SMALL_DEMO_OVERRIDES
+from tests.helpers import ROOT
+from tests.helpers.overrides import SMALL_DEMO_OVERRIDES
 
 pytestmark = pytest.mark.slow  # dozens of run.py processes: `pytest -m slow`
 

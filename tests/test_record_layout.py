@@ -18,8 +18,8 @@ from permask.record.paths import cloud_path, image_path, mask_path, track_path
 from permask.record.readback import summarize
 from permask.record.write import (write_combined_recording, write_instance_recording,
                                   write_scene_recording)
-from tests.conftest import run_cli
-from tests.test_record import make_record_scene
+from tests.helpers.runners import run_cli
+from tests.helpers.scenes import make_record_scene
 
 
 @pytest.fixture(scope="module")

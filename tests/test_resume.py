@@ -11,7 +11,8 @@ import time
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.helpers import ROOT
+from tests.helpers.runners import run_cli
 
 pytestmark = pytest.mark.slow  # kills and resumes real run.py processes: `pytest -m slow`
 

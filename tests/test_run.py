@@ -9,11 +9,12 @@ from permask.demo.params import DemoParams
 from permask.demo.scene import make_demo_scene
 from permask.record.paths import cloud_path, image_path, track_path
 from permask.record.readback import summarize
-from tests.conftest import ROOT, SMALL_DEMO, SMALL_DEMO_OVERRIDES, run_cli
+from tests.helpers.overrides import SMALL_DEMO, quick
+from tests.helpers.runners import run_cli
 
 pytestmark = pytest.mark.slow  # real run.py subprocesses: `pytest -m slow`
 
-FAST = [*SMALL_DEMO_OVERRIDES, "query.max_points=60", "progress=false"]
+FAST = quick(max_points=60, record=True)
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +111,7 @@ def write_scene(path, **changes):
     return path
 
 
-def test_own_file_with_issue_overrides(tmp_path):
+def test_own_file_with_the_documented_overrides(tmp_path):
     npz = write_scene(tmp_path / "scene.npz")
     before = npz.read_bytes()
     out = tmp_path / "out" / "scene"
@@ -165,7 +166,7 @@ def test_empty_instance_is_skipped_others_run(tmp_path):
     arrays = make_demo_scene(DemoParams(num_views=2, num_frames=8, height=64, width=80))
     masks = dict(arrays["sam2_masks"].item())
     masks["instance_1"] = np.zeros_like(masks["instance_1"])
-    arrays["sam2_masks"] = np.empty((), dtype=object)  # 0-d object array, the old form
+    arrays["sam2_masks"] = np.empty((), dtype=object)  # 0-d object array, the pickled form
     arrays["sam2_masks"][()] = masks
     npz = tmp_path / "s.npz"
     np.savez(npz, **arrays)
@@ -185,24 +186,14 @@ def test_unknown_instance_exits_2(tmp_path, cache_dir):
     assert "instance_99" in proc.stderr and "instances" in proc.stderr
 
 
-def test_typo_fails_at_start_with_hydra_message(tmp_path):
-    proc = run_cli([f"output_dir={tmp_path}", "query.max_pionts=3"])
-    assert proc.returncode != 0 and "max_pionts" in proc.stderr
-    assert not (tmp_path / "instances").exists()
-
-
 def test_help_and_cfg_job():
-    """--help lists every option of every group found in conf/ (not only the header); --cfg job
+    """--help prints the groups Hydra finds (what it lists: tests/test_plugins.py); --cfg job
     prints the composed config as YAML."""
     import yaml
     proc = run_cli(["--help"])
     assert proc.returncode == 0, proc.stderr
-    conf = ROOT / "conf"
-    for group in ("tracker", "depth", "query", "sweep"):
-        assert f"== {group}=NAME" in proc.stdout
-        for option in sorted(p.stem for p in (conf / group).glob("*.yaml")):
-            assert f"\n  {option} " in proc.stdout, (group, option)
-    assert "== hydra/launcher=NAME" in proc.stdout and "  slurm " in proc.stdout
+    for group in ("tracker", "depth", "query", "sweep", "hydra/launcher"):
+        assert f"== {group}=NAME" in proc.stdout, group
     proc = run_cli(["--cfg", "job"])
     assert proc.returncode == 0, proc.stderr
     job = yaml.safe_load(proc.stdout)

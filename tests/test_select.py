@@ -14,7 +14,8 @@ from permask.compare.runs import assign_labels, find_runs, load_run
 from permask.compare.select import resolve_metric, select_best
 from permask.errors import SelectionError
 from permask.files.atomic import save_npz
-from tests.conftest import run_cli
+from tests.helpers.overrides import quick
+from tests.helpers.runners import run_cli
 
 # instance -> (AJ, median error cm, mask adherence) per tracker: a wins instance_2 and instance_10,
 # b wins instance_3; on median error (lower is better) b wins instance_10 as well
@@ -124,10 +125,9 @@ def test_unknown_or_missing_metric_is_one_line_exit_2(pair, tmp_path, capsys):
 @pytest.mark.slow
 def test_demo_sweep_picks_lk_for_every_instance(tmp_path):
     sweep = tmp_path / "sweep"
-    proc = run_cli(["-m", "tracker=static,lk", "query.max_points=20", "input.demo.num_frames=8",
-                    "input.demo.height=96", "input.demo.width=128", "record.enabled=false",
-                    "video=true", "hydra.callbacks.compare.plots=false",
-                    "hydra.callbacks.compare.select=aj", f"sweep_dir={sweep}", "progress=false"])
+    proc = run_cli(["-m", "tracker=static,lk", *quick(num_views=4, num_frames=8), "video=true",
+                    "hydra.callbacks.compare.plots=false", "hydra.callbacks.compare.select=aj",
+                    f"sweep_dir={sweep}"])
     assert proc.returncode == 0, proc.stderr[-2000:]
     # the runs wrote videos: the sweep gets side-by-side ones, the best folder its own
     from permask.video import read_frame_count

@@ -22,14 +22,15 @@ from permask import metrics as met
 from permask.compare.runs import Run, assign_labels
 from permask.record.paths import cloud_path, image_path, track_path
 from permask.record.readback import summarize
-from tests.conftest import ROOT, SMALL_DEMO_OVERRIDES, run_cli
+from tests.helpers import ROOT
+from tests.helpers.overrides import quick
+from tests.helpers.runners import run_cli
 
 pytestmark = pytest.mark.slow  # multirun sweeps through run.py and the launchers: `pytest -m slow`
 
 # the ranking sweep runs the small demo (16 frames); the launcher sweeps an 8-frame cut of it
-RANK = [*SMALL_DEMO_OVERRIDES, "query.max_points=20", "progress=false"]
-QUICK = [*SMALL_DEMO_OVERRIDES, "input.demo.num_frames=8", "query.max_points=20", "progress=false",
-         "record.enabled=false"]
+RANK = quick(record=True)
+QUICK = quick(num_frames=8)
 INSTANCES = ["instance_0", "instance_1", "instance_2"]
 GT_SUMMARY = ["AJ", "delta_avg", "OA", "median_error_cm", "survival"]
 OUTPUTS = ["comparison.csv", "comparison.md", "comparison_bars.png", "comparison_over_time.png"]

@@ -1,5 +1,5 @@
-"""Hostile inputs and careless commands, run in process through Hydra's compose and
-`permask.pipeline.run` (the entry point's only other job, printing `str(err)` with exit 2, is
+"""Hostile inputs and careless commands, run in process through `permask.compose` and
+`permask.run` (the entry point's only other job, printing `str(err)` with exit 2, is
 checked end to end in tests/test_trust_cli.py).
 
 Each case either fails with a `PermaskError` whose one line names the file, key and problem, or
@@ -16,48 +16,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
 
-from permask.config import register_configs
 from permask.errors import ConfigError, InputFileError, InputFormatError, OutputError, \
     PermaskError, UnsafePickleError
 from permask.files.lock import FolderLock
 from permask.files.names import safe_name
-from permask.pipeline import Interrupted, run
-from permask.demo.params import DemoParams
-from permask.demo.scene import make_demo_scene
+from permask.pipeline import Interrupted
 from tests import hostile
-from tests.conftest import ROOT
-
-BASE = make_demo_scene(DemoParams(num_views=2, num_frames=5, height=32, width=40,
-                                  num_objects=2))
-FAST = ["progress=false", "query.max_points=8", "record.enabled=false"]
-
-
-def masks() -> dict:
-    return dict(BASE["sam2_masks"].item())
-
-
-def with_masks(mapping: dict, **extra) -> dict:
-    arrays = {k: v for k, v in BASE.items() if k != "sam2_contact_frames"}
-    arrays["sam2_masks"] = hostile.pickled_dict_member(mapping)
-    arrays.update(extra)
-    return arrays
-
-
-def compose_cfg(*overrides: str):
-    register_configs()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides))
-
-
-def run_on(path: Path, out: Path, *overrides: str):
-    cfg = compose_cfg(f"input.npz={path}", f"output_dir={out}", *FAST, *overrides)
-    return run(cfg, out)
-
-
-def files_under(folder: Path) -> set[Path]:
-    return {p for p in folder.rglob("*") if p.is_file()}
+from tests.helpers.bad_inputs import SMALL_SCENE, small_masks, with_masks
+from tests.helpers.overrides import SMALL_DEMO_OVERRIDES
+from tests.helpers.runs import compose, files_under, run_on
 
 
 def assert_all_inside(tmp_path: Path, out: Path, before: set[Path]) -> None:
@@ -89,7 +57,7 @@ def refused(path: Path, out: Path, kind: type[PermaskError], *words: str,
 def test_instance_ids_from_the_file_never_leave_the_output_folder(evil, tmp_path):
     path = tmp_path / "in" / "scene.npz"
     path.parent.mkdir()
-    m = masks()
+    m = small_masks()
     np.savez(path, **with_masks({evil: m["instance_0"], "instance_1": m["instance_1"]}))
     out = tmp_path / "a" / "b" / "out"
     before = files_under(tmp_path)
@@ -101,8 +69,8 @@ def test_instance_ids_from_the_file_never_leave_the_output_folder(evil, tmp_path
 
 def test_member_names_that_climb_are_kept_inside(tmp_path):
     path = tmp_path / "scene.npz"
-    m = masks()
-    arrays = {k: v for k, v in BASE.items() if k not in ("sam2_masks", "sam2_contact_frames")}
+    m = small_masks()
+    arrays = {k: v for k, v in SMALL_SCENE.items() if k not in ("sam2_masks", "sam2_contact_frames")}
     arrays["sam2_masks/x/../../../somewhere/NAME"] = m["instance_0"]
     arrays["sam2_masks/instance_1"] = m["instance_1"]
     hostile.write_npz(path, arrays)
@@ -118,15 +86,12 @@ def test_member_names_that_climb_are_kept_inside(tmp_path):
 def test_base_name_overrides_stay_inside(base, tmp_path, small_demo_path):
     out = tmp_path / "out"
     before = files_under(tmp_path)
-    cfg = compose_cfg(f"output_dir={out}", f"base_name='{base}'", *FAST,
-                      "input.demo.num_views=3", "input.demo.num_frames=16",
-                      "input.demo.height=96", "input.demo.width=128")
-    run(cfg, out)
+    run_on(None, out, f"base_name='{base}'", *SMALL_DEMO_OVERRIDES)
     assert_all_inside(tmp_path, out, before)
 
 
 def test_default_run_folder_uses_a_safe_base_name():
-    cfg = compose_cfg("base_name=../../x")
+    cfg = compose("base_name=../../x")
     assert ".." not in Path(cfg.output_dir).parts and not Path(cfg.output_dir).is_absolute()
 
 
@@ -142,7 +107,7 @@ def test_safe_name_is_readable_unique_and_bounded():
 
 def test_two_ids_on_one_file_name_are_refused_naming_file_and_key(tmp_path):
     path = tmp_path / "scene.npz"
-    m = masks()
+    m = small_masks()
     twin = safe_name("a/")  # an id crafted to equal another id's safe name
     np.savez(path, **with_masks({"a/": m["instance_0"], twin: m["instance_1"]}))
     line = refused(path, tmp_path / "out", OutputError, "same output file", "instance id",
@@ -153,7 +118,7 @@ def test_two_ids_on_one_file_name_are_refused_naming_file_and_key(tmp_path):
 @pytest.mark.parametrize("ids", [(0, "0"), ("Cup", "cup")])
 def test_ids_that_collapse_are_refused(ids, tmp_path):
     path = tmp_path / "scene.npz"
-    m = masks()
+    m = small_masks()
     np.savez(path, **with_masks({ids[0]: m["instance_0"], ids[1]: m["instance_1"]}))
     refused(path, tmp_path / "out", InputFormatError, str(path), "sam2_masks")
 
@@ -161,7 +126,7 @@ def test_ids_that_collapse_are_refused(ids, tmp_path):
 @pytest.mark.parametrize("evil", ["nul\0id", "lone\ud800surrogate", "x" * 2000, "", "tab\tid"])
 def test_unprintable_or_huge_ids_are_one_line(evil, tmp_path):
     path = tmp_path / "scene.npz"
-    np.savez(path, **with_masks({evil: masks()["instance_0"]}))
+    np.savez(path, **with_masks({evil: small_masks()["instance_0"]}))
     refused(path, tmp_path / "out", InputFormatError, str(path), "sam2_masks")
 
 
@@ -170,10 +135,7 @@ def test_unprintable_or_huge_ids_are_one_line(evil, tmp_path):
 
 def test_input_inside_the_output_folder_is_never_replaced(tmp_path, small_demo_path):
     out = tmp_path / "out"
-    first = compose_cfg(f"output_dir={out}", *FAST, "split.self_contained=true",
-                        "input.demo.num_views=3", "input.demo.num_frames=16",
-                        "input.demo.height=96", "input.demo.width=128")
-    run(first, out)
+    run_on(None, out, "split.self_contained=true", *SMALL_DEMO_OVERRIDES)
     instance_file = out / "instances" / "demo_instance_0.npz"
     line = refused(instance_file, out, OutputError, "replace the file it reads",
                    str(instance_file), overrides=("input.mask_key=masks",))
@@ -182,13 +144,10 @@ def test_input_inside_the_output_folder_is_never_replaced(tmp_path, small_demo_p
 
 def test_reused_split_folder_is_read_not_written(tmp_path, small_demo_path):
     out = tmp_path / "out"
-    demo = ["input.demo.num_views=3", "input.demo.num_frames=16", "input.demo.height=96",
-            "input.demo.width=128"]
-    run(compose_cfg(f"output_dir={out}", *FAST, *demo), out)
+    run_on(None, out, *SMALL_DEMO_OVERRIDES)
     split = out / "instances"
     before = {p: p.read_bytes() for p in split.glob("demo_instance_?.npz")}
-    run(compose_cfg(f"output_dir={out}", *FAST, *demo, f"split.reuse_dir={split}",
-                    "on_existing=overwrite"), out)
+    run_on(None, out, *SMALL_DEMO_OVERRIDES, f"split.reuse_dir={split}", "on_existing=overwrite")
     assert {p: p.read_bytes() for p in before} == before
 
 
@@ -247,7 +206,7 @@ def _interrupt_after_first(monkeypatch):
 
 
 def test_resume_after_the_input_changed_refuses_or_overwrites_cleanly(tmp_path, monkeypatch):
-    m = masks()
+    m = small_masks()
     path = tmp_path / "scene.npz"
     np.savez(path, **with_masks(m))
     out = tmp_path / "out"
@@ -265,7 +224,7 @@ def test_resume_after_the_input_changed_refuses_or_overwrites_cleanly(tmp_path, 
 
 def test_killed_and_resumed_equals_uninterrupted(tmp_path, monkeypatch):
     path = tmp_path / "scene.npz"
-    np.savez(path, **with_masks(masks()))
+    np.savez(path, **with_masks(small_masks()))
     with monkeypatch.context() as patch:
         _interrupt_after_first(patch)
         with pytest.raises(Interrupted):
@@ -283,7 +242,7 @@ def test_killed_and_resumed_equals_uninterrupted(tmp_path, monkeypatch):
 
 
 def _camera_ids_member(raw_ops: bytes) -> dict:
-    arrays = with_masks(masks())
+    arrays = with_masks(small_masks())
     arrays["camera_ids"] = hostile.object_array_with_raw_item(raw_ops)
     return arrays
 
@@ -303,7 +262,7 @@ def test_pickles_that_allocate_or_nest_without_bound_are_refused(name, raw_ops, 
 
 
 def _mask_dict_ops(instance_ops: bytes) -> bytes:
-    """Pickle opcodes of `{'instance_0': <instance_ops>}` (a mask dict as old files store it)."""
+    """Pickle opcodes of `{'instance_0': <instance_ops>}` (a mask dict as pickled files store it)."""
     key = b"instance_0"
     return b"}" + b"X" + len(key).to_bytes(4, "little") + key + instance_ops + b"s"
 
@@ -313,7 +272,7 @@ def test_a_pickled_mask_gets_a_budget_from_its_video_not_from_the_machine(nbytes
     """A tiny recording (2 views, 5 frames, 32x40: 38 KiB of video) may unpickle at most the
     64 MiB floor, on any machine: a mask entry asking for 200 MiB or 6 GiB is refused before
     anything is allocated."""
-    arrays = with_masks(masks())
+    arrays = with_masks(small_masks())
     arrays["sam2_masks"] = hostile.object_array_with_raw_item(
         _mask_dict_ops(hostile.reconstruct_ops(nbytes)))
     path = hostile.write_npz(tmp_path / "mask_alloc.npz", arrays)
@@ -346,14 +305,14 @@ def test_the_pickled_entries_of_one_file_share_one_budget(tmp_path):
 
 
 def test_npy_header_declaring_a_terabyte_is_refused(tmp_path):
-    arrays = with_masks(masks())
+    arrays = with_masks(small_masks())
     arrays["depths"] = hostile.huge_header_member((10**12,), "<f4")
     path = hostile.write_npz(tmp_path / "header.npz", arrays)
     refused(path, tmp_path / "out", InputFileError, str(path), "depths", "header declares")
 
 
 def test_a_decompression_bomb_under_a_used_key_is_refused_before_inflating(tmp_path):
-    others = {k: v for k, v in with_masks(masks()).items() if k != "rgbs"}
+    others = {k: v for k, v in with_masks(small_masks()).items() if k != "rgbs"}
     path = hostile.write_zero_bomb(tmp_path / "bomb.npz", "rgbs", 400 * 2**20, others,
                                    shape=(2, 5, 40, 699051, 3))
     refused(path, tmp_path / "out", InputFileError, str(path), "rgbs", "inflates")
@@ -362,7 +321,7 @@ def test_a_decompression_bomb_under_a_used_key_is_refused_before_inflating(tmp_p
 def test_a_mask_that_inflates_far_beyond_its_video_is_refused(tmp_path):
     """Masks cannot be judged by their ratio (sparse masks compress ~1000x): beside a small
     video, a mask member declaring 400 MiB is refused before inflating."""
-    others = {k: v for k, v in BASE.items() if k not in ("sam2_masks", "sam2_contact_frames")}
+    others = {k: v for k, v in SMALL_SCENE.items() if k not in ("sam2_masks", "sam2_contact_frames")}
     path = hostile.write_zero_bomb(tmp_path / "bomb.npz", "sam2_masks/instance_0", 400 * 2**20,
                                    others, shape=(2, 5, 32 * 1024, 40 * 64))
     refused(path, tmp_path / "out", InputFileError, str(path), "sam2_masks/instance_0",
@@ -373,7 +332,7 @@ def test_members_the_run_does_not_use_are_never_read(tmp_path, monkeypatch):
     from permask.inputs import npz
 
     path = tmp_path / "extra.npz"
-    hostile.write_npz(path, {**with_masks(masks()), "unused_junk": np.zeros(10, np.uint8)})
+    hostile.write_npz(path, {**with_masks(small_masks()), "unused_junk": np.zeros(10, np.uint8)})
     read = []
     real = npz._read_member
     monkeypatch.setattr(npz, "_read_member",
@@ -383,7 +342,7 @@ def test_members_the_run_does_not_use_are_never_read(tmp_path, monkeypatch):
 
 
 def test_an_encrypted_member_is_one_line(tmp_path):
-    path = hostile.write_npz(tmp_path / "enc.npz", with_masks(masks()))
+    path = hostile.write_npz(tmp_path / "enc.npz", with_masks(small_masks()))
     data = bytearray(path.read_bytes())
     for sig in (b"PK\x03\x04", b"PK\x01\x02"):  # set the 'encrypted' flag on every header
         start = 0
@@ -397,7 +356,7 @@ def test_an_encrypted_member_is_one_line(tmp_path):
 
 def test_limits_are_config_keys(tmp_path):
     path = tmp_path / "scene.npz"
-    np.savez(path, **with_masks(masks()))
+    np.savez(path, **with_masks(small_masks()))
     refused(path, tmp_path / "out", InputFileError, "over the limit", "max_member_bytes",
             overrides=("input.limits.max_member_bytes=1000",))
 
@@ -445,15 +404,3 @@ def test_out_of_range_values_fail_before_any_work(override, key, tmp_path, small
     with pytest.raises(ConfigError, match=key):
         run_on(small_demo_path, out, override)
     assert not out.exists()
-
-
-@pytest.mark.parametrize("overrides", [["query.sampling=farthst"], ["query.mode=first"],
-                                       ["on_existing=never"], ["on_locked=maybe"],
-                                       ["tracker=cotracker3_offline", "tracker.views=visable"],
-                                       ["depth=moge", "depth.precision=bf61"]])
-def test_mistyped_choices_fail_at_compose(overrides):
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-    with pytest.raises((HydraException, OmegaConfBaseException)):
-        compose_cfg(*overrides)

@@ -15,11 +15,13 @@ import numpy as np
 import pytest
 
 from tests import hostile
-from tests.conftest import ROOT, SMALL_DEMO_OVERRIDES, run_cli
-from tests.test_trust import files_under, masks, with_masks
+from tests.helpers import ROOT
+from tests.helpers.bad_inputs import small_masks, with_masks
+from tests.helpers.overrides import quick
+from tests.helpers.runners import run_cli
+from tests.helpers.runs import QUIET, files_under
 
 pytestmark = pytest.mark.slow
-FAST = ["progress=false", "query.max_points=8", "record.enabled=false"]
 
 
 def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str:
@@ -35,7 +37,7 @@ def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str:
 def test_climbing_instance_id_and_base_name_write_only_inside(tmp_path):
     path = tmp_path / "in" / "scene.npz"
     path.parent.mkdir()
-    m = masks()
+    m = small_masks()
     np.savez(path, **with_masks({"x/../../../somewhere/NAME": m["instance_0"],
                                  "instance_1": m["instance_1"]}))
     before_input = path.read_bytes()
@@ -51,12 +53,11 @@ def test_climbing_instance_id_and_base_name_write_only_inside(tmp_path):
 
 def test_input_as_output_is_refused_in_one_line(tmp_path):
     out = tmp_path / "out"
-    demo = ["input.demo.num_views=2", "input.demo.num_frames=6", "input.demo.height=48",
-            "input.demo.width=64"]
-    assert run_cli([f"output_dir={out}", *FAST, *demo, "split.self_contained=true"]).returncode == 0
+    tiny = quick(max_points=8, num_views=2, num_frames=6, height=48, width=64)
+    assert run_cli([f"output_dir={out}", *tiny, "split.self_contained=true"]).returncode == 0
     target = out / "instances" / "demo_instance_0.npz"
     before = target.read_bytes()
-    proc = run_cli([f"input.npz={target}", "input.mask_key=masks", f"output_dir={out}", *FAST])
+    proc = run_cli([f"input.npz={target}", "input.mask_key=masks", f"output_dir={out}", *QUIET])
     one_line_error(proc, str(target), "output_dir", "replace the file it reads")
     assert target.read_bytes() == before
 
@@ -71,7 +72,7 @@ def test_second_run_into_a_busy_folder_fails_at_once(tmp_path):
     try:
         assert holder.stdout.readline().strip() == "locked"
         started = time.monotonic()
-        proc = run_cli([f"output_dir={out}", *FAST])
+        proc = run_cli([f"output_dir={out}", *QUIET])
         one_line_error(proc, str(out), f"pid {holder.pid}", "another permask run")
         assert time.monotonic() - started < 60
     finally:
@@ -101,7 +102,7 @@ def _run_for_peak(path: Path, out: Path) -> tuple[int, int, str]:
 def test_decompression_bomb_keeps_memory_bounded(key, tmp_path):
     """A 6 GiB member (about 6 MiB on disk): never read under an unused key, refused before
     inflating under a used one. Each run happens in a fresh child so its peak RSS is its own."""
-    arrays = with_masks(masks())
+    arrays = with_masks(small_masks())
     others = {k: v for k, v in arrays.items() if k != key}
     path = hostile.write_zero_bomb(tmp_path / "bomb.npz", key, 6 * 2**30, others)
     returncode, peak_kib, stderr = _run_for_peak(path, tmp_path / "out")
@@ -123,7 +124,7 @@ def test_decompression_bomb_keeps_memory_bounded(key, tmp_path):
 def test_allocation_bomb_in_a_pickled_mask_keeps_memory_bounded(ops, tmp_path):
     """A pickled mask entry of a tiny recording asking for about 6 GiB: refused against the
     recording's own budget (64 MiB here), on any machine, in one line, peak RSS under 2 GiB."""
-    arrays = with_masks(masks())
+    arrays = with_masks(small_masks())
     key = b"instance_0"
     arrays["sam2_masks"] = hostile.object_array_with_raw_item(
         b"}X" + len(key).to_bytes(4, "little") + key + ops + b"s")
@@ -151,18 +152,10 @@ def test_a_disk_that_fills_mid_run_is_one_line(tmp_path):
                     "fault tests in tests/test_trust.py cover the same paths")
     try:
         out = disk / "out"
-        proc = run_cli([f"output_dir={out}", "progress=false", *SMALL_DEMO_OVERRIDES,
-                        "query.max_points=20"], timeout=300,
+        proc = run_cli([f"output_dir={out}", *quick(record=True)], timeout=300,
                        env_extra={"PERMASK_MIN_FREE_MIB": "1"})
         assert proc.returncode != 0, "the run fitted on the small disk"
         one_line_error(proc, str(out), "no space left on the device")
         assert not [p for p in files_under(out) if p.name.endswith(".tmp")]
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
-
-
-def test_mistyped_choice_stops_with_hydras_message_before_any_work(tmp_path):
-    out = tmp_path / "out"
-    proc = run_cli([f"output_dir={out}", "query.sampling=farthst"])
-    assert proc.returncode == 1 and "farthst" in proc.stderr and "Traceback" not in proc.stderr
-    assert "Invalid value 'farthst'" in proc.stderr

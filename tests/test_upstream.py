@@ -16,8 +16,9 @@ import sys
 import numpy as np
 import pytest
 
+import permask
 from tests import upstream_models as um
-from tests.conftest import ROOT, run_cli
+from tests.helpers.runners import run_cli
 
 pytestmark = [pytest.mark.upstream, pytest.mark.slow]
 
@@ -46,36 +47,25 @@ def upstream_dependencies():
 from permask.data import Queries  # noqa: E402
 from permask.errors import TrackerError  # noqa: E402
 from permask.trackers.spatialtracker import SpatialTrackerV2Tracker  # noqa: E402
+from tests.helpers.overrides import demo  # noqa: E402
 
 V, T, H, W = 2, 8, 48, 64
 
 
-def demo(views=V):
-    return [f"input.demo.num_views={views}", f"input.demo.num_frames={T}",
-            f"input.demo.height={H}", f"input.demo.width={W}"]
-
-
-DEMO = demo()
+DEMO = demo(num_views=V, num_frames=T, height=H, width=W)
 COMMON = [*DEMO, "instances=[instance_0]", "progress=false", "record.enabled=false"]
 # CoTracker3 pads every clip to its window (60 frames offline) at 384x512: one view is enough
-ONE_VIEW = [*demo(1), "instances=[instance_0]", "progress=false", "record.enabled=false"]
+ONE_VIEW = [*demo(num_views=1, num_frames=T, height=H, width=W), "instances=[instance_0]",
+            "progress=false", "record.enabled=false"]
 
 
 # ------------------------------------------------------------------------------------ helpers
-
-def compose(overrides):
-    from hydra import compose as hydra_compose, initialize_config_dir
-    from permask.config import register_configs
-    register_configs()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return hydra_compose(config_name="config", overrides=list(overrides))
-
 
 def run_pipeline(tmp_path, overrides, common=COMMON):
     """permask.pipeline.run in this process; returns (report, tracked arrays of instance_0)."""
     from permask.pipeline import run
     out = tmp_path / "out"
-    report = run(compose([*common, *overrides]), out)
+    report = run(permask.compose(*common, *overrides), out)
     files = sorted(out.glob("demo_*_instance_0_tracked.npz"))
     assert len(files) == 1, sorted(p.name for p in out.iterdir())
     with np.load(files[0]) as data:
@@ -139,7 +129,7 @@ def test_mvtracker_rows_belong_to_their_queries(mvtracker_ckpt, tmp_path):
     import hydra.utils
     from permask.pipeline import load_input
     from permask.queries import build_queries
-    cfg = compose([*COMMON, *mvtracker_overrides(mvtracker_ckpt)])
+    cfg = permask.compose(*COMMON, *mvtracker_overrides(mvtracker_ckpt))
     scene = load_input(cfg)
     tracker = hydra.utils.instantiate(cfg.tracker)
     q = build_queries(scene, "instance_0", cfg.query)
@@ -199,7 +189,7 @@ def test_cotracker_view_call_follows_upstream_layout(cotracker_ckpts):
     pixel at its frame (upstream overwrites it, in the order of the queries given)."""
     import hydra.utils
     from permask.pipeline import load_input
-    cfg = compose([*ONE_VIEW, *cotracker_overrides(cotracker_ckpts["offline"])])
+    cfg = permask.compose(*ONE_VIEW, *cotracker_overrides(cotracker_ckpts["offline"]))
     scene = load_input(cfg)
     tracker = hydra.utils.instantiate(cfg.tracker)
     tracker.load()
@@ -217,17 +207,17 @@ def forget(package):
         del sys.modules[name]
 
 
-def test_cotracker_old_pin_with_backward_tracking_is_one_line(cotracker_ckpts, tmp_path):
-    """The co-tracker commit pinned before (20d1b6c) crashes with backward_tracking=True: a user
-    pointing tracker.hub_repo at such a clone gets one TrackerError naming the fix."""
+def test_cotracker_commit_20d1b6c_with_backward_tracking_is_one_line(cotracker_ckpts, tmp_path):
+    """The co-tracker commit 20d1b6c crashes with backward_tracking=True: a user pointing
+    tracker.hub_repo at a clone of it gets one TrackerError naming the fix."""
     import hydra.utils
     from permask.pipeline import load_input
     old = um.folder("cotracker_old")
     forget("cotracker")
     try:
         ckpt = um.save_cotracker(tmp_path, online=False, which="cotracker_old")
-        cfg = compose([*ONE_VIEW, *cotracker_overrides(ckpt), f"tracker.hub_repo={old}",
-                       "tracker.backward_tracking=true"])
+        cfg = permask.compose(*ONE_VIEW, *cotracker_overrides(ckpt), f"tracker.hub_repo={old}",
+                              "tracker.backward_tracking=true")
         scene = load_input(cfg)
         tracker = hydra.utils.instantiate(cfg.tracker)
         tracker.load()
@@ -376,7 +366,7 @@ def test_spatracker_real_code_up_to_the_upstream_call(spatracker_ckpt, monkeypat
                 as_t(vis), as_t(vis), video)
 
     monkeypatch.setattr(model, "forward", recorder)
-    cfg = compose([*COMMON, "query.max_points=10"])
+    cfg = permask.compose(*COMMON, "query.max_points=10")
     scene = load_input(cfg)
     q = build_queries(scene, "instance_0", cfg.query)
     res = tracker.track(scene, q)
@@ -415,7 +405,7 @@ def test_depth_model_end_to_end(depth_ckpts, tmp_path, name):
     from permask.pipeline import load_input
     from permask.inputs.load import load_scene
     overrides.append("input.demo.depth_density=0.6")  # holes for the model to fill
-    cfg = compose([*COMMON, *overrides])
+    cfg = permask.compose(*COMMON, *overrides)
     scene = load_input(cfg)
     from permask.pipeline import input_path
     raw = load_scene(input_path(cfg), cfg.input.mask_key)
@@ -455,12 +445,12 @@ def test_depth_model_fetched_from_a_local_server(depth_ckpts, tmp_path, monkeypa
                      f"depth.weights.0.sha256={sha}", "depth.device=cpu", "depth.cache=false",
                      *DEPTH_OVERRIDES[name], "input.demo.depth_density=0.6"]
         from permask.pipeline import load_input
-        scene = load_input(compose([*COMMON, *overrides]))
+        scene = load_input(permask.compose(*COMMON, *overrides))
         assert scene.depth_source == name and np.isfinite(scene.depths).all()
         fetched = {path for _, path in server.requests}
         assert any(p.endswith(".zip") for p in fetched) and any(file in p for p in fetched)
         count = len(server.requests)
-        load_input(compose([*COMMON, *overrides]))
+        load_input(permask.compose(*COMMON, *overrides))
         assert len(server.requests) == count
     finally:
         server.close()
@@ -474,7 +464,7 @@ def test_moge_precision_is_the_one_asked_for(depth_ckpts):
     from permask.errors import PermaskError
     from permask.pipeline import input_path
     from permask.inputs.load import load_scene
-    cfg = compose(COMMON)
+    cfg = permask.compose(*COMMON)
     scene = load_scene(input_path(cfg), cfg.input.mask_key)
     kw = dict(repo_dir=str(um.folder("moge")), checkpoint=str(depth_ckpts["moge"]), num_tokens=120,
               cache=False, align="none")
@@ -503,7 +493,7 @@ def reuse_trackers(overrides):
     """Two trackers from the same config and checkpoint: encoder output reused (the default)
     and not reused (`encoder_cache_mb=0`)."""
     import hydra.utils
-    cfg = compose([*COMMON, *overrides])
+    cfg = permask.compose(*COMMON, *overrides)
     reuse = hydra.utils.instantiate(cfg.tracker)
     fresh = hydra.utils.instantiate(cfg.tracker, encoder_cache_mb=0)
     assert reuse.config.encoder_cache_mb > 0
@@ -559,7 +549,7 @@ def run_both_modes(tmp_path, overrides, common):
     for mode in ("per_mask", "joint"):
         for ids in ("[instance_0,instance_1]", "[instance_0]"):
             out = tmp_path / f"{mode}_{len(ids)}"
-            cfg = compose([*common, *overrides, f"tracking={mode}", f"instances={ids}"])
+            cfg = permask.compose(*common, *overrides, f"tracking={mode}", f"instances={ids}")
             report = run(cfg, out)
             assert report.tracking == mode
             runs[mode, ids] = {}
@@ -605,7 +595,8 @@ def test_mvtracker_joint_and_per_mask(mvtracker_ckpt, tmp_path, monkeypatch):
 def test_cotracker_joint_and_per_mask(cotracker_ckpts, tmp_path, online):
     key = "online" if online else "offline"
     runs = run_both_modes(tmp_path, cotracker_overrides(cotracker_ckpts[key], online),
-                          [*demo(1), "progress=false", "record.enabled=false"])
+                          [*demo(num_views=1, num_frames=T, height=H, width=W), "progress=false",
+                           "record.enabled=false"])
     check_joint_runs(runs)
 
 
@@ -642,7 +633,7 @@ def test_spatracker_joint_is_one_upstream_call_per_view(spatracker_ckpt, monkeyp
                 as_t(vis), video)
 
     monkeypatch.setattr(model, "forward", recorder)
-    cfg = compose([*DEMO, "progress=false", "query.max_points=6"])
+    cfg = permask.compose(*DEMO, "progress=false", "query.max_points=6")
     scene = load_input(cfg)
     for v in range(scene.num_views):  # cameras that do not move: the recorder's answer holds
         scene.extrs[v] = scene.extrs[v, :1]

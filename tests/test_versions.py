@@ -3,7 +3,9 @@ with one line and still read files written before versions existed."""
 
 from __future__ import annotations
 
+import csv
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -12,6 +14,8 @@ import permask
 from permask.errors import FormatVersionError, PermaskError
 from permask.files.tracked import read_tracked, write_tracked
 from permask.versions import COMPARISON_FORMAT, METRICS_FORMAT, TRACKED_FORMAT, check_readable
+from tests.helpers.overrides import quick
+from tests.helpers.runs import run_on
 
 
 def _arrays(T=4, N=3):
@@ -41,10 +45,10 @@ def test_a_newer_tracked_format_is_one_line_naming_file_and_key(tmp_path):
     assert isinstance(caught.value, PermaskError) and "newer permask" in line
 
 
-def test_files_from_before_versions_still_load(tmp_path):
+def test_files_without_a_version_read_as_format_0(tmp_path):
     path = tmp_path / "old_tracked.npz"
     np.savez(path, **_arrays())  # no format_version: format 0
-    assert read_tracked(path) is not None
+    np.testing.assert_array_equal(read_tracked(path).result.tracks, _arrays()["tracks_3d"])
     assert check_readable(path, None, TRACKED_FORMAT) == 0
 
 
@@ -53,29 +57,33 @@ def test_a_garbled_version_is_refused(tmp_path):
         check_readable(tmp_path / "x.json", "two", METRICS_FORMAT)
 
 
-def test_a_run_stamps_metrics_json(tmp_path):
-    cfg = permask.compose("query.max_points=5", "input.demo.num_frames=4", "progress=false",
-                          "record.enabled=false", "instances=[instance_0]")
-    permask.run(cfg, tmp_path / "out")
-    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+@pytest.fixture(scope="module")
+def one_run(tmp_path_factory):
+    """A run of one instance of the small demo, 4 frames (the demo lands in the session's cache,
+    $PERMASK_CACHE_DIR of tests/conftest.py)."""
+    out = tmp_path_factory.mktemp("versions") / "run"
+    run_on(None, out, *quick(max_points=5, num_frames=4), "instances=[instance_0]")
+    return out
+
+
+def test_a_run_stamps_metrics_json(one_run):
+    metrics = json.loads((one_run / "metrics.json").read_text())
     assert metrics["format_version"] == METRICS_FORMAT
     assert metrics["permask_version"] == permask.__version__
 
 
-def test_comparison_stamps_and_a_newer_run_is_refused(tmp_path):
+def test_comparison_stamps_and_a_newer_run_is_refused(one_run, tmp_path):
     from permask.compare.__main__ import main as compare_main
-    cfg = permask.compose("query.max_points=5", "input.demo.num_frames=4", "progress=false",
-                          "record.enabled=false", "instances=[instance_0]")
-    permask.run(cfg, tmp_path / "run")
-    assert compare_main([str(tmp_path / "run"), "-o", str(tmp_path / "cmp"), "--no-plots",
+    run = tmp_path / "run"
+    shutil.copytree(one_run, run)
+    assert compare_main([str(run), "-o", str(tmp_path / "cmp"), "--no-plots",
                          "--no-recording"]) in (0, None)
-    import csv
     rows = list(csv.DictReader((tmp_path / "cmp" / "comparison.csv").open()))
     assert rows and {r["format_version"] for r in rows} == {str(COMPARISON_FORMAT)}
     assert {r["permask_version"] for r in rows} == {permask.__version__}
     assert f"comparison format {COMPARISON_FORMAT}" in (tmp_path / "cmp" / "comparison.md").read_text()
-    metrics = tmp_path / "run" / "metrics.json"
+    metrics = run / "metrics.json"
     data = json.loads(metrics.read_text())
     data["format_version"] = METRICS_FORMAT + 1
     metrics.write_text(json.dumps(data))
-    assert compare_main([str(tmp_path / "run"), "-o", str(tmp_path / "cmp2")]) == 2
+    assert compare_main([str(run), "-o", str(tmp_path / "cmp2")]) == 2

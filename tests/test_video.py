@@ -13,8 +13,9 @@ from permask.record.identity import instance_color
 from permask.data import TrackResult
 from permask.geometry import project
 from permask.video import drawn_points, read_frame_count, write_track_videos
-from tests.conftest import SMALL_DEMO_OVERRIDES, run_cli
-from tests.test_record import make_record_scene
+from tests.helpers.overrides import SMALL_DEMO_OVERRIDES
+from tests.helpers.runners import run_cli
+from tests.helpers.scenes import make_record_scene
 
 
 def read_frames(path):
