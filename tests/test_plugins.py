@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hydra.utils
 import pytest
-from hydra import initialize_config_dir
+from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 
 import permask
@@ -60,7 +60,11 @@ def test_help_names_its_command_and_wraps_whole_sentences(monkeypatch, argv0, st
     when started as run.py; each description is its YAML comment's first sentence, whole,
     wrapped at whole words within WIDTH columns."""
     monkeypatch.setattr("sys.argv", [argv0, "--help"])
-    shown = permask.compose(return_hydra_config=True).hydra.help.template
+    register_configs()
+    # Hydra's own compose: the help template resolves through Hydra's global state, so it is
+    # read inside the context (permask.compose returns after leaving it)
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        shown = compose(config_name="config", return_hydra_config=True).hydra.help.template
     other = "python run.py" if started_as == "permask" else "permask -m"
     assert f"\n{started_as} -m tracker=static,lk " in shown and other not in shown
     assert f"== Config ({started_as} --cfg job) ==" in shown
