@@ -15,13 +15,12 @@ import sys
 import pytest
 
 from tests.helpers import ROOT
-from tests.helpers.overrides import SMALL_DEMO_OVERRIDES
+from tests.helpers.overrides import quick
 
 pytestmark = pytest.mark.slow  # dozens of run.py processes: `pytest -m slow`
 
 SHARED = ROOT.parent / "shared"
-QUICK = [*SMALL_DEMO_OVERRIDES, "input.demo.num_frames=6", "query.max_points=8",
-         "record.enabled=false", "progress=false"]
+QUICK = quick(max_points=8, num_frames=6)  # appended to every documented run
 # (a fragment of the line, why it does not run here)
 NOT_RUN = [
     ("pip install", "installs: CI runs the install commands themselves"),
