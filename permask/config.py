@@ -23,6 +23,7 @@ from permask.errors import ConfigError
 from permask.files.names import safe_name
 from permask.demo.params import DemoParams
 from permask.help import groups_text as help_groups_text
+from permask.result_keys import RESULT_FREE, exact_keys
 from permask.schemas import register_schemas
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"  # the configs; conf/ atop a checkout links here
@@ -244,13 +245,21 @@ def job_dirname(override_dirname: str) -> str:
 
 
 def register_resolvers() -> None:
-    """`${permask_job_dir:...}` names sweep folders; `${safe_name:...}` makes `base_name` and the
-    tracker's name safe in folder names; `${pid:}` keeps default folders unique when two runs
-    start in the same second."""
+    """`${permask_job_dir:...}` names sweep folders and `${permask_result_free_keys:...}` lists
+    what they leave out; `${safe_name:...}` makes `base_name` and the tracker's name safe in
+    folder names; `${pid:}` keeps default folders unique when two runs start in the same
+    second."""
     OmegaConf.register_new_resolver("permask_job_dir", job_dirname, replace=True)
     OmegaConf.register_new_resolver("safe_name", lambda text: safe_name(str(text)), replace=True)
     OmegaConf.register_new_resolver("pid", os.getpid, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("permask_help_groups", help_groups_text, replace=True)
+    OmegaConf.register_new_resolver("permask_result_free_keys", job_name_excluded, replace=True)
+
+
+def job_name_excluded(*more: str) -> list[str]:
+    """The override keys a sweep job's folder name leaves out: every key that never changes a
+    result (`permask.result_keys.RESULT_FREE`, spelled out to the schema's fields) and `more`."""
+    return exact_keys(RESULT_FREE, PermaskConfig) + list(more)
 
 
 def register_configs() -> None:

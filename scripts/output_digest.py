@@ -12,7 +12,10 @@ the demo with videos, and prints one digest per run over:
 - the videos' decoded frames, and the list of files the run wrote (without Hydra's record,
   the log and the lock).
 
-Usage: python scripts/output_digest.py [NAME ...]   (names: demo static camel video; default all)
+Usage: python scripts/output_digest.py [--without-fingerprints] [NAME ...]
+(names: demo static camel video; default all). --without-fingerprints leaves out the tracked
+files' `fingerprint` member: the hash of the settings that resume compares, not a result (it
+changes when the set of settings that never change a result does).
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNS = {
     "demo": [],
     "static": ["tracker=static"],
-    "camel": ["input.npz=../shared/data/badja/camel.npz", "query=npz"],
+    # the clip's resolved path: the same in every checkout (it is written into some outputs)
+    "camel": [f"input.npz={(ROOT.parent / 'shared/data/badja/camel.npz').resolve()}",
+              "query=npz"],
     "video": ["video=true", "video_settings.per_instance=true"],
 }
 VOLATILE_COLUMNS = {"rerun.controls.RowId", "RecordingInfo:start_time"}
@@ -41,9 +46,9 @@ def _update(digest, label: str, payload: bytes) -> None:
     digest.update(label.encode() + b"\0" + hashlib.sha256(payload).digest())
 
 
-def _npz(digest, path: Path, tmp: str) -> None:
+def _npz(digest, path: Path, tmp: str, skipped: set[str]) -> None:
     with np.load(path, allow_pickle=False) as data:
-        for name in sorted(data.files):
+        for name in sorted(set(data.files) - skipped):
             value = data[name]
             if value.dtype.kind == "U":
                 payload = "\n".join(map(str, value.ravel())).replace(tmp, "<TMP>").encode()
@@ -110,7 +115,7 @@ def _video(digest, path: Path) -> None:
         cap.release()
 
 
-def run_digest(name: str) -> str:
+def run_digest(name: str, skipped_members: set[str] = frozenset()) -> str:
     with tempfile.TemporaryDirectory(prefix="permask-digest-") as tmp:
         out = Path(tmp) / "run"
         command = [sys.executable, "run.py", *RUNS[name], f"output_dir={out}",
@@ -124,7 +129,7 @@ def run_digest(name: str) -> str:
         _update(digest, "files", "\n".join(str(p.relative_to(out)) for p in files).encode())
         for path in files:
             if path.suffix == ".npz":
-                _npz(digest, path, tmp)
+                _npz(digest, path, tmp, skipped_members)
             elif path.suffix == ".rrd":
                 _rrd(digest, path)
             elif path.suffix == ".mp4":
@@ -138,9 +143,10 @@ def run_digest(name: str) -> str:
         return digest.hexdigest()
 
 
-def main(names: list[str]) -> None:
-    for name in names or list(RUNS):
-        print(f"{name:7s} {run_digest(name)}", flush=True)
+def main(args: list[str]) -> None:
+    skipped = {"fingerprint"} if "--without-fingerprints" in args else set()
+    for name in [a for a in args if not a.startswith("--")] or list(RUNS):
+        print(f"{name:7s} {run_digest(name, skipped)}", flush=True)
 
 
 if __name__ == "__main__":
