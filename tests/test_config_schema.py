@@ -2,6 +2,7 @@
 schema but the few the schema fills in) at the schema's default, so a value changed in one place
 fails here; the ranges declared next to the schema's fields stop a run with one line each."""
 
+import copy
 import dataclasses
 import enum
 from pathlib import Path
@@ -61,9 +62,14 @@ def test_a_yaml_value_off_its_default_is_caught(tmp_path):
     assert shown != schema_defaults(schema)
 
 
+@pytest.fixture(scope="module")
+def default_cfg():
+    return compose()
+
+
 @pytest.mark.parametrize("key,must_be", [(key, must_be) for key, _, must_be in ranges()])
-def test_every_ranged_field_refuses_a_value_out_of_range(key, must_be):
-    cfg = compose()
+def test_every_ranged_field_refuses_a_value_out_of_range(key, must_be, default_cfg):
+    cfg = copy.deepcopy(default_cfg)
     OmegaConf.update(cfg, key, -1)  # out of every range declared (all start at 0 or above)
     with pytest.raises(ConfigError) as refused:
         validate_config(cfg)
