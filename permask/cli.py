@@ -100,17 +100,6 @@ def run_job(cfg: DictConfig) -> float | None:
         _fail(f"permask: interrupted; finished {len(stop.finished)} instance(s) {stop.finished} "
               f"in {stop.output_dir}. Resume with: {_resume_command(stop.output_dir)}",
               output_dir, 130)
-    if cfg.video and report.outcomes:
-        from permask.files.layout import OutputLayout
-        from permask.video import write_track_videos
-
-        try:
-            report.files.update(write_track_videos(
-                report.scene, {k: (o.queries, o.result) for k, o in report.outcomes.items()},
-                OutputLayout(report.output_dir, report.base_name, report.tracker),
-                progress=cfg.progress, **cfg.video_settings))
-        except PermaskError as err:
-            _fail(f"permask: error: {err}", output_dir, 2)
     print_report(report)
     try:
         to_run_log(plain_text(lambda console: print_report(report, console)))

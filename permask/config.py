@@ -6,9 +6,11 @@ fails at start with Hydra's own message.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -22,9 +24,20 @@ from permask.files.names import safe_name
 from permask.demo.params import DemoParams
 from permask.help import (command as help_command, groups_text as help_groups_text,
                           usage_text as help_usage_text)
+from permask.result_keys import RESULT_FREE, exact_keys
 from permask.schemas import register_schemas
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"  # the configs; conf/ atop a checkout links here
+
+
+def ranged(default: Any, ok: Callable[[Any], bool], must_be: str) -> Any:
+    """A schema field whose values must pass `ok`, a range the type cannot say; a value that
+    fails stops the run with `must be {must_be}` (`validate_config`)."""
+    return field(default=default, metadata={"ok": ok, "must_be": must_be})
+
+
+def _positive_or_null(value) -> bool:
+    return value is None or value > 0
 
 
 class QueryMode(Choice):
@@ -63,13 +76,16 @@ class LimitsConfig:
     """Bounds on reading the input (permask/inputs/limits.py, `DecodeLimits`); null: the default
     for this machine (at most half its memory, 8 GiB per member, 16 GiB per file)."""
 
-    max_member_bytes: Optional[int] = None
-    max_total_bytes: Optional[int] = None
-    max_ratio: Optional[float] = None  # 200: uncompressed/compressed, rgbs/depths over 64 MiB
-    max_relative_size: Optional[float] = None  # 64: other members over 64 MiB, x the video
-    max_depth: Optional[int] = None  # 32: nesting of pickled containers
+    max_member_bytes: Optional[int] = ranged(None, _positive_or_null, "> 0 or null")
+    max_total_bytes: Optional[int] = ranged(None, _positive_or_null, "> 0 or null")
+    # 200: uncompressed/compressed, rgbs/depths over 64 MiB
+    max_ratio: Optional[float] = ranged(None, lambda v: v is None or v >= 1, ">= 1 or null")
+    # 64: other members over 64 MiB, x the video
+    max_relative_size: Optional[float] = ranged(None, _positive_or_null, "> 0 or null")
+    # 32: nesting of pickled containers
+    max_depth: Optional[int] = ranged(None, lambda v: v is None or v >= 1, ">= 1 or null")
     # 1 GiB: ceiling on what a file's pickles may allocate (64x its video, at least 64 MiB)
-    max_unpickled_bytes: Optional[int] = None
+    max_unpickled_bytes: Optional[int] = ranged(None, _positive_or_null, "> 0 or null")
 
 
 @dataclass
@@ -92,16 +108,23 @@ class QueryConfig:
     """How query points are built from each instance's mask (see permask/queries.py)."""
 
     mode: QueryMode = QueryMode.first_frame
-    frames_before: int = 3
-    frames_after: int = 10
-    max_points: int = 300  # per instance
+    frames_before: int = ranged(3, lambda v: v >= 0, ">= 0")
+    frames_after: int = ranged(10, lambda v: v >= 0, ">= 0")
+    # per instance
+    max_points: int = ranged(300, lambda v: v >= 1, "an integer >= 1")
     sampling: Sampling = Sampling.farthest
-    depth_min: float = 0.05  # metres
-    depth_max: float = 50.0  # metres
-    erode_px: int = 2  # mask erosion at depth resolution, pixels
-    edge_threshold: float = 0.03  # reject pixels whose 3x3 depth range exceeds this share of z
-    dedup_radius: float = 0.004  # metres; merge points lifted twice (views, resolutions)
-    seed: int = 0
+    # metres; below query.depth_max
+    depth_min: float = ranged(0.05, lambda v: math.isfinite(v) and v >= 0,
+                              "a finite number >= 0 (metres)")
+    depth_max: float = ranged(50.0, lambda v: v > 0, "> 0 (metres)")
+    # mask erosion at depth resolution, pixels
+    erode_px: int = ranged(2, lambda v: v >= 0, ">= 0 (pixels)")
+    # reject pixels whose 3x3 depth range exceeds this share of z
+    edge_threshold: float = ranged(0.03, lambda v: v > 0, "> 0")
+    # metres; merge points lifted twice (views, resolutions)
+    dedup_radius: float = ranged(0.004, lambda v: math.isfinite(v) and v >= 0,
+                                 "a finite number >= 0 (metres)")
+    seed: int = ranged(0, lambda v: v >= 0, ">= 0")
 
 
 @dataclass
@@ -123,14 +146,16 @@ class RecordConfig:
 
     enabled: bool = True
     log_video: bool = True
-    max_points_per_view: int = 5000  # depth-cloud points per view and frame in recordings
+    # depth-cloud points per view and frame in recordings
+    max_points_per_view: int = ranged(5000, lambda v: v >= 0, ">= 0")
     scene: SceneLayout = SceneLayout.per_file
     # per_file: depth clouds of per-instance files at every k-th frame (the combined file keeps
     # every frame; the viewer shows a cloud until the next); 1: every frame, as the combined file
-    instance_cloud_stride: int = 4
+    instance_cloud_stride: int = ranged(4, lambda v: v >= 1, "an integer >= 1 (frames)")
     spawn: bool = False  # also stream the run live to a viewer started for it (`rerun`)
-    connect: Optional[str] = None  # also stream live to a running viewer, e.g.
-    # rerun+http://127.0.0.1:9876/proxy (what `rerun` prints it listens on)
+    # also stream live to a running viewer, e.g. rerun+http://127.0.0.1:9876/proxy (what `rerun`
+    # prints it listens on)
+    connect: Optional[str] = None
 
 
 @dataclass
@@ -182,7 +207,8 @@ class MetricsConfig:
     camera: Optional[str] = None  # camera id whose frame TAPVid-3D uses; null: the first
     # TAPVid-3D's adaptive thresholds count pixels of an image this many pixels on its short side
     # (its evaluate_model.py: 256); null: the scene's own pixels
-    short_side: Optional[int] = 256
+    short_side: Optional[int] = ranged(256, lambda v: v is None or v >= 1,
+                                       "an integer >= 1 (pixels) or null")
     per_camera_2d: bool = True  # TAP-Vid 2D figures per camera (pixels at 256x256)
     mvtracker: Optional[MvtrackerSetting] = MvtrackerSetting.dexycb  # null: off
 
@@ -202,8 +228,8 @@ class PermaskConfig:
     base_name: str = "demo"
     output_dir: str = MISSING
     sweep_dir: str = MISSING
-    temporal_stride: int = 1
-    spatial_downsample: int = 1
+    temporal_stride: int = ranged(1, lambda v: v >= 1, "an integer >= 1")
+    spatial_downsample: int = ranged(1, lambda v: v >= 1, "an integer >= 1")
     instances: list[str] = field(default_factory=list)  # empty: every instance
     progress: bool = True
     on_existing: OnExisting = OnExisting.resume  # output_dir already holds a run
@@ -220,15 +246,23 @@ def job_dirname(override_dirname: str) -> str:
 
 
 def register_resolvers() -> None:
-    """`${permask_job_dir:...}` names sweep folders; `${safe_name:...}` makes `base_name` and the
-    tracker's name safe in folder names; `${pid:}` keeps default folders unique when two runs
-    start in the same second."""
+    """`${permask_job_dir:...}` names sweep folders and `${permask_result_free_keys:...}` lists
+    what they leave out; `${safe_name:...}` makes `base_name` and the tracker's name safe in
+    folder names; `${pid:}` keeps default folders unique when two runs start in the same
+    second."""
     OmegaConf.register_new_resolver("permask_job_dir", job_dirname, replace=True)
     OmegaConf.register_new_resolver("safe_name", lambda text: safe_name(str(text)), replace=True)
     OmegaConf.register_new_resolver("pid", os.getpid, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("permask_help_groups", help_groups_text, replace=True)
     OmegaConf.register_new_resolver("permask_help_usage", help_usage_text, replace=True)
     OmegaConf.register_new_resolver("permask_command", help_command, replace=True)
+    OmegaConf.register_new_resolver("permask_result_free_keys", job_name_excluded, replace=True)
+
+
+def job_name_excluded(*more: str) -> list[str]:
+    """The override keys a sweep job's folder name leaves out: every key that never changes a
+    result (`permask.result_keys.RESULT_FREE`, spelled out to the schema's fields) and `more`."""
+    return exact_keys(RESULT_FREE, PermaskConfig) + list(more)
 
 
 def register_configs() -> None:
@@ -240,34 +274,19 @@ def register_configs() -> None:
     cs.store(group="schema/query", name="query", node=QueryConfig)
 
 
-# (key, test, what it must be): ranges the schema's types cannot say
-_RANGES = [
-    ("query.max_points", lambda v: v >= 1, "an integer >= 1"),
-    ("query.frames_before", lambda v: v >= 0, ">= 0"),
-    ("query.frames_after", lambda v: v >= 0, ">= 0"),
-    ("query.depth_min", lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0 (metres)"),
-    ("query.depth_max", lambda v: v > 0, "> 0 (metres)"),
-    ("query.erode_px", lambda v: v >= 0, ">= 0 (pixels)"),
-    ("query.edge_threshold", lambda v: v > 0, "> 0"),
-    ("query.dedup_radius", lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0 (metres)"),
-    ("query.seed", lambda v: v >= 0, ">= 0"),
-    ("temporal_stride", lambda v: v >= 1, "an integer >= 1"),
-    ("spatial_downsample", lambda v: v >= 1, "an integer >= 1"),
-    ("record.max_points_per_view", lambda v: v >= 0, ">= 0"),
-    ("record.instance_cloud_stride", lambda v: v >= 1, "an integer >= 1 (frames)"),
-    ("input.limits.max_member_bytes", lambda v: v is None or v > 0, "> 0 or null"),
-    ("input.limits.max_total_bytes", lambda v: v is None or v > 0, "> 0 or null"),
-    ("input.limits.max_ratio", lambda v: v is None or v >= 1, ">= 1 or null"),
-    ("input.limits.max_relative_size", lambda v: v is None or v > 0, "> 0 or null"),
-    ("input.limits.max_depth", lambda v: v is None or v >= 1, ">= 1 or null"),
-    ("input.limits.max_unpickled_bytes", lambda v: v is None or v > 0, "> 0 or null"),
-    ("metrics.short_side", lambda v: v is None or v >= 1, "an integer >= 1 (pixels) or null"),
-]
+def ranges(schema: type = None, prefix: str = "") -> Iterator[tuple[str, Callable, str]]:
+    """(key, test, what it must be) of every `ranged` field of the run's schema, nested
+    schemas included."""
+    for f in dataclasses.fields(schema or PermaskConfig):
+        if "ok" in f.metadata:
+            yield prefix + f.name, f.metadata["ok"], f.metadata["must_be"]
+        elif dataclasses.is_dataclass(f.default_factory):
+            yield from ranges(f.default_factory, f"{prefix}{f.name}.")
 
 
 def validate_config(cfg: Any) -> None:
     """Refuse out-of-range values before any work (names and types are Hydra's job)."""
-    for key, ok, what in _RANGES:
+    for key, ok, what in ranges():
         value = OmegaConf.select(cfg, key)
         if OmegaConf.select(cfg, key, default="<absent>") == "<absent>":
             continue

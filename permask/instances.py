@@ -30,8 +30,7 @@ from .data import Scene
 from .errors import InstanceError, PermaskError
 from .ids import sort_instance_ids
 from .files.atomic import save_npz
-from .files.layout import first_clash
-from .files.names import safe_name
+from .files.layout import first_clash, instance_file_name
 from .inputs.load import scene_from_arrays
 from .inputs.masks import mask_ratio
 from .inputs.npz import load_npz_safely, npz_keys
@@ -45,11 +44,6 @@ _META_KEYS = ("instance_id", "source_fingerprint", "source_path", "frame_indices
 
 
 # --------------------------------------------------------------------------- ids
-
-
-def instance_file_name(base: str, instance_id: str) -> str:
-    """`{base}_{instance}.npz` with both parts made safe (`permask.files.names.safe_name`)."""
-    return f"{safe_name(base)}_{safe_name(instance_id)}.npz"
 
 
 def is_empty(mask: np.ndarray) -> bool:

@@ -1,10 +1,12 @@
-"""One run: load once -> per instance (queries -> track -> record) -> combine -> report."""
+"""One run: load once -> per instance (queries -> track -> record -> metrics) -> combine
+(recording, videos, metrics files) -> report."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,11 +26,10 @@ from permask.files.atomic import save_json, save_npz
 from permask.files.layout import OutputLayout
 from permask.files.lock import FolderLock
 from permask.files.manifest import claim_folder
-from permask.files.tracked import write_tracked
+from permask.files.tracked import query_arrays, tracked_arrays, write_tracked
 from permask.files.writable import ensure_writable_dir
 from permask.demo.cache import demo_scene_path
 from permask.demo.params import DemoParams
-from permask.geometry import tracks_2d
 from permask.inputs.limits import DecodeLimits
 from permask.inputs.load import load_scene
 from permask.logs import bars_and_logs, bars_on
@@ -42,6 +43,7 @@ from permask.record.paths import frame_values
 from permask.record.recorder import RunRecorder, is_shared, open_live_view
 from permask.trackers.base import Tracker
 from permask.trackers.joint import track_jointly
+from permask.video import write_track_videos
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,6 @@ class RunReport:
     files: dict[str, Path]
     overall: dict[str, float]
     reused: list[str] = field(default_factory=list)
-    scene: Scene | None = None  # the scene the run saw (for outputs made after it, e.g. videos)
     metric_modes: dict[str, str] = field(default_factory=dict)  # protocol -> its mode
     tracking: str = "per_mask"  # `tracking`: per_mask or joint
 
@@ -122,13 +123,15 @@ def select_instances(scene: Scene, wanted: list[str]) -> list[str]:
 
 
 def run(cfg: DictConfig, output_dir: str | Path) -> RunReport:
+    """One run, every output written under the output folder's lock: load the tracker and the
+    scene and plan the outputs; per instance its queries, tracks (an earlier run's where it
+    finished the instance with the same settings), tracked file, recording and figures; then the
+    combined recording, the videos and the metrics files. Raises Interrupted on Ctrl-C/SIGTERM."""
     validate_config(cfg)
     if cfg.record.enabled and cfg.record.get("connect"):
         check_address(cfg.record.connect)  # no viewer there: one line before any work
     out = ensure_writable_dir(output_dir)
-    tracker: Tracker = hydra.utils.instantiate(cfg.tracker)  # once, reused for every instance
-    tracker.load()  # learned models: fail on missing code/weights before any work
-    tracker.progress = cfg.progress
+    tracker = load_tracker(cfg)
     scene = load_input(cfg)
     reads = [Path(scene.source)] if scene.source else []
     if cfg.split.reuse_dir:  # the instance files of an earlier split
@@ -137,101 +140,109 @@ def run(cfg: DictConfig, output_dir: str | Path) -> RunReport:
         scene.masks = inst.read_instance_masks(reuse, scene=scene)
     layout = OutputLayout(out, cfg.base_name, tracker.name, reads=reads)
     ids = select_instances(scene, list(cfg.instances))
-    shared = cfg.record.enabled and is_shared(cfg.record)
+    videos = (layout.videos(scene.camera_ids, ids if cfg.video_settings.per_instance else ())
+              if cfg.video else {})
     plan = layout.plan(ids, record=cfg.record.enabled, split=not cfg.split.reuse_dir,
-                       shared_scene=shared)
-    with FolderLock(layout.lock_file(), wait=cfg.on_locked == "wait") as lock:
-        lock.remove_orphaned_temporaries(layout.folders())
-        planned = [*(p for files in plan.values() for p in files.values()),
-                   *layout.run_files(cfg.record.enabled, shared).values()]
-        claim_folder(layout, scene.fingerprint, scene.source, planned, cfg.on_existing)
-        with bars_and_logs(cfg.progress):
-            return _run_instances(cfg, scene, tracker, layout, plan)
-
-
-def _run_instances(cfg: DictConfig, scene: Scene, tracker, layout: OutputLayout,
-                   plan: dict[str, dict[str, Path]]) -> RunReport:
-    """Per instance: queries -> track -> record; then combine and report (folder locked)."""
-    base = cfg.base_name
-    if not cfg.split.reuse_dir:
-        for iid, files in plan.items():
-            inst.write_instance_npz(files["instance"], scene, iid, cfg.split.self_contained)
+                       shared_scene=cfg.record.enabled and is_shared(cfg.record), videos=videos)
+    mode, modes = Tracking(cfg.tracking), MetricModes.of(cfg.metrics, scene)
     config_text = OmegaConf.to_yaml(cfg, resolve=True)
-    recorder = None
-    if cfg.record.enabled:  # the scene context is encoded once, shared by every recording
-        live = open_live_view(cfg.record, RecordingIds.for_scene(scene, base))
-        recorder = RunRecorder(cfg.record, scene, layout, tracker.name, live)
-    try:
-        return _track_instances(cfg, scene, tracker, layout, plan, recorder, config_text)
-    finally:
-        if recorder is not None:
-            recorder.close()
-
-
-def _track_instances(cfg: DictConfig, scene: Scene, tracker, layout: OutputLayout,
-                     plan: dict[str, dict[str, Path]], recorder: RunRecorder | None,
-                     config_text: str) -> RunReport:
-    """The instance loop, the combined recording and the metrics files."""
-    out, base = layout.root, cfg.base_name
-    modes = MetricModes.of(cfg.metrics, scene)
-    written = recorder.start() if recorder is not None else {}  # the scene file, if shared
     outcomes: dict[str, InstanceOutcome] = {}
     skipped: dict[str, str] = {}
     reused: list[str] = []
     finished: list[str] = []  # tracked file on disk: what a resume reuses
-    mode = Tracking(cfg.tracking)
-    tracked = _tracked(cfg, scene, tracker, plan, config_text, skipped)
-    started = time.perf_counter()
-    try:
-        for instance_id, queries, result, earlier, fingerprint in tqdm(
-                tracked, total=len(plan), desc=f"{tracker.name} {mode.value.replace('_', ' ')}",
-                unit="instance", disable=not bars_on(cfg.progress)):
-            files = plan[instance_id]
-            truth = met.ground_truth_tracks(scene, queries)
-            if earlier:
-                reused.append(instance_id)
-                if recorder is not None:
-                    recorder.instance(None, queries, result)  # the live view only
-            else:
-                if recorder is not None:
-                    recorder.instance(files["rrd"], queries, result)
-                arrays = tracked_arrays(scene, queries, result, tracker.name, config_text)
-                if truth is not None and truth[2] is not None:
-                    arrays["gt_track_index"] = truth[2]
-                # written last: its fingerprint marks the instance finished
-                write_tracked(files["tracked"], arrays, fingerprint)
-            finished.append(instance_id)
-            figures = instance_metrics(scene, queries, result, list(cfg.metrics.distances), modes,
-                                       truth)
-            log.info("%s: %d points, %s in %.1f s", instance_id, len(queries),
-                     "reused" if earlier else "tracked", time.perf_counter() - started)
-            outcomes[instance_id] = InstanceOutcome(instance_id, queries, result, figures, files,
-                                                    truth)
+    with FolderLock(layout.lock_file(), wait=cfg.on_locked == "wait") as lock:
+        lock.remove_orphaned_temporaries(layout.folders())
+        claim_folder(layout, scene.fingerprint, scene.source, plan.paths(), cfg.on_existing)
+        with bars_and_logs(cfg.progress), recording(cfg, scene, layout, tracker.name) as recorder:
+            if not cfg.split.reuse_dir:
+                for iid, files in plan.instances.items():
+                    inst.write_instance_npz(files["instance"], scene, iid, cfg.split.self_contained)
+            scene_files = recorder.start() if recorder is not None else {}
             started = time.perf_counter()
-    except KeyboardInterrupt:
-        raise Interrupted(finished, out) from None
-    if reused:
-        log.info("reused %d finished instance(s) from an earlier run: %s", len(reused), reused)
-    files = written
-    if recorder is not None and outcomes:
-        files.update(recorder.finish({k: (o.queries, o.result) for k, o in outcomes.items()},
-                                     [o.files["rrd"] for o in outcomes.values()]))
-    per_instance_figures = {k: o.metrics for k, o in outcomes.items()}
-    overall = met.overall(per_instance_figures)
-    overall.update(pooled_protocol_figures(scene, modes, list(outcomes.values())))
-    files["metrics"] = save_json(layout.metrics_json(), {
-        **stamp(METRICS_FORMAT), "base_name": base, "tracker": tracker.name,
+            try:
+                for iid, queries, result, earlier, fingerprint in tqdm(
+                        _tracked(cfg, scene, tracker, plan.instances, config_text, skipped),
+                        total=len(ids), desc=f"{tracker.name} {mode.value.replace('_', ' ')}",
+                        unit="instance", disable=not bars_on(cfg.progress)):
+                    files = plan.instances[iid]
+                    truth = met.ground_truth_tracks(scene, queries)
+                    if recorder is not None:  # reused: its file exists, the live view only
+                        recorder.instance(None if earlier else files["rrd"], queries, result)
+                    if earlier:
+                        reused.append(iid)
+                    else:  # written last: its fingerprint marks the instance finished
+                        write_tracked(files["tracked"], tracked_arrays(
+                            scene, queries, result, tracker.name, config_text,
+                            None if truth is None else truth[2]), fingerprint)
+                    finished.append(iid)
+                    figures = instance_metrics(scene, queries, result,
+                                               list(cfg.metrics.distances), modes, truth)
+                    log.info("%s: %d points, %s in %.1f s", iid, len(queries),
+                             "reused" if earlier else "tracked", time.perf_counter() - started)
+                    outcomes[iid] = InstanceOutcome(iid, queries, result, figures, files, truth)
+                    started = time.perf_counter()
+            except KeyboardInterrupt:
+                raise Interrupted(finished, out) from None
+            if reused:
+                log.info("reused %d finished instance(s) from an earlier run: %s", len(reused),
+                         reused)
+            results = {iid: (o.queries, o.result) for iid, o in outcomes.items()}
+            recording_files = {} if recorder is None or not outcomes else recorder.finish(
+                results, [o.files["rrd"] for o in outcomes.values()])
+            video_files = {} if not videos or not outcomes else write_track_videos(
+                scene, results, layout, progress=cfg.progress, **cfg.video_settings)
+            per_instance = {iid: o.metrics for iid, o in outcomes.items()}
+            overall = {**met.overall(per_instance),
+                       **pooled_protocol_figures(scene, modes, list(outcomes.values()))}
+            metrics_files = write_metrics(layout, scene, tracker.name, mode, modes, per_instance,
+                                          overall, skipped)
+    files = {**scene_files, **recording_files, **metrics_files, **video_files}
+    return RunReport(out, cfg.base_name, tracker.name, outcomes, skipped, files, overall, reused,
+                     modes.labels(), mode.value)
+
+
+def load_tracker(cfg: DictConfig) -> Tracker:
+    """The tracker, built once and reused for every instance; learned models load here, so
+    missing code or weights fail before any work."""
+    tracker: Tracker = hydra.utils.instantiate(cfg.tracker)
+    tracker.load()
+    tracker.progress = cfg.progress
+    return tracker
+
+
+@contextmanager
+def recording(cfg: DictConfig, scene: Scene, layout: OutputLayout, tracker: str
+              ) -> Iterator[RunRecorder | None]:
+    """The run's recorder (None with `record.enabled=false`); its live stream ends with the
+    block. The scene context is encoded once, shared by every recording."""
+    if not cfg.record.enabled:
+        yield None
+        return
+    live = open_live_view(cfg.record, RecordingIds.for_scene(scene, cfg.base_name))
+    recorder = RunRecorder(cfg.record, scene, layout, tracker, live)
+    try:
+        yield recorder
+    finally:
+        recorder.close()
+
+
+def write_metrics(layout: OutputLayout, scene: Scene, tracker: str, mode: Tracking,
+                  modes: MetricModes, per_instance: dict[str, dict], overall: dict[str, float],
+                  skipped: dict[str, str]) -> dict[str, Path]:
+    """metrics.json and metrics.md; returns {"metrics": path, "metrics_table": path}."""
+    base = layout.base
+    metrics = save_json(layout.metrics_json(), {
+        **stamp(METRICS_FORMAT), "base_name": base, "tracker": tracker,
         "tracking": mode.value, "input": scene.source, "input_fingerprint": scene.fingerprint,
         "depth": {"name": scene.depth_source, "metric": scene.depth_metric},
         "metric_modes": modes.labels(),
-        "instances": per_instance_figures,
+        "instances": per_instance,
         "overall": overall, "skipped": skipped})
-    title = f"{base}: tracker {tracker.name}" + (", joint" if mode == Tracking.joint else "")
-    files["metrics_table"] = tables.write_run_table(
-        layout.metrics_table(), per_instance_figures, overall, title=title, skipped=skipped,
+    title = f"{base}: tracker {tracker}" + (", joint" if mode == Tracking.joint else "")
+    table = tables.write_run_table(
+        layout.metrics_table(), per_instance, overall, title=title, skipped=skipped,
         modes=modes.short(), mode_labels=modes.labels())
-    return RunReport(out, base, tracker.name, outcomes, skipped, files, overall, reused, scene,
-                     modes.labels(), mode.value)
+    return {"metrics": metrics, "metrics_table": table}
 
 
 def _tracked(cfg: DictConfig, scene: Scene, tracker, plan: dict[str, dict[str, Path]],
@@ -326,23 +337,3 @@ def pooled_protocol_figures(scene: Scene, modes: MetricModes,
         np.concatenate([o.result.visible for o in scored], axis=1),
         np.concatenate([o.truth[0] for o in scored], axis=1),
         np.concatenate([o.truth[1] for o in scored], axis=1))
-
-
-def query_arrays(queries: Queries, config_text: str) -> dict[str, np.ndarray]:
-    return {"query_points": queries.points.astype(np.float32), "query_view": queries.view,
-            "query_pixel": queries.pixel, "query_frame": queries.frame,
-            "instance_id": np.array(queries.instance_id), "config": np.array(config_text)}
-
-
-def tracked_arrays(scene: Scene, queries: Queries, result: TrackResult, tracker: str,
-                   config_text: str) -> dict[str, np.ndarray]:
-    arrays = {"tracks_3d": result.tracks.astype(np.float32), "visibility": result.visible,
-              "query_points": queries.points.astype(np.float32), "query_view": queries.view,
-              "query_pixel": queries.pixel, "instance_id": np.array(queries.instance_id),
-              "tracker": np.array(tracker), "frame_indices": scene.frame_indices,
-              "camera_ids": np.array(scene.camera_ids), "config": np.array(config_text),
-              "depth_metric": np.array(scene.depth_metric),
-              "tracks_2d": tracks_2d(scene, result.tracks, queries.view).astype(np.float32)}
-    if result.scores is not None:
-        arrays["scores"] = result.scores.astype(np.float32)
-    return arrays

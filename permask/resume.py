@@ -2,8 +2,8 @@
 
 An instance is finished when its tracked NPZ (written last, atomically) carries the fingerprint of
 everything that determines its result: the input's content, the instance's mask, and every config
-value that affects tracking or recording. Re-running the same command reuses it; changing such a
-setting (or the input) re-runs it.
+value that affects tracking or recording (all but `result_keys.TRACK_FREE`). Re-running the same
+command reuses it; changing such a setting (or the input) re-runs it.
 """
 
 from __future__ import annotations
@@ -17,25 +17,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from permask.data import Queries, Scene, TrackResult
 from permask.files.tracked import read_tracked
-
-# keys that only say where things go, how chatty a run is or how its tracks are scored: they
-# never change an instance (a run re-scored in another metric mode reuses its tracks)
-IGNORED_KEYS = ("output_dir", "sweep_dir", "progress", "instances", "on_existing", "on_locked",
-                "metrics")
+from permask.result_keys import TRACK_FREE, without
 
 
 def instance_fingerprint(cfg: DictConfig, scene: Scene, instance_id: str) -> str:
     """Hex digest of the input content, the instance's mask and the result-relevant config."""
-    settings = OmegaConf.to_container(cfg, resolve=True)
-    for key in IGNORED_KEYS:
-        settings.pop(key, None)
+    settings = without(OmegaConf.to_container(cfg, resolve=True), TRACK_FREE)
     settings["input"].pop("npz", None)  # the content fingerprint stands for the file
-    settings["input"].pop("limits", None)  # bounds on reading never change what is read
-    settings["input"].get("demo", {}).pop("cache_dir", None)
-    for key in ("cache", "cache_dir"):  # where depth is cached never changes it
-        settings["depth"].pop(key, None)
-    for key in ("spawn", "connect"):  # watching a run live never changes it
-        settings.get("record", {}).pop(key, None)
     if settings.get("tracking") == "per_mask":  # what runs before the setting did: their
         settings.pop("tracking")  # finished instances stay valid; joint ones never match them
     digest = hashlib.sha256()

@@ -110,11 +110,14 @@ def write_track_videos(scene: Scene, results: Mapping[str, tuple[Queries, TrackR
             iid: (project_tracks(scene, v, result.tracks[:, chosen[iid]]),
                   np.asarray(result.visible, bool)[:, chosen[iid]], instance_color(iid, ids))
             for iid, (_, result) in results.items()})
-    jobs = [(f"video_{cam}", layout.video(cam), v, list(results))
-            for v, cam in enumerate(scene.camera_ids)]
+    views = range(scene.num_views)
+    targets = [(v, list(results)) for v in views]  # (view, instances drawn)
     if per_instance:
-        jobs += [(f"video_{iid}_{cam}", layout.video(cam, iid), v, [iid])
-                 for iid in results for v, cam in enumerate(scene.camera_ids)]
+        targets += [(v, [iid]) for iid in results for v in views]
+    # the layout names them in the same order: per camera, then per instance and camera
+    named = layout.videos(scene.camera_ids, list(results) if per_instance else ())
+    jobs = [(name, path, v, members)
+            for (name, path), (v, members) in zip(named.items(), targets, strict=True)]
     written = {}
     for name, path, v, members in tqdm(jobs, desc="videos", unit="video", disable=not bars_on(progress)):
         layers = [layers_per_view[v][iid] for iid in members]

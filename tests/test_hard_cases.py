@@ -318,18 +318,3 @@ def test_lk_pulls_lost_points_into_the_mask_on_videos_only(monkeypatch):
 
     assert lost_outside(pull_into_mask=False) > 20
     assert lost_outside() == 0
-
-
-def test_the_lk_yaml_shows_every_setting_at_its_default():
-    """conf/tracker/lk.yaml lists every LKConfig setting (but the two the schema fills in) with
-    the schema's default: a value changed in one place and not the other fails here."""
-    import dataclasses
-
-    import yaml
-
-    from permask.trackers.lk import LKConfig
-    shown = yaml.safe_load((ROOT / "permask" / "conf" / "tracker" / "lk.yaml").read_text())
-    shown.pop("defaults")
-    defaults = {f.name: f.default for f in dataclasses.fields(LKConfig)
-                if f.name not in ("_target_", "name")}
-    assert shown == defaults

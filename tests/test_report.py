@@ -16,7 +16,7 @@ FIGURES = {"points": 300, "visible_at_end": 0.9, "tracked_at_end": 0.85, "mask_a
 def _report():
     outcomes = {f"instance_{i}": InstanceOutcome(f"instance_{i}", None, None, FIGURES, {})
                 for i in range(3)}
-    return RunReport("/out", "demo", "lk", outcomes, {}, {}, FIGURES, [], None)
+    return RunReport("/out", "demo", "lk", outcomes, {}, {}, FIGURES, [])
 
 
 def test_every_header_is_whole_at_80_columns():

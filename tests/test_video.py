@@ -100,9 +100,31 @@ def test_sweep_with_video_writes_readable_mp4s(tmp_path, cache_dir):
                     "record.enabled=false", f"sweep_dir={tmp_path}"], timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     for tracker in ("static", "lk"):
-        [job] = tmp_path.glob(f"*tracker={tracker},*")
+        [job] = tmp_path.glob(f"*tracker={tracker}*")
         videos = sorted(job.glob("*.mp4"))
         assert len(videos) == 3  # one per camera of the small demo
         assert all(read_frame_count(p) == frames for p in videos)
     with (tmp_path / "comparison.csv").open() as table:
         assert {row["label"] for row in csv.DictReader(table)} == {"lk", "static"}
+
+
+def test_video_added_to_a_finished_run_reuses_its_tracks(tmp_path, small_demo_path):
+    """Videos are drawn from finished tracks, inside the run: `video=true` on the command of a
+    finished run draws them without tracking again, and the run plans them (manifest)."""
+    import json
+
+    from permask import compose
+    from permask.pipeline import run
+
+    out = tmp_path / "run"
+    args = [f"input.npz={small_demo_path}", f"output_dir={out}", "progress=false",
+            "record.enabled=false", "query.max_points=20"]
+    first = run(compose(*args), out)
+    assert first.reused == [] and not list(out.glob("*.mp4"))
+    again = run(compose(*args, "video=true"), out)
+    assert again.reused == list(first.outcomes) and len(again.reused) == 3
+    videos = {k: p for k, p in again.files.items() if k.startswith("video_")}
+    assert sorted(p.name for p in videos.values()) == sorted(p.name for p in out.glob("*.mp4"))
+    assert len(videos) == 3  # one per camera of the small demo
+    planned = json.loads((out / ".permask" / "manifest.json").read_text())["files"]
+    assert all(p.name in planned for p in videos.values())

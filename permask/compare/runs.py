@@ -2,7 +2,8 @@
 (`metrics.json`, `.hydra/`), and labelled.
 
 A run's *label* (its column) is built from its Hydra overrides (`.hydra/overrides.yaml`) that are
-not shared by all runs compared, leaving out where things go (`output_dir`, ...), which scene
+not shared by all runs compared, leaving out what never changes a result (`output_dir`, `video`,
+..., `permask.result_keys`) and the recordings' settings (`record.*`), which scene
 (`input.*`, `base_name`: scenes are rows) and `instances` (instances are rows): a sweep over
 trackers gives labels `lk` and `static`; a sweep over instances with one tracker gives one column.
 When two runs fill the same cell (the same command run twice into two folders), their labels get
@@ -20,12 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from permask.files.layout import SELECTION_JSON
+from permask.result_keys import RESULT_FREE, covers
 from permask.versions import METRICS_FORMAT, check_readable
 
 log = logging.getLogger(__name__)
 
-# Override keys that never name a run: where outputs go, how chatty, hydra internals, presets.
-IGNORED_KEYS = ("output_dir", "sweep_dir", "progress", "on_existing", "sweep")
+# Override keys that never name a run: those that never change a result (`RESULT_FREE`), Hydra's
+# own, and the recordings' settings (a recording never changes a figure).
 IGNORED_PREFIXES = ("hydra.", "hydra/", "record.")
 # Keys that say which scene or which instances: rows, not columns.
 ROW_KEYS = ("base_name", "instances", "split.reuse_dir")
@@ -153,7 +155,7 @@ def override_key(override: str) -> str:
 
 
 def names_run(key: str) -> bool:
-    return not (key in IGNORED_KEYS or key.startswith(IGNORED_PREFIXES) or key in ROW_KEYS
+    return not (covers(RESULT_FREE, key) or key.startswith(IGNORED_PREFIXES) or key in ROW_KEYS
                 or key.startswith(ROW_PREFIXES))
 
 

@@ -43,10 +43,10 @@ class OutputLayout:
 
     # ------------------------------------------------------------------ per instance
     def instance_file(self, instance_id: str) -> Path:
-        return self._inside("instances", f"{self._base}_{safe_name(instance_id)}.npz")
+        return self._inside("instances", instance_file_name(self.base, instance_id))
 
     def query_file(self, instance_id: str) -> Path:
-        return self._inside("instances", f"{self._base}_{safe_name(instance_id)}_query.npz")
+        return self._inside("instances", instance_file_name(self.base, instance_id, "_query"))
 
     def tracked(self, instance_id: str) -> Path:
         return self._inside(f"{self._stem(instance_id)}_tracked.npz")
@@ -78,6 +78,16 @@ class OutputLayout:
         part = "" if instance_id is None else f"_{safe_name(instance_id)}"
         return self._inside(f"{self._base}_{self._tracker}{part}_{safe_name(camera)}.mp4")
 
+    def videos(self, camera_ids: Iterable[str], instance_ids: Iterable[str] = ()
+               ) -> dict[str, Path]:
+        """The videos of a run: `video_{camera}` with every instance, per camera, and
+        `video_{instance}_{camera}` for each of `instance_ids` (`video_settings.per_instance`)."""
+        cameras = list(camera_ids)
+        files = {f"video_{cam}": self.video(cam) for cam in cameras}
+        files.update({f"video_{iid}_{cam}": self.video(cam, iid)
+                      for iid in instance_ids for cam in cameras})
+        return files
+
     def metrics_json(self) -> Path:
         return self._inside("metrics.json")
 
@@ -93,25 +103,29 @@ class OutputLayout:
     def manifest(self) -> Path:
         return self._inside(STATE_DIR, "manifest.json")
 
-    def run_files(self, record: bool = True, shared_scene: bool = False) -> dict[str, Path]:
+    def run_files(self, record: bool = True, shared_scene: bool = False,
+                  videos: dict[str, Path] | None = None) -> dict[str, Path]:
+        """The files of the run as a whole: metrics, recordings (with `record`) and `videos`."""
         files = {"metrics": self.metrics_json(), "metrics_table": self.metrics_table()}
         if record:
             files["combined_rrd"] = self.combined_recording()
             files["view_script"] = self.view_script()
             if shared_scene:
                 files["scene_rrd"] = self.scene_recording()
+        files.update(videos or {})
         return files
 
     # ------------------------------------------------------------------ checks
     def plan(self, instance_ids: Iterable[str], *, record: bool = True, split: bool = True,
-             shared_scene: bool = False) -> dict[str, dict[str, Path]]:
-        """instance id -> its files, after checking the run's whole set of outputs: no two on
-        one name (case-insensitively), none on a file the run reads. Raises OutputError."""
+             shared_scene: bool = False, videos: dict[str, Path] | None = None) -> RunPlan:
+        """Every file of the run, after checking them all at once: no two on one name
+        (case-insensitively), none on a file the run reads. Raises OutputError."""
         planned = {iid: self.instance_files(iid, record) for iid in instance_ids}
         if not split:
             for files in planned.values():
                 files.pop("instance")
-        owned = {key: path for key, path in self.run_files(record, shared_scene).items()}
+        run_files = self.run_files(record, shared_scene, videos)
+        owned = dict(run_files)
         owned.update({f"instance {iid!a} ({kind})": path
                       for iid, files in planned.items() for kind, path in files.items()})
         clash = first_clash(owned)
@@ -126,7 +140,7 @@ class OutputLayout:
                     f"an output of this run would replace the file it reads "
                     f"({reads[_resolved(path)]})", file=str(path), key="output_dir",
                     fix="choose another output_dir (or base_name)")
-        return planned
+        return RunPlan(planned, run_files)
 
     def folders(self) -> list[Path]:
         """The folders this layout writes files into (where a killed run's temporaries lie)."""
@@ -137,6 +151,25 @@ class OutputLayout:
 
     def _inside(self, *parts: str) -> Path:
         return inside(self.root, *parts)
+
+
+@dataclass
+class RunPlan:
+    """Every file one run writes. instances: instance id -> {kind: path} (instance, queries,
+    tracked, rrd); run: {name: path} of the run as a whole (metrics, recordings, videos)."""
+
+    instances: dict[str, dict[str, Path]]
+    run: dict[str, Path]
+
+    def paths(self) -> list[Path]:
+        return [*(p for files in self.instances.values() for p in files.values()),
+                *self.run.values()]
+
+
+def instance_file_name(base: str, instance_id: str, suffix: str = "") -> str:
+    """`{base}_{instance}{suffix}.npz`, both parts made safe (`safe_name`): an instance's split
+    file (no suffix) and its query file (`_query`)."""
+    return f"{safe_name(base)}_{safe_name(instance_id)}{suffix}.npz"
 
 
 def first_clash(owned: dict[str, Path]) -> tuple[str, str] | None:

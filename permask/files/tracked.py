@@ -1,5 +1,6 @@
-"""The tracked file `{base}_{tracker}_{instance}_tracked.npz`: one writer and one reader, used by
-the pipeline, resume and the comparison alike. Keys: docs/outputs.md, "Tracked NPZ"."""
+"""The tracked file `{base}_{tracker}_{instance}_tracked.npz`: its keys, its writer and its reader,
+used by the pipeline, resume and the comparison alike (keys: docs/outputs.md, "Tracked NPZ"); and
+the keys of an instance's query file beside it."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from permask.data import Queries, TrackResult
+from permask.data import Queries, Scene, TrackResult
 from permask.errors import PermaskError
+from permask.geometry import tracks_2d
 from permask.files.atomic import save_npz
 from permask.versions import TRACKED_FORMAT, check_readable, stamp
 
@@ -31,6 +33,34 @@ class TrackedFile:
     queries: Queries
     result: TrackResult
     fingerprint: str
+
+
+def tracked_arrays(scene: Scene, queries: Queries, result: TrackResult, tracker: str,
+                   config_text: str, gt_track_index: np.ndarray | None = None
+                   ) -> dict[str, np.ndarray]:
+    """The tracked file's arrays: tracks [T,N,3] world metres, visibility [T,N], the queries,
+    2D tracks [T,N,2] in each query's own view (pixels), scores [T,N] where the tracker gives
+    them, the run's config text and, with ground truth, each query's track index [N]."""
+    arrays = {"tracks_3d": result.tracks.astype(np.float32), "visibility": result.visible,
+              "query_points": queries.points.astype(np.float32), "query_view": queries.view,
+              "query_pixel": queries.pixel, "instance_id": np.array(queries.instance_id),
+              "tracker": np.array(tracker), "frame_indices": scene.frame_indices,
+              "camera_ids": np.array(scene.camera_ids), "config": np.array(config_text),
+              "depth_metric": np.array(scene.depth_metric),
+              "tracks_2d": tracks_2d(scene, result.tracks, queries.view).astype(np.float32)}
+    if result.scores is not None:
+        arrays["scores"] = result.scores.astype(np.float32)
+    if gt_track_index is not None:
+        arrays["gt_track_index"] = gt_track_index
+    return arrays
+
+
+def query_arrays(queries: Queries, config_text: str) -> dict[str, np.ndarray]:
+    """An instance's query file (`instances/{base}_{instance}_query.npz`): points [N,4] (t, x, y,
+    z world metres), each query's view, pixel and frame, the instance and the run's config."""
+    return {"query_points": queries.points.astype(np.float32), "query_view": queries.view,
+            "query_pixel": queries.pixel, "query_frame": queries.frame,
+            "instance_id": np.array(queries.instance_id), "config": np.array(config_text)}
 
 
 def write_tracked(path: Path, arrays: dict[str, np.ndarray], fingerprint: str) -> Path:

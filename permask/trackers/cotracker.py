@@ -14,7 +14,7 @@ from typing import List
 from permask.data import Queries, Scene, TrackResult
 from permask.errors import TrackerError
 from permask.fetch.spec import WeightFile
-from permask.trackers.encoder_cache import EncoderCache, EncoderReuseConfig
+from permask.trackers.encoder_cache import EncoderCache
 from permask.trackers.hub import UpstreamSource
 from permask.trackers.lifted import LiftedTracker, LiftedTrackerConfig
 from permask.trackers.lifting import fuse_over_time, lift_pixels
@@ -31,12 +31,15 @@ ONLINE_WEIGHTS = [WeightFile("facebook/cotracker3", "scaled_online.pth", licence
 
 
 @dataclass
-class CoTrackerConfig(EncoderReuseConfig, LiftedTrackerConfig):
+class CoTrackerConfig(LiftedTrackerConfig):
     """`tracker=cotracker3_offline`: CoTracker3 offline (whole clip at once), 2D per view, lifted
     to 3D."""
 
     _target_: str = "permask.trackers.cotracker.CoTrackerTracker"
     name: str = "cotracker3_offline"
+    # MiB of stored encoder inputs + outputs (model device) reused across a scene's instances
+    # (`EncoderCache`); 0: encode the video again for every instance (and view)
+    encoder_cache_mb: int = 4096
     upstream: str = UPSTREAM
     entry: str = "cotracker3_offline"
     weights: List[WeightFile] = field(default_factory=lambda: list(OFFLINE_WEIGHTS))

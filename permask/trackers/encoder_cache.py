@@ -17,15 +17,6 @@ from typing import Any, Callable
 PROBE_SIZE = 1024  # elements compared before the full comparison (rejects another view at once)
 
 
-@dataclass
-class EncoderReuseConfig:
-    """The setting of the trackers whose encoder output is reused across instances."""
-
-    # MiB of stored encoder inputs + outputs (model device) reused across a scene's instances;
-    # 0: encode the video again for every instance (and view)
-    encoder_cache_mb: int = 4096
-
-
 @dataclass(eq=False)  # entries are compared by identity
 class _Entry:
     """A computed encoding: the input [*], a strided probe of it, the output, and both tensors'

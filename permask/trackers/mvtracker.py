@@ -15,7 +15,7 @@ from permask.data import Queries, Scene, TrackResult
 from permask.errors import ConfigError
 from permask.fetch.spec import WeightFile
 from permask.trackers.base import apply_query_convention
-from permask.trackers.encoder_cache import EncoderCache, EncoderReuseConfig
+from permask.trackers.encoder_cache import EncoderCache
 from permask.trackers.hub import HubTracker, LearnedTrackerConfig, UpstreamSource, load_hub_entry
 from permask.trackers.joint import JOINT_ID, joined_queries, split_result
 
@@ -31,11 +31,14 @@ SIZE_MULTIPLE = 16  # the feature encoder works on multiples of 16 pixels
 
 
 @dataclass
-class MVTrackerConfig(EncoderReuseConfig, LearnedTrackerConfig):
+class MVTrackerConfig(LearnedTrackerConfig):
     """`tracker=mvtracker`: MVTracker, multi-view 3D."""
 
     _target_: str = "permask.trackers.mvtracker.MVTrackerTracker"
     name: str = "mvtracker"
+    # MiB of stored encoder inputs + outputs (model device) reused across a scene's instances
+    # (`EncoderCache`); 0: encode the video again for every instance (and view)
+    encoder_cache_mb: int = 4096
     upstream: str = UPSTREAM
     entry: str = "mvtracker"  # or mvtracker_cleandepth (with its weights file)
     weights: List[WeightFile] = field(default_factory=lambda: list(WEIGHTS))

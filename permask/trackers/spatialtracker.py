@@ -75,8 +75,9 @@ class SpatialTrackerV2Config(LiftedTrackerConfig):
     replace_ratio: float = 0.2
     depth_validity: bool = True  # pass depth > 0 as the depth-reliability mask (unc_metric)
     visibility_threshold: float = 0.5
-    identity_tolerance_px: float = 4.0  # a returned row is a query's own when its 2D track at the
-    # query's frame lies this close to the query pixel; rows that match no query are dropped
+    # pixels; a returned row is a query's own when its 2D track at the query's frame lies this
+    # close to the query pixel; rows that match no query are dropped
+    identity_tolerance_px: float = 4.0
 
 
 class SpatialTrackerV2Tracker(LiftedTracker):
