@@ -13,11 +13,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 (after use)
 
 from permask.demo.params import DemoParams  # noqa: E402
+from perf_settings import TARGET_BATCHING, TARGET_MEMORY, TARGET_OUTSIDE  # noqa: E402
 
 MiB = 2**20
-TARGET_BATCHING = 1.15  # per-mask time / one call, N = 8
-TARGET_OUTSIDE = 0.25  # share of lk's time outside OpenCV
-TARGET_MEMORY = 2.0  # working memory / decoded scene
 
 
 def write_outputs(results, out_dir: Path, *, quick: bool) -> list[Path]:

@@ -7,6 +7,10 @@ from pathlib import Path
 
 from common import ROOT  # benchmarks/common.py (the benchmarks' folder is on sys.path)
 
+TARGET_BATCHING = 1.0  # per-mask time / one call, N = 8
+TARGET_OUTSIDE = 0.20  # share of lk's time outside OpenCV
+TARGET_MEMORY = 2.0  # working memory / decoded scene
+
 RESULTS = ROOT / "benchmarks" / "results"
 
 
