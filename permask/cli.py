@@ -22,6 +22,7 @@ from omegaconf import DictConfig  # noqa: E402
 from permask.config import CONF_DIR, register_configs  # noqa: E402
 from permask.errors import Abort, PermaskError, unexpected_failure  # noqa: E402
 from permask.logs import guard_run_log, plain_text, run_log_failure, to_run_log  # noqa: E402
+from permask.help import command  # noqa: E402
 
 register_configs()
 
@@ -72,12 +73,7 @@ def _exit(code: int) -> None:
 
 def _resume_command(output_dir) -> str:
     overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("output_dir=")]
-    return shlex.join([*_command(), *overrides, f"output_dir={output_dir}"])
-
-
-def _command() -> list[str]:
-    """How this process was started: `python run.py` from a checkout, else `permask`."""
-    return ["python", "run.py"] if sys.argv[0].endswith("run.py") else ["permask"]
+    return shlex.join([*command().split(), *overrides, f"output_dir={output_dir}"])
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
