@@ -5,7 +5,7 @@ import pytest
 from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
 
-from permask import compose
+from tests.helpers.runs import compose  # cached per set of overrides
 from permask.compare.runs import names_run
 from permask.config import CONF_DIR
 from permask.resume import instance_fingerprint
