@@ -197,15 +197,32 @@ def lk_misses() -> str | None:
     return "\n".join(shown)
 
 
+def vs_plain_lk() -> str:
+    """`python benchmarks/vs_plain_lk.py` with the depth replaced by a plane (a video) and with the
+    scene's depth: the means over every camera and instance of the demo."""
+    rows = ["| depth | plain LK delta_avg | lk delta_avg | plain LK AJ | lk AJ | plain LK median error "
+            "| lk median error |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for depth, label in (("plane", "a 1 m plane (`--depth plane`)"), ("real", "the scene's (`--depth real`)")):
+        out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "vs_plain_lk.py"), "--depth", depth],
+                             cwd=ROOT, check=True, capture_output=True, text=True).stdout
+        means = {line.split()[1]: line.split()[-3::2] for line in out.splitlines()
+                 if line.startswith("mean ")}  # key -> [plain LK, lk]
+        (pd, ld), (pa, la), (pm, lm) = (means[k] for k in ("delta_avg", "AJ", "median_error_px"))
+        rows.append(f"| {label} | {float(pd):.3f} | {float(ld):.3f} | {float(pa):.3f} | {float(la):.3f} "
+                    f"| {float(pm):.1f} px | {float(lm):.1f} px |")
+    return "\n".join(rows)
+
+
 RESULTS_COLUMNS = ("camel", "cows", "real variants", "hard cases", "hard videos", "demo")
 BLOCKS = {"demo": demo_table, "compare_printed": compare_printed,
           "compare_demo": compare_demo_table, "inspect_demo": inspect_demo, "inspect_clip": inspect_clip,
           "modes": modes_table, "lk_suite": lambda: results_table("lk_suite"),
           "results": lambda: results_table("lk_suite", RESULTS_COLUMNS),
-          "lk_ablation": lambda: results_table("lk_ablation"), "lk_misses": lk_misses}
+          "lk_ablation": lambda: results_table("lk_ablation"), "lk_misses": lk_misses,
+          "vs_plain_lk": vs_plain_lk}
 # the page (relative to the checkout) that holds each block
 PAGES = {"README.md": ("demo", "compare_printed", "results"), "docs/inputs.md": ("inspect_demo", "inspect_clip"),
-         "docs/comparing.md": ("compare_demo", "modes"), "docs/lk.md": ("lk_suite", "lk_misses", "lk_ablation")}
+         "docs/comparing.md": ("compare_demo", "modes"), "docs/lk.md": ("lk_suite", "lk_misses", "lk_ablation", "vs_plain_lk")}
 
 
 def regenerate(page: str, text: str, only: set[str] | None = None) -> str:
