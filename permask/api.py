@@ -20,8 +20,19 @@ from typing import Any
 
 
 def compose(*overrides: str, return_hydra_config: bool = False) -> Any:
-    """The run config for `overrides` (as on the command line), typed and validated; with
-    `return_hydra_config`, Hydra's own settings too (`cfg.hydra`: run folder, job name)."""
+    """The run config, typed and validated, as `python run.py` would compose it.
+
+    Args:
+      overrides: command-line overrides, e.g. "tracker=static", "query.max_points=50".
+      return_hydra_config: also Hydra's own settings (`cfg.hydra`: run folder, job name).
+
+    Returns:
+      The composed DictConfig.
+
+    Raises:
+      Hydra's composition errors for a mistyped key or choice; permask.errors.ConfigError for a
+      value out of range.
+    """
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
@@ -36,7 +47,14 @@ def compose(*overrides: str, return_hydra_config: bool = False) -> Any:
 
 
 def make_tracker(cfg: Any) -> Any:
-    """The configured tracker (`cfg.tracker`), loaded and ready for `track(scene, queries)`."""
+    """The configured tracker, loaded (learned models: code and weights) once.
+
+    Args:
+      cfg: a composed config (`compose`).
+
+    Returns:
+      The tracker of `cfg.tracker`, ready for `track(scene, queries)` on every instance.
+    """
     import hydra.utils
 
     tracker = hydra.utils.instantiate(cfg.tracker)
@@ -45,7 +63,16 @@ def make_tracker(cfg: Any) -> Any:
 
 
 def run(cfg: Any, output_dir: str | Path) -> Any:
-    """The whole pipeline into `output_dir`, as `python run.py` does; returns the RunReport."""
+    """The whole pipeline, as `python run.py` does.
+
+    Args:
+      cfg: a composed config (`compose`).
+      output_dir: the run's folder; every output is written inside it.
+
+    Returns:
+      The RunReport: per instance its queries, tracks and figures, the overall figures and
+      every file written.
+    """
     from permask.pipeline import run as run_pipeline
 
     return run_pipeline(cfg, output_dir)

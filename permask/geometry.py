@@ -19,7 +19,14 @@ if TYPE_CHECKING:
 def unproject(pixels: np.ndarray, depth: np.ndarray, K: np.ndarray, E: np.ndarray) -> np.ndarray:
     """Lift pixels to world points.
 
-    pixels [N,2] (u,v), depth [N] z in metres, K [3,3], E [3,4] world-to-camera -> [N,3] world.
+    Args:
+      pixels: [N,2] (u, v), pixel centres at integer coordinates.
+      depth: [N] camera z, metres.
+      K: [3,3] intrinsics.
+      E: [3,4] world-to-camera extrinsics.
+
+    Returns:
+      [N,3] world points, metres.
     """
     pixels = np.asarray(pixels, np.float64)
     z = np.asarray(depth, np.float64)
@@ -43,9 +50,15 @@ def world_to_camera(points: np.ndarray, E: np.ndarray) -> np.ndarray:
 
 
 def project(points: np.ndarray, K: np.ndarray, E: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """World points [N,3] -> (pixels [N,2] (u,v), z [N] camera depth in metres).
+    """Project world points into one camera.
 
-    Points at or behind the camera get NaN pixels.
+    Args:
+      points: [N,3] world, metres.
+      K: [3,3] intrinsics.
+      E: [3,4] world-to-camera extrinsics.
+
+    Returns:
+      (pixels [N,2] (u, v), NaN at or behind the camera; z [N] camera depth, metres).
     """
     cam = world_to_camera(points, E)
     z = cam[:, 2]
