@@ -26,7 +26,17 @@ MAX_CANDIDATES = 20000  # pre-subsample before farthest-point sampling, keeps it
 
 
 def build_queries(scene: Scene, instance_id: str, cfg: QueryConfig) -> Queries:
-    """Query points of one instance, per `cfg.mode`; at most `cfg.max_points` of them."""
+    """Query points of one instance.
+
+    Args:
+      scene: the recording.
+      instance_id: whose masks the queries come from.
+      cfg: the `query` settings (mode: first_frame, contact_window, npz, gt; max_points, ...).
+
+    Returns:
+      Queries: points [N,4] (frame, x, y, z in world metres), each query's view [N] and pixel
+      [N,2]; at most `cfg.max_points` of them.
+    """
     if cfg.mode == "npz":
         return queries_from_file(scene, instance_id)
     if cfg.mode == "gt":

@@ -64,16 +64,34 @@ def query_arrays(queries: Queries, config_text: str) -> dict[str, np.ndarray]:
 
 
 def write_tracked(path: Path, arrays: dict[str, np.ndarray], fingerprint: str) -> Path:
-    """Write the tracked file atomically, with its format and permask versions; the fingerprint
-    marks the instance finished."""
+    """Write the tracked file atomically, with its format and permask versions.
+
+    Args:
+      path: `{base}_{tracker}_{instance}_tracked.npz` inside the run's folder.
+      arrays: its members (`tracked_arrays`: tracks_3d [T,N,3] metres, visibility [T,N], ...).
+      fingerprint: the instance's fingerprint; written with it, the instance counts as finished.
+
+    Returns:
+      The path written.
+    """
     versions = {k: np.array(v) for k, v in stamp(TRACKED_FORMAT).items()}
     return save_npz(path, fingerprint=np.array(fingerprint), **arrays, **versions)
 
 
 def read_tracked(path: Path, *, num_frames: int | None = None) -> TrackedFile | None:
-    """The tracked file at `path`, read without pickles; None (with a warning) if it is missing,
-    unreadable, incomplete or (num_frames given) has another number of frames.
-    FormatVersionError (one line) when a newer permask wrote it: never misread, never replaced."""
+    """Read a tracked file without executing pickles.
+
+    Args:
+      path: a `*_tracked.npz`.
+      num_frames: the number of frames it must have (None: any).
+
+    Returns:
+      The TrackedFile, or None (with a warning) when it is missing, unreadable, incomplete or has
+      another number of frames.
+
+    Raises:
+      FormatVersionError (one line) when a newer permask wrote it: never misread, never replaced.
+    """
     from permask.inputs.npz import load_npz_safely
 
     if not Path(path).is_file():

@@ -51,10 +51,25 @@ SCENE_KEYS = (*REQUIRED_KEYS, "camera_ids", "timestamps", QUERY_KEY, "gt_object_
 def load_scene(path: str | Path, mask_key: str = DEFAULT_MASK_KEY, *, temporal_stride: int = 1,
                spatial_downsample: int = 1, require_masks: bool = True,
                require_depth: bool = True, limits: DecodeLimits | None = None) -> Scene:
-    """Read an input NPZ (without executing pickles) and validate it into a `Scene`.
+    """Read an input NPZ (without executing pickles) and validate it into a `Scene`; the file is
+    only read, never modified.
 
-    temporal_stride s keeps frames 0, s, 2s, ...; spatial_downsample d keeps every d-th pixel
-    row/column (intrinsics scaled by 1/d). The file is only read, never modified.
+    Args:
+      path: the recording (the old pipeline's format, a label map, or per-instance members).
+      mask_key: the member holding the instance masks (default `sam2_masks`).
+      temporal_stride: s keeps frames 0, s, 2s, ...
+      spatial_downsample: d keeps every d-th pixel row and column (intrinsics scaled by 1/d).
+      require_masks: refuse a file without instance masks.
+      require_depth: refuse a file without depth.
+      limits: decoding bounds (sizes, unpickled bytes); None: the defaults.
+
+    Returns:
+      The Scene: rgbs [V,T,H,W,3] uint8, depths [V,T,H,W] metres (0: no measurement), intrs
+      [V,T,3,3], extrs [V,T,3,4] world-to-camera, masks per instance [V,T,Hm,Wm] bool.
+
+    Raises:
+      InputFileError, InputFormatError, UnsafePickleError or InstanceError (permask.errors; one
+      line naming the file, key and problem) for a missing, wrong or hostile file.
     """
     path = Path(path)
     all_keys = npz_keys(path)
