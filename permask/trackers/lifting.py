@@ -46,13 +46,20 @@ class LiftingParams:
 def read_depth_robust(depth: np.ndarray, uv: np.ndarray, z_expected: np.ndarray, window: int,
                       tolerance: float, tolerance_rel: float, view: np.ndarray | None = None
                       ) -> tuple[np.ndarray, np.ndarray]:
-    """Robust depth read at uv [M,2] in depth [H,W] (0 = no measurement), or in depth [V,H,W]
-    with each pixel's view [M].
+    """Depth at tracked pixels when sparse depth has holes and edges: the nearest pixel's depth
+    where it is valid and agrees with the expected z; else (a hole, or an edge) the valid depth
+    in a (2*window+1)^2 neighbourhood nearest the expected z.
 
-    The nearest pixel's depth where it is valid and agrees with the expected z [M]; else (a hole,
-    or an edge) the valid depth in a (2*window+1)^2 neighbourhood nearest the expected z.
-    Returns (z [M], ok [M]): ok where the chosen depth lies within
-    `tolerance + tolerance_rel * |z_expected|` of the expected z. NaN pixels are never ok.
+    Args:
+      depth: [H,W] metres (0: no measurement), or [V,H,W] with each pixel's `view`.
+      uv: [M,2] pixels (u, v); NaN pixels are never ok.
+      z_expected: [M] the camera z the point should have, metres.
+      window: neighbourhood radius, pixels.
+      tolerance, tolerance_rel: agreement within `tolerance + tolerance_rel * |z_expected|` m.
+      view: [M] int, each pixel's view in a [V,H,W] depth.
+
+    Returns:
+      (z [M] metres, ok [M] bool: the chosen depth agrees).
     """
     uv = np.asarray(uv, np.float64).reshape(-1, 2)
     z_expected = np.asarray(z_expected, np.float64).reshape(-1)
@@ -130,10 +137,17 @@ def instance_masks(scene: Scene, instance_id: str, dilate_px: int) -> np.ndarray
 
 def fuse_views(estimates: np.ndarray, previous: np.ndarray, tolerance: float
                ) -> tuple[np.ndarray, np.ndarray]:
-    """Fuse per-view 3D estimates [V,N,3] (NaN: none) into [N,3] with outlier rejection.
+    """Fuse the views' 3D estimates of each point with outlier rejection: the reference is the
+    per-axis median where at least 3 views measured, else the estimate nearest the previous
+    position; the views within `tolerance` of it are averaged.
 
-    The reference is the per-axis median where >=3 views measured, else the estimate nearest the
-    previous position [N,3]; views within `tolerance` metres of it are inliers [V,N] and averaged.
+    Args:
+      estimates: [V,N,3] world metres, NaN where a view has none.
+      previous: [N,3] the points' previous positions (NaN: unknown).
+      tolerance: metres.
+
+    Returns:
+      (fused [N,3] metres, NaN where no view measured; inlier [V,N] bool).
     """
     measured = ~np.isnan(estimates[..., 0])
     if len(estimates) == 1:  # one view: its estimate is the reference and the fused position

@@ -14,9 +14,16 @@ _IDENTITY = np.eye(4)  # copied, not rebuilt: np.eye costs more than the fit's a
 
 def kabsch(src: np.ndarray, dst: np.ndarray, with_scale: bool = False,
            weights: np.ndarray | None = None) -> np.ndarray:
-    """Least-squares transform [4,4] with dst ~ s R src + t, for src, dst [M,3] (M >= 3);
-    s = 1 (rigid) unless `with_scale` (Umeyama's similarity); each pair weighted by `weights`
-    [M] (> 0; None: all 1)."""
+    """Least-squares rigid transform (Kabsch), or similarity (Umeyama), dst ~ s R src + t.
+
+    Args:
+      src, dst: [M,3] paired points (M >= 3).
+      with_scale: fit the scale s too (else s = 1).
+      weights: [M] > 0 per pair (None: all 1).
+
+    Returns:
+      [4,4] transform taking src to dst.
+    """
     return _kabsch_pairs(np.concatenate([src, dst], axis=1), with_scale, weights)
 
 
@@ -50,9 +57,18 @@ def _kabsch_pairs(pairs: np.ndarray, with_scale: bool, weights: np.ndarray | Non
 def fit_rigid_robust(src: np.ndarray, dst: np.ndarray, min_points: int = 6,
                      iterations: int = 3, floor: float = 0.005,
                      with_scale: bool = False) -> np.ndarray | None:
-    """Rigid (or, `with_scale`, similarity) transform [4,4] from src to dst [M,3], refitted on
-    inliers (residual below max(3 x median residual, floor metres)); None when too few points or
-    too few inliers."""
+    """Rigid (or similarity) transform from src to dst, refitted on its inliers.
+
+    Args:
+      src, dst: [M,3] paired points, metres.
+      min_points: fewer pairs or inliers than this: no fit.
+      iterations: refits at most (it stops when the inliers stop changing).
+      floor: metres; inliers lie below max(3 x the median residual, floor).
+      with_scale: fit a similarity (a constant-depth stand-in, where moving away is shrinking).
+
+    Returns:
+      [4,4] transform, or None with too few points or fewer than half of them inliers.
+    """
     enough = max(min_points, 3)
     if len(src) < enough:
         return None
