@@ -284,11 +284,14 @@ def ranges(schema: type = None, prefix: str = "") -> Iterator[tuple[str, Callabl
             yield from ranges(f.default_factory, f"{prefix}{f.name}.")
 
 
+_ABSENT = object()  # OmegaConf.select's answer for a key the config does not have
+
+
 def validate_config(cfg: Any) -> None:
     """Refuse out-of-range values before any work (names and types are Hydra's job)."""
     for key, ok, what in ranges():
-        value = OmegaConf.select(cfg, key)
-        if OmegaConf.select(cfg, key, default="<absent>") == "<absent>":
+        value = OmegaConf.select(cfg, key, default=_ABSENT)
+        if value is _ABSENT:
             continue
         if not ok(value):
             raise ConfigError(f"must be {what}, got {value}", key=key)
