@@ -4,6 +4,8 @@ adaptive LK window, with known answers; the quality benchmark on one case behind
 from __future__ import annotations
 
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -296,6 +298,13 @@ def test_a_pixel_outside_the_mask_moves_to_the_nearest_mask_pixel():
                                [[12, 7], [10, 7], [15, 9], [10, 5], [12.4, 6.6]])
     assert nearest_inside(mask, uv[[0, 4]]) is None  # nothing to move
     assert nearest_inside(np.zeros((20, 30), bool), uv) is None  # an empty mask: no target
+    # a point behind the camera projects to NaN: it stays NaN, the others still move
+    behind = np.array([[np.nan, np.nan], [4.0, 7.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no NaN cast to an integer pixel
+        moved = nearest_inside(mask, behind)
+    assert np.isnan(moved[0]).all() and (moved[1] == [10, 7]).all()
+    assert nearest_inside(mask, behind[:1]) is None
 
 
 def test_lk_pulls_lost_points_into_the_mask_on_videos_only(monkeypatch):

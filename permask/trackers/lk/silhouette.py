@@ -62,10 +62,11 @@ def edge_distance(masks: np.ndarray, uv: np.ndarray, view: np.ndarray, reach: np
 
 
 def nearest_inside(mask: np.ndarray, uv: np.ndarray) -> np.ndarray | None:
-    """Pixels uv [M,2] (x, y; finite) with those outside mask [H,W] bool (or outside the image)
-    moved to the nearest pixel of the mask (L2, OpenCV's distance transform); None when no pixel
-    moves (all inside, or an empty mask)."""
-    outside = ~lookup_mask(mask, uv)
+    """Pixels uv [M,2] (x, y) with those outside mask [H,W] bool (or outside the image) moved to
+    the nearest pixel of the mask (L2, OpenCV's distance transform); NaN pixels (a point at or
+    behind the camera) stay NaN. None when no pixel moves (all inside or NaN, or an empty
+    mask)."""
+    outside = ~lookup_mask(mask, uv) & np.isfinite(uv).all(axis=1)
     if not outside.any() or not mask.any():
         return None
     H, W = mask.shape
