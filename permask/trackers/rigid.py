@@ -117,19 +117,21 @@ def fit_rigid_ransac(src: np.ndarray, dst: np.ndarray, tolerance: float, min_poi
     M = len(src)
     if M < max(min_points, 3):
         return None
-    inliers = None
+    inliers = fitted_on = None  # the pairs `pose` was fitted on
     if guess is not None and guess.sum() >= max(min_points, 3):
         pose = kabsch(src[guess], dst[guess])
         diff = src @ pose[:3, :3].T + pose[:3, 3] - dst
         close = np.einsum("ij,ij->i", diff, diff) < tolerance ** 2
         if close.sum() >= accept * M:
-            inliers = close
+            inliers, fitted_on = close, guess
     if inliers is None:
         inliers = _ransac_inliers(src, dst, tolerance)
     for _ in range(2):  # refit on the consensus, recount
         if inliers.sum() < max(min_points, 3):
             return None
-        pose = kabsch(src[inliers], dst[inliers])
+        if fitted_on is not None and np.array_equal(inliers, fitted_on):
+            break  # a refit on the very pairs of the fit gives the same pose and count
+        pose, fitted_on = kabsch(src[inliers], dst[inliers]), inliers
         inliers = ((src @ pose[:3, :3].T + pose[:3, 3] - dst) ** 2).sum(-1) < tolerance ** 2
     if inliers.sum() < max(min_points, 3):
         return None
