@@ -43,6 +43,7 @@ def raw(results) -> dict:
     if results.opencv:
         data["opencv"]["outside"] = results.opencv.outside
         data["opencv"]["outside_timed"] = results.opencv.outside_timed
+        data["opencv"]["costs"]["floor"] = results.opencv.costs.floor
     for row, out in zip(results.memory, data["memory"]):
         out["ratio"] = row.ratio
     return data
@@ -179,10 +180,26 @@ def opencv_section(results) -> str:
             f"inside the cv2 functions (timers around them): **{o.outside_timed:.1%}** outside, "
             "the figure the target is judged on.\n\n"
             + table(["where", "seconds", "share"], split)
+            + cost_model_text(o.costs)
             + "\nOpenCV functions:\n\n" + table(["function", "calls", "seconds"], cv2_rows)
             + "\nTop functions outside OpenCV by own time (tottime):\n\n"
             + table(["function", "calls", "tottime (s)", "cumtime (s)"], hot)
             + "\n![profile](profile.png)\n")
+
+
+def cost_model_text(m) -> str:
+    """Item 3's split per step and per point-step (`perf_tracking.CostModel`)."""
+    rows = [["per step (one frame of one call)", f"{m.outside_per_step_ms:.2f} ms",
+             f"{m.cv2_per_step_ms:.2f} ms"],
+            ["per point-step (one point over one frame, all views)",
+             f"{m.outside_per_point_us:.2f} µs", f"{m.cv2_per_point_us:.2f} µs"]]
+    return ("\nWhere the time comes from: the same calls on the first "
+            f"{m.small} points of each instance against all of them ({m.steps} steps in all; "
+            "plain timers, fastest pass), split along a straight line into a cost per step and "
+            "a cost per point-step, each side of OpenCV:\n\n"
+            + table(["cost", "outside OpenCV", "inside OpenCV"], rows)
+            + f"\nWith no cost per step at all, the per-point work alone would leave "
+            f"**{m.floor:.0%}** outside OpenCV.\n")
 
 
 def recording_section(results) -> str:

@@ -5,7 +5,10 @@
    theirs); best of `repeats`.
 3. OpenCV: share of the per-instance `track` calls' time spent inside OpenCV functions (cProfile,
    cross-checked with plain timers around the cv2 functions, which add no profiler overhead;
-   fastest of `repeats` passes), and the top functions outside OpenCV.
+   fastest of `repeats` passes), and the top functions outside OpenCV; and where that time
+   comes from (`cost_model`): the same calls on the first 30 points of each instance and on all
+   of them split each side (outside, inside OpenCV) into a cost per step and a cost per point and
+   step.
 """
 
 from __future__ import annotations
@@ -54,6 +57,26 @@ class Hotspot:
 
 
 @dataclass
+class CostModel:
+    """Item 3's split of the per-instance calls' time into a part per step (frame of one call)
+    and a part per point-step (one query point over one step, all views), each side of OpenCV,
+    from the same calls on `small` and on all points per instance (plain timers, fastest pass)."""
+
+    steps: int  # frames stepped over all calls
+    small: int  # points per instance in the small run
+    outside_per_step_ms: float
+    outside_per_point_us: float
+    cv2_per_step_ms: float
+    cv2_per_point_us: float
+
+    @property
+    def floor(self) -> float:
+        """The share outside OpenCV with no cost per step at all: what the per-point work alone
+        leaves outside."""
+        return self.outside_per_point_us / (self.outside_per_point_us + self.cv2_per_point_us)
+
+
+@dataclass
 class OpenCVShare:
     """Item 3. Profiled seconds: inside cv2, numpy/other C builtins, Python code (own time).
     Timed: the same calls unprofiled (wall) and the time inside the cv2 functions (timers)."""
@@ -68,6 +91,7 @@ class OpenCVShare:
     cv2_timed_s: float
     cv2_functions: list[Hotspot]
     hotspots: list[Hotspot]
+    costs: CostModel
 
     @property
     def outside(self) -> float:
@@ -150,21 +174,64 @@ def bench_opencv(scene: Scene, queries: dict[str, Queries], repeats: int = 1,
     builtin_s = sum(h.tottime for f, h in other if f[0] == "~")
     python_s = sum(h.tottime for f, h in other if f[0] != "~")
     cv2_s = sum(h.tottime for h in cv2_rows)
-    passes = []  # (wall seconds, seconds inside cv2)
-    for _ in range(repeats):
-        with attribute_timers(cv2, [h.label for h in cv2_rows]) as spent:
-            wall = timed(lambda: [tracker.track(scene, q) for q in queries.values()])[0]
-        passes.append((wall, sum(spent.values())))
-    wall, inside = min(passes)
+    cv2_names = [h.label for h in cv2_rows]
+    wall, inside = timed_split(tracker, scene, queries, repeats, cv2_names)
     hotspots = sorted((h for _, h in other), key=lambda h: -h.tottime)[:top]
     return OpenCVShare(len(queries), sum(len(q) for q in queries.values()),
                        cv2_s + builtin_s + python_s, cv2_s, builtin_s, python_s, wall,
-                       inside, sorted(cv2_rows, key=lambda h: -h.tottime), hotspots)
+                       inside, sorted(cv2_rows, key=lambda h: -h.tottime), hotspots,
+                       cost_model(scene, queries, (wall, inside), repeats, cv2_names))
+
+
+def first_points(queries: Queries, n: int) -> Queries:
+    return Queries(queries.instance_id, queries.points[:n], queries.view[:n], queries.pixel[:n])
+
+
+def timed_split(tracker, scene: Scene, queries: dict[str, Queries], repeats: int,
+                cv2_names: list[str]) -> tuple[float, float]:
+    """(wall seconds, seconds inside the cv2 functions `cv2_names`) of the per-instance calls,
+    fastest of `repeats` passes."""
+    passes = []
+    for _ in range(repeats):
+        with attribute_timers(cv2, cv2_names) as spent:
+            wall = timed(lambda: [tracker.track(scene, q) for q in queries.values()])[0]
+        passes.append((wall, sum(spent.values())))
+    return min(passes)
+
+
+def point_steps(scene: Scene, queries: dict[str, Queries]) -> int:
+    """Query points times the frames each is stepped over, summed over the calls."""
+    return sum(int((scene.num_frames - 1 - q.frame).sum()) for q in queries.values())
+
+
+def cost_model(scene: Scene, queries: dict[str, Queries], full: tuple[float, float],
+               repeats: int, cv2_names: list[str], small: int = 30) -> CostModel:
+    """Given the per-instance calls' (wall, inside cv2) seconds on all points (`full`), time
+    them on the first `small` points of each instance; a straight line through the two runs,
+    per step and per point-step, each side of OpenCV."""
+    steps = sum(scene.num_frames - 1 - int(q.frame.min()) for q in queries.values())
+    reduced = {k: first_points(q, small) for k, q in queries.items()}
+    wall_s, in_s = timed_split(LKTracker(), scene, reduced, repeats, cv2_names)
+    p_s, p_a = point_steps(scene, reduced), point_steps(scene, queries)
+    out_s, (wall_a, in_a) = wall_s - in_s, full
+    per_point_out = (wall_a - in_a - out_s) / (p_a - p_s)
+    per_point_in = (in_a - in_s) / (p_a - p_s)
+    return CostModel(steps, small, 1e3 * (out_s - per_point_out * p_s) / steps,
+                     1e6 * per_point_out, 1e3 * (in_s - per_point_in * p_s) / steps,
+                     1e6 * per_point_in)
+
+
+def print_cost_model(model: CostModel) -> None:
+    print(f"  per step: {model.outside_per_step_ms:.2f} ms outside OpenCV, "
+          f"{model.cv2_per_step_ms:.2f} ms inside; per point-step: "
+          f"{model.outside_per_point_us:.2f} us outside, {model.cv2_per_point_us:.2f} us inside "
+          f"-> {model.floor:.0%} outside with no cost per step")
 
 
 def print_opencv(share: OpenCVShare) -> None:
     print(f"  outside OpenCV: {share.outside:.1%} (cProfile), {share.outside_timed:.1%} "
           f"(timers, no profiler) - target < {TARGET_OUTSIDE:.0%}")
+    print_cost_model(share.costs)
     print(f"  cv2: {share.cv2_s:.2f} s, numpy/C builtins {share.builtin_s:.2f} s, "
           f"Python code {share.python_s:.2f} s (profiled total {share.profiled_s:.2f} s)")
     print("  top functions outside OpenCV by own time (tottime):")
