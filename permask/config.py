@@ -99,6 +99,10 @@ class DemoConfig(DemoParams):
 class InputConfig:
     npz: Optional[str] = None  # None: the built-in demo scene
     mask_key: str = "sam2_masks"
+    # metres per stored depth unit (0.001: millimetres, as uint16 depth maps store it); None:
+    # float depth is metres and integer depth is refused
+    depth_scale: Optional[float] = ranged(None, lambda v: v is None or (math.isfinite(v) and v > 0),
+                                          "null or a finite number > 0 (metres per unit)")
     demo: DemoConfig = field(default_factory=DemoConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
 

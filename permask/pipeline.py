@@ -105,7 +105,8 @@ def load_input(cfg: DictConfig) -> Scene:
     depth = hydra.utils.instantiate(cfg.depth)
     scene = load_scene(input_path(cfg), cfg.input.mask_key, temporal_stride=cfg.temporal_stride,
                        spatial_downsample=cfg.spatial_downsample,
-                       require_depth=depth.needs_file_depth, limits=decode_limits(cfg))
+                       require_depth=depth.needs_file_depth, limits=decode_limits(cfg),
+                       depth_scale=cfg.input.depth_scale)
     scene = depth.apply(scene)
     scene.depth_source, scene.depth_metric = depth.name, bool(depth.metric)
     return scene

@@ -78,6 +78,6 @@ def test_every_ranged_field_refuses_a_value_out_of_range(key, must_be, default_c
 
 def test_the_ranges_cover_the_run_settings_that_need_one():
     keys = [key for key, _, _ in ranges()]
-    assert {"query.max_points", "temporal_stride", "input.limits.max_depth",
+    assert {"query.max_points", "temporal_stride", "input.limits.max_depth", "input.depth_scale",
             "record.instance_cloud_stride", "metrics.short_side"} <= set(keys)
-    assert len(keys) == len(set(keys)) == 20
+    assert len(keys) == len(set(keys)) == 21

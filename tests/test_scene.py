@@ -206,6 +206,19 @@ def test_sparse_depth_kept(tmp_path):
     assert np.isfinite(scene.depths).all()
 
 
+def test_millimetre_depth_with_its_scale_loads_as_metres(tmp_path, reference):
+    a = base_arrays()
+    a["depths"] = np.round(a["depths"] * 1000).astype(np.uint16)  # a depth camera's uint16 mm
+    path = save(tmp_path, a)
+    scene = load_scene(path, depth_scale=0.001)
+    np.testing.assert_allclose(scene.depths, reference.depths, atol=5e-4)
+    assert scene.depths.dtype == np.float32
+    with pytest.raises(InputFormatError, match="input.depth_scale"):
+        load_scene(path)  # integer depth has no unit of its own
+    float_metres = load_scene(save(tmp_path, base_arrays(), "f.npz"), depth_scale=0.5)  # floats too
+    np.testing.assert_allclose(float_metres.depths, reference.depths * 0.5, rtol=1e-6)
+
+
 def test_ground_truth_and_timestamps(tmp_path):
     a = base_arrays()
     poses = np.tile(np.eye(4), (2, T, 1, 1))

@@ -40,9 +40,16 @@ def video_vthw(value: Any, ctx: Ctx) -> tuple[int, int, int, int]:
     raise shape_error("rgbs", "[V,T,3,H,W] or [V,T,H,W,3]", a, ctx)
 
 
-def read_depths(value: Any, ctx: Ctx, require_valid: bool = True) -> np.ndarray:
-    """depths -> [V,T,H,W] float32 metres, invalid (NaN/inf) -> 0; negative values refused."""
+def read_depths(value: Any, ctx: Ctx, require_valid: bool = True,
+                scale: float | None = None) -> np.ndarray:
+    """depths -> [V,T,H,W] float32 metres, invalid (NaN/inf) -> 0; negative values refused.
+    `scale`: metres per stored unit (None: float depth is metres, integer depth is refused: an
+    integer depth map is millimetres or another sensor unit, never metres)."""
     a = numeric(value, "depths", ctx, "iuf")
+    if scale is None and a.dtype.kind in "iu":
+        raise ctx.error("depths", f"integer depth ({a.dtype}) has no unit; permask reads metres",
+                        fix="set input.depth_scale to the metres per stored unit "
+                            "(0.001 for millimetres)")
     if a.ndim == 5 and a.shape[2] == 1:
         a = a[:, :, 0]
     if a.ndim != 4:
@@ -50,6 +57,8 @@ def read_depths(value: Any, ctx: Ctx, require_valid: bool = True) -> np.ndarray:
     if min(a.shape) == 0:
         raise shape_error("depths", "[V,T,H,W] with no empty axis", a, ctx)
     d = a.astype(np.float32, copy=False)  # the freshly read array: no second copy
+    if scale is not None:  # in place on a converted copy; never on the array passed in
+        d = d * np.float32(scale) if d is a else np.multiply(d, np.float32(scale), out=d)
     negative = int((d < 0).sum())
     if negative:
         raise ctx.error("depths", f"{negative} negative depth value(s); depth is z in metres",
@@ -127,7 +136,12 @@ def read_intrinsics(value: Any, V: int, T: int, ctx: Ctx) -> np.ndarray:
 
 def read_extrinsics(value: Any, V: int, T: int, ctx: Ctx) -> np.ndarray:
     """extrs -> [V,T,3,4] float32 world-to-camera; the rotation part must be a rotation."""
-    E = _per_frame(numeric(value, "extrs", ctx), "extrs", ((3, 4), (4, 4)), V, T, ctx)[..., :3, :]
+    E = _per_frame(numeric(value, "extrs", ctx), "extrs", ((3, 4), (4, 4)), V, T, ctx)
+    if E.shape[-2] == 4:
+        if np.abs(E[..., 3, :] - [0.0, 0.0, 0.0, 1.0]).max() > 1e-6:
+            raise ctx.error("extrs", "last row of a 4x4 extrinsic matrix is not [0,0,0,1]",
+                            fix="store world-to-camera [R|t] (3x4) or [[R,t],[0,0,0,1]] (4x4)")
+        E = E[..., :3, :]
     R = E[..., :3]
     err = np.abs(R @ np.swapaxes(R, -1, -2) - np.eye(3)).max()
     if err > 1e-2 or (np.linalg.det(R) <= 0).any():

@@ -50,7 +50,8 @@ SCENE_KEYS = (*REQUIRED_KEYS, "camera_ids", "timestamps", QUERY_KEY, "gt_object_
 
 def load_scene(path: str | Path, mask_key: str = DEFAULT_MASK_KEY, *, temporal_stride: int = 1,
                spatial_downsample: int = 1, require_masks: bool = True,
-               require_depth: bool = True, limits: DecodeLimits | None = None) -> Scene:
+               require_depth: bool = True, limits: DecodeLimits | None = None,
+               depth_scale: float | None = None) -> Scene:
     """Read an input NPZ (without executing pickles) and validate it into a `Scene`; the file is
     only read, never modified.
 
@@ -62,6 +63,8 @@ def load_scene(path: str | Path, mask_key: str = DEFAULT_MASK_KEY, *, temporal_s
       require_masks: refuse a file without instance masks.
       require_depth: refuse a file without depth.
       limits: decoding bounds (sizes, unpickled bytes); None: the defaults.
+      depth_scale: metres per stored depth unit (0.001: millimetres); None: float depth is
+        metres and integer depth is refused.
 
     Returns:
       The Scene: rgbs [V,T,H,W,3] uint8, depths [V,T,H,W] metres (0: no measurement), intrs
@@ -77,7 +80,8 @@ def load_scene(path: str | Path, mask_key: str = DEFAULT_MASK_KEY, *, temporal_s
     return scene_from_arrays(arrays, str(path), mask_key, temporal_stride=temporal_stride,
                              spatial_downsample=spatial_downsample, require_masks=require_masks,
                              fingerprint=file_fingerprint(path), consume=True,
-                             require_depth=require_depth, all_keys=all_keys)
+                             require_depth=require_depth, all_keys=all_keys,
+                             depth_scale=depth_scale)
 
 
 def used_keys(mask_key: str):
@@ -91,7 +95,8 @@ def scene_from_arrays(arrays: dict[str, Any], source: str, mask_key: str = DEFAU
                       temporal_stride: int = 1, spatial_downsample: int = 1,
                       require_masks: bool = True, fingerprint: str = "",
                       consume: bool = False, require_depth: bool = True,
-                      all_keys: list[str] | None = None) -> Scene:
+                      all_keys: list[str] | None = None,
+                      depth_scale: float | None = None) -> Scene:
     """Validate an in-memory `key -> array` dict (as `load_npz_safely` returns) into a `Scene`.
 
     source names the data in error messages. The result may share memory with `arrays`.
@@ -99,6 +104,7 @@ def scene_from_arrays(arrays: dict[str, Any], source: str, mask_key: str = DEFAU
     file never holds two copies of the video at once.
     require_depth: False for depth sources that make their own (`depth=constant`, learned
     models): `depths` may then be missing (zeros are used) or hold no valid value.
+    depth_scale: metres per stored depth unit (see `load_scene`).
     """
     ctx = Ctx(str(source), list(all_keys if all_keys is not None else arrays))
     stride = positive_int(temporal_stride, "temporal_stride", ctx)
@@ -107,7 +113,7 @@ def scene_from_arrays(arrays: dict[str, Any], source: str, mask_key: str = DEFAU
 
     take = arrays.pop if consume else arrays.__getitem__
     if "depths" in arrays:
-        depths = read_depths(take("depths"), ctx, require_valid=require_depth)
+        depths = read_depths(take("depths"), ctx, require_valid=require_depth, scale=depth_scale)
     else:
         depths = np.zeros(video_vthw(arrays["rgbs"], ctx), np.float32)
     V, T, H, W = depths.shape

@@ -74,6 +74,7 @@ def read_input(path: str | Path, run_cfg: Any, mask_key: str | None = None
     headers = member_headers(path)
     key = mask_key or find_mask_key(headers, run_cfg.input.mask_key)
     scene = load_scene(path, key, limits=decode_limits(run_cfg),
+                       depth_scale=run_cfg.input.get("depth_scale"),
                        require_depth=get_class(run_cfg.depth._target_).needs_file_depth)
     return path, headers, key, scene
 

@@ -70,9 +70,14 @@ CASES = {
     "nan_in_extrinsics": (with_camera("extrs", lambda a: a.__setitem__((0, 0, 0, 3), np.nan)), "extrs"),
     "inf_in_intrinsics": (with_camera("intrs", lambda a: a.__setitem__((1, 2, 0, 2), np.inf)), "intrs"),
     "nan_in_intrinsics": (with_camera("intrs", lambda a: a.__setitem__((0, 0, 0, 0), np.nan)), "intrs"),
+    "extrinsics_4x4_not_ending_in_0001": (
+        changed(extrs=np.concatenate([BASE["extrs"], np.broadcast_to(
+            [[[[0.0, 0.0, 1.0, 1.0]]]], (*BASE["extrs"].shape[:2], 1, 4))], axis=2)), "extrs"),
     "singular_intrinsics": (with_camera("intrs", lambda a: a.__setitem__((0, 0, 0, 0), 0.0)), "intrs"),
     "all_invalid_depth": (changed(depths=np.zeros_like(BASE["depths"])), "depths"),
     "negative_depth": (with_camera("depths", lambda a: a.__setitem__((0, 0, 0, 5, 5), -1.0)), "depths"),
+    "integer_depth_without_a_scale": (changed(depths=(BASE["depths"] * 1000).astype(np.uint16)),
+                                      "depths"),
     "masks_with_no_instance": (changed(sam2_masks=obj({})), "sam2_masks"),
     "label_map_all_background": (changed(sam2_masks=np.zeros((2, 6, 32, 40), np.uint8)), "sam2_masks"),
     "only_instance_empty_everywhere": (
