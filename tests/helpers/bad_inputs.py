@@ -89,6 +89,8 @@ CASES = {
         changed(sam2_contact_frames=obj({"instance_0": {"cam_00": 99, "cam_01": 1}})),
         "contact_frames"),
     "query_points_wrong_width": (changed(query_points=np.zeros((5, 3), np.float32)), "query_points"),
+    "query_points_frame_not_an_index": (
+        changed(query_points=np.array([[0.5, 0.0, 0.0, 1.0]], np.float32)), "query_points"),
     "query_points_outside_frames": (
         changed(query_points=np.array([[10, 0, 0, 1]], np.float32)), "query_points"),
     "mask_key_missing": (changed(sam2_masks=None, sam2_contact_frames=None), "sam2_masks"),
