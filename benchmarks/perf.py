@@ -3,6 +3,7 @@
     python benchmarks/perf.py            # full: ~5 min on a 2-core CPU -> benchmarks/results/
     python benchmarks/perf.py --quick    # smoke version, < 3 min -> benchmarks/results/quick/
     python benchmarks/perf.py --items 1,3  # only some of the measurements
+    python benchmarks/perf.py --items 1,3 --lk win_min=15  # lk with other settings (items 1, 3, 4)
 
 1. batching: per-mask tracking of N=8 instances (the sum of N `lk` `track` calls) against ONE
    `track` call on all their query points at once (given a synthetic instance whose mask is the
@@ -41,6 +42,7 @@ from pathlib import Path
 # the modules beside this script (its folder is on sys.path)
 import memory
 from common import demo_scene
+from hard_cases import parse_value
 from perf_machine import load_average, machine_info
 from perf_processes import ProcessRow, bench_processes
 from perf_recording import Recording, bench_recording, print_recording
@@ -49,6 +51,7 @@ from perf_scaling import SweepPoint, bench_scaling
 from perf_settings import FULL, QUICK, TARGET_BATCHING, Settings
 from perf_tracking import (Batching, OpenCVShare, bench_batching, bench_opencv, instance_queries,
                            print_opencv, track_all)
+from permask.trackers.lk import LKTracker
 
 
 @dataclass
@@ -63,24 +66,28 @@ class Results:
     scaling: list[SweepPoint] = field(default_factory=list)
 
 
-def parse_args() -> tuple[Settings, set[int], bool]:
+def parse_args() -> tuple[Settings, set[int], bool, dict]:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smoke version (< 3 min)")
     ap.add_argument("--items", default="1,2,3,4,5,6", help="comma-separated items to run")
     ap.add_argument("--out", type=Path, help="output folder (default benchmarks/results[/quick])")
+    ap.add_argument("--lk", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="LKConfig settings for the lk of items 1, 3 and 4 (default: lk's own)")
     args = ap.parse_args()
     settings = QUICK if args.quick else FULL
     if args.out:
         settings = dataclasses.replace(settings, out_dir=args.out)
-    return settings, {int(i) for i in args.items.split(",")}, args.quick
+    lk = {k: parse_value(v) for k, v in (o.split("=", 1) for o in args.lk)}
+    return settings, {int(i) for i in args.items.split(",")}, args.quick, lk
 
 
 def main() -> None:
-    settings, items, quick = parse_args()
+    settings, items, quick, lk = parse_args()
     started = time.perf_counter()
     results = Results(machine_info(), {k: (str(v) if isinstance(v, Path) else v)
-                                       for k, v in dataclasses.asdict(settings).items()})
+                                       for k, v in dataclasses.asdict(settings).items()} | {"lk": lk})
+    tracker = LKTracker(**lk)
     with tempfile.TemporaryDirectory(prefix="permask_perf_") as tmp:
         work = Path(tmp)
         if items & {1, 3, 4}:
@@ -90,18 +97,18 @@ def main() -> None:
             if 1 in items:
                 print(f"1. batching: {settings.batch_instances} instances, per mask vs one call",
                       flush=True)
-                results.batching, tracked = bench_batching(scene, queries, settings.repeats)
+                results.batching, tracked = bench_batching(scene, queries, settings.repeats, tracker)
                 b = results.batching
                 print(f"  per mask {b.per_mask_s:.2f} s, one call {b.one_call_s:.2f} s "
                       f"-> {b.ratio:.2f}x (target <= {TARGET_BATCHING}x)", flush=True)
             else:
-                tracked = track_all(scene, queries)
+                tracked = track_all(scene, queries, tracker)
         if 2 in items:
             print("2. one process vs one process per instance", flush=True)
             results.processes = bench_processes(settings.process_counts, work / "processes")
         if 3 in items:
             print("3. lk inside vs outside OpenCV", flush=True)
-            results.opencv = bench_opencv(scene, queries, settings.repeats)
+            results.opencv = bench_opencv(scene, queries, tracker, settings.repeats)
             print_opencv(results.opencv)
         if 4 in items:
             print("4. recordings", flush=True)

@@ -140,7 +140,9 @@ def batching_section(results) -> str:
              [f"one call on all {b.points} points", f"{b.one_call_s:.3f}"]]
     return ("## 1. Per mask vs one call on all points\n\n"
             f"`DemoParams(num_objects={b.instances})`, default queries (`QueryConfig()`: first "
-            "frame, 300 farthest points per instance), tracker `lk` with its default config. The "
+            "frame, 300 farthest points per instance), tracker `lk` with "
+            + (f"`{' '.join(f'{k}={v}' for k, v in results.settings['lk'].items())}`"
+               if results.settings.get("lk") else "its default config") + ". The "
             "one call tracks the concatenated queries as a synthetic instance whose mask is the "
             "union of the instances' masks. Seconds, best of the repeats:\n\n"
             + table(["track call", "seconds"], rows)

@@ -107,11 +107,10 @@ def instance_queries(scene: Scene) -> dict[str, Queries]:
     return {iid: build_queries(scene, iid, QueryConfig()) for iid in scene.instance_ids}
 
 
-def bench_batching(scene: Scene, queries: dict[str, Queries], repeats: int
+def bench_batching(scene: Scene, queries: dict[str, Queries], repeats: int, tracker: LKTracker
                    ) -> tuple[Batching, dict[str, TrackResult]]:
     """Per-mask `track` calls against one call on the union; best of `repeats`, interleaved so
     that load changes hit both alike. Returns the figures and the per-instance results."""
-    tracker = LKTracker()
     scene.gray()  # a run converts the video once, for every instance
     scene_all, everything = union_scene(scene, queries)
     best = dict.fromkeys(queries, np.inf)
@@ -126,8 +125,8 @@ def bench_batching(scene: Scene, queries: dict[str, Queries], repeats: int
                     {k: float(v) for k, v in best.items()}), results
 
 
-def track_all(scene: Scene, queries: dict[str, Queries]) -> dict[str, TrackResult]:
-    tracker = LKTracker()
+def track_all(scene: Scene, queries: dict[str, Queries], tracker: LKTracker
+              ) -> dict[str, TrackResult]:
     return {iid: tracker.track(scene, q) for iid, q in queries.items()}
 
 
@@ -151,12 +150,11 @@ def function_label(func: tuple[str, int, str]) -> str:
     return f"{path}:{line}({name})"
 
 
-def bench_opencv(scene: Scene, queries: dict[str, Queries], repeats: int = 1,
-                 top: int = 15) -> OpenCVShare:
+def bench_opencv(scene: Scene, queries: dict[str, Queries], tracker: LKTracker,
+                 repeats: int = 1, top: int = 15) -> OpenCVShare:
     """Profile the per-instance `track` calls (the scene's grey video already converted, as in a
     run); split their time into cv2 / other C builtins (numpy) / Python code. The unprofiled
     figure is the fastest of `repeats` timed passes, with the cv2 time of that pass."""
-    tracker = LKTracker()
     scene.gray()
     profiler = cProfile.Profile()
     profiler.enable()
@@ -180,7 +178,7 @@ def bench_opencv(scene: Scene, queries: dict[str, Queries], repeats: int = 1,
     return OpenCVShare(len(queries), sum(len(q) for q in queries.values()),
                        cv2_s + builtin_s + python_s, cv2_s, builtin_s, python_s, wall,
                        inside, sorted(cv2_rows, key=lambda h: -h.tottime), hotspots,
-                       cost_model(scene, queries, (wall, inside), repeats, cv2_names))
+                       cost_model(scene, queries, tracker, (wall, inside), repeats, cv2_names))
 
 
 def first_points(queries: Queries, n: int) -> Queries:
@@ -204,14 +202,15 @@ def point_steps(scene: Scene, queries: dict[str, Queries]) -> int:
     return sum(int((scene.num_frames - 1 - q.frame).sum()) for q in queries.values())
 
 
-def cost_model(scene: Scene, queries: dict[str, Queries], full: tuple[float, float],
-               repeats: int, cv2_names: list[str], small: int = 30) -> CostModel:
+def cost_model(scene: Scene, queries: dict[str, Queries], tracker: LKTracker,
+               full: tuple[float, float], repeats: int, cv2_names: list[str], small: int = 30
+               ) -> CostModel:
     """Given the per-instance calls' (wall, inside cv2) seconds on all points (`full`), time
     them on the first `small` points of each instance; a straight line through the two runs,
     per step and per point-step, each side of OpenCV."""
     steps = sum(scene.num_frames - 1 - int(q.frame.min()) for q in queries.values())
     reduced = {k: first_points(q, small) for k, q in queries.items()}
-    wall_s, in_s = timed_split(LKTracker(), scene, reduced, repeats, cv2_names)
+    wall_s, in_s = timed_split(tracker, scene, reduced, repeats, cv2_names)
     p_s, p_a = point_steps(scene, reduced), point_steps(scene, queries)
     out_s, (wall_a, in_a) = wall_s - in_s, full
     per_point_out = (wall_a - in_a - out_s) / (p_a - p_s)
