@@ -101,6 +101,9 @@ def main() -> None:
                 b = results.batching
                 print(f"  per mask {b.per_mask_s:.2f} s, one call {b.one_call_s:.2f} s "
                       f"-> {b.ratio:.2f}x (target <= {TARGET_BATCHING}x)", flush=True)
+                print(f"  points handed to LK: per mask {b.per_mask_lk_points}, one call "
+                      f"{b.one_call_lk_points}; per such point {b.ratio_per_lk_point:.2f}x",
+                      flush=True)
             else:
                 tracked = track_all(scene, queries, tracker)
         if 2 in items:

@@ -146,7 +146,13 @@ def batching_section(results) -> str:
             "one call tracks the concatenated queries as a synthetic instance whose mask is the "
             "union of the instances' masks. Seconds, best of the repeats:\n\n"
             + table(["track call", "seconds"], rows)
-            + f"\nRatio per mask / one call: **{b.ratio:.2f}x** (target <= {TARGET_BATCHING}x).\n")
+            + f"\nRatio per mask / one call: **{b.ratio:.2f}x** (target <= {TARGET_BATCHING}x).\n"
+            + f"\nPoints handed to OpenCV's LK (forward and backward, one pass): per mask "
+            f"{b.per_mask_lk_points}, one call {b.one_call_lk_points} "
+            f"({b.per_mask_lk_points / max(b.one_call_lk_points, 1):.2f}x: the one call's single "
+            "rigid model, on the union of the instances, drops the points off its motion from "
+            "LK). Per point handed to LK, per mask / one call: "
+            f"**{b.ratio_per_lk_point:.2f}x**.\n")
 
 
 def processes_section(results) -> str:

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import cProfile
 import os
 import pstats
@@ -40,10 +41,19 @@ class Batching:
     per_mask_s: float
     one_call_s: float
     per_instance_s: dict[str, float]
+    # points handed to OpenCV's LK (every call, forward and backward) in one pass of each
+    per_mask_lk_points: int = 0
+    one_call_lk_points: int = 0
 
     @property
     def ratio(self) -> float:
         return self.per_mask_s / self.one_call_s
+
+    @property
+    def ratio_per_lk_point(self) -> float:
+        """The ratio per point handed to LK: what each side pays for the LK work it does."""
+        return ((self.per_mask_s / max(self.per_mask_lk_points, 1))
+                / (self.one_call_s / max(self.one_call_lk_points, 1)))
 
 
 @dataclass
@@ -121,8 +131,30 @@ def bench_batching(scene: Scene, queries: dict[str, Queries], repeats: int, trac
             seconds, results[iid] = timed(tracker.track, scene, q)
             best[iid] = min(best[iid], seconds)
         best_all = min(best_all, timed(tracker.track, scene_all, everything)[0])
+    with lk_point_counter() as per_mask:
+        for q in queries.values():
+            tracker.track(scene, q)
+    with lk_point_counter() as one_call:
+        tracker.track(scene_all, everything)
     return Batching(len(queries), len(everything), float(sum(best.values())), float(best_all),
-                    {k: float(v) for k, v in best.items()}), results
+                    {k: float(v) for k, v in best.items()}, per_mask[0], one_call[0]), results
+
+
+@contextlib.contextmanager
+def lk_point_counter():
+    """Count the points handed to `cv2.calcOpticalFlowPyrLK` while inside; yields [count]."""
+    count = [0]
+    lk = cv2.calcOpticalFlowPyrLK
+
+    def counted(prev, nxt, points, *args, **kwargs):
+        count[0] += len(points)
+        return lk(prev, nxt, points, *args, **kwargs)
+
+    cv2.calcOpticalFlowPyrLK = counted
+    try:
+        yield count
+    finally:
+        cv2.calcOpticalFlowPyrLK = lk
 
 
 def track_all(scene: Scene, queries: dict[str, Queries], tracker: LKTracker
