@@ -41,10 +41,11 @@ class LKConfig(LiftingParams, TrackerConfig):
     # that count as drifted
     rigid_drift_tolerance: float = 0.02
     # real 3D only: the share of points within rigid_drift_tolerance that keeps an instance
-    # rigid once its rigid model is in use: a majority of those in sight (measured points drift
-    # off a rigid object's motion where LK lags on fine or aliased texture; a stricter share
-    # drops the model midway and restarts its common frame)
-    rigid_min_inliers: float = 0.5
+    # rigid once its rigid model is in use, of those in sight (measured points drift off a rigid
+    # object's motion where LK lags on fine or aliased texture: a stricter share drops the model
+    # midway and restarts its common frame; a looser one keeps a model whose exact-pixel
+    # visibility test then hides points it is a few centimetres off)
+    rigid_min_inliers: float = 0.6
     # real 3D only: the share needed from a fresh common frame (the first, or one restarted from
     # the current positions after the test failed) before the rigid model is used: a deforming
     # object fails within a few frames of every restart, a drifted rigid one comes back
