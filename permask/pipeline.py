@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import hydra.utils
 import numpy as np
@@ -100,13 +101,19 @@ def decode_limits(cfg: DictConfig) -> DecodeLimits:
     return DecodeLimits.for_this_machine(**OmegaConf.to_container(limits, resolve=True))
 
 
+def reading(cfg: DictConfig) -> dict[str, Any]:
+    """How a run reads its file, as `load_scene` keywords: the decoding limits, the depth unit
+    and whether the configured depth source needs the file's depth (a run and `permask
+    inspect` read the file alike)."""
+    return {"limits": decode_limits(cfg), "depth_scale": cfg.input.depth_scale,
+            "require_depth": hydra.utils.get_class(cfg.depth._target_).needs_file_depth}
+
+
 def load_input(cfg: DictConfig) -> Scene:
     """The scene every stage sees: loaded once, with the configured depth source applied."""
     depth = hydra.utils.instantiate(cfg.depth)
     scene = load_scene(input_path(cfg), cfg.input.mask_key, temporal_stride=cfg.temporal_stride,
-                       spatial_downsample=cfg.spatial_downsample,
-                       require_depth=depth.needs_file_depth, limits=decode_limits(cfg),
-                       depth_scale=cfg.input.depth_scale)
+                       spatial_downsample=cfg.spatial_downsample, **reading(cfg))
     scene = depth.apply(scene)
     scene.depth_source, scene.depth_metric = depth.name, bool(depth.metric)
     return scene

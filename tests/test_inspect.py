@@ -60,7 +60,8 @@ def composed_once(monkeypatch):
     second); the slow test runs the real command."""
     from permask.inspect import command
 
-    monkeypatch.setattr(command, "run_config", lambda: CFG)
+    monkeypatch.setattr(command, "run_config", lambda depth_scale=None: CFG if depth_scale is None
+                        else compose(f"input.depth_scale={depth_scale}"))
 
 
 def inspect_cli(capsys, *argv) -> tuple[int, str, str]:
@@ -181,6 +182,23 @@ def test_frame_ranges():
     assert frame_ranges([0, 1, 2, 5, 7, 8]) == "0-2, 5, 7-8"
     assert frame_ranges([4]) == "4" and frame_ranges([]) == "none"
 
+
+
+def test_millimetre_depth_is_inspected_with_its_unit(tmp_path, capsys):
+    arrays = small_scene()
+    metres = arrays["depths"]  # [V,T,1,H,W]
+    arrays["depths"] = np.round(metres * 1000).astype(np.uint16)
+    path = save(tmp_path / "mm.npz", arrays)
+    code, out, err = inspect_cli(capsys, path)  # integer depth has no unit of its own
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "'depths'" in err and "input.depth_scale" in err
+    code, out, err = inspect_cli(capsys, path, "--depth-scale", 0.001, "--json")
+    assert code == 0 and f"input.npz={path} input.depth_scale=0.001" in json.loads(out)["run"]["command"]
+    extracted = tmp_path / "instance_0.npz"
+    code, out, err = inspect_cli(capsys, path, "--depth-scale", 0.001, "--extract", "instance_0",
+                                 "-o", extracted)
+    assert code == 0 and "input.depth_scale=null" in out  # the instance file stores metres
+    np.testing.assert_allclose(load_scene(extracted, "sam2_masks").depths, metres[:, :, 0], atol=5e-4)
 
 # ------------------------------------------------------------------ hostile files
 

@@ -31,6 +31,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--mask-key", metavar="KEY",
                    help="where the masks are (default: input.mask_key if the file has it, else "
                         "the one key named like masks)")
+    p.add_argument("--depth-scale", metavar="M", type=float,
+                   help="metres per stored depth unit, as input.depth_scale (0.001: integer "
+                        "depth in millimetres; default: input.depth_scale)")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.add_argument("--extract", metavar="ID", help="write instance ID to its own file (-o)")
     p.add_argument("-o", "--output", metavar="OUT.npz", help="where --extract writes")
@@ -62,18 +65,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
-def run_config():
-    """The config `python run.py` composes with no overrides (conf/ and any local settings):
-    its query budget, decode limits, depth source and mask key are what inspect reports on."""
+def run_config(depth_scale: float | None = None):
+    """The config `python run.py` composes with no overrides (conf/ and any local settings), or
+    with `input.depth_scale` given: its query budget, decode limits, depth source, depth unit
+    and mask key are what inspect reports on."""
     from permask.api import compose
 
-    return compose()
+    return compose(*([] if depth_scale is None else [f"input.depth_scale={depth_scale}"]))
 
 
 def _inspect(args: argparse.Namespace) -> int:
     from permask.pipeline import input_path
 
-    cfg = run_config()
+    cfg = run_config(args.depth_scale)
     path = Path(args.paths[0]) if args.paths else input_path(cfg)  # the demo, as run.py
     if args.extract:
         return _extract(path, cfg, args)
@@ -95,7 +99,7 @@ def _extract(path: Path, cfg, args: argparse.Namespace) -> int:
 
     _, _, key, scene = read_input(path, cfg, args.mask_key)
     out = extract_instance(scene, key, args.extract, args.output)
-    command = run_command(args.output, key, cfg)
+    command = run_command(args.output, key, cfg, None)  # the instance file stores metres
     mask = scene.masks[args.extract]
     if args.json:
         print(json.dumps({"file": str(out), "instance_id": args.extract, "mask_key": key,

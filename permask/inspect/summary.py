@@ -66,16 +66,12 @@ def read_input(path: str | Path, run_cfg: Any, mask_key: str | None = None
                ) -> tuple[Path, list[MemberHeader], str, Scene]:
     """The file as a run reads it (its limits, its depth source's needs), at full resolution:
     (absolute path, member headers, mask key used, scene). Raises the run's PermaskError."""
-    from hydra.utils import get_class
-
-    from permask.pipeline import decode_limits
+    from permask.pipeline import reading
 
     path = Path(path).absolute()  # as run.py names it in messages
     headers = member_headers(path)
     key = mask_key or find_mask_key(headers, run_cfg.input.mask_key)
-    scene = load_scene(path, key, limits=decode_limits(run_cfg),
-                       depth_scale=run_cfg.input.get("depth_scale"),
-                       require_depth=get_class(run_cfg.depth._target_).needs_file_depth)
+    scene = load_scene(path, key, **reading(run_cfg))
     return path, headers, key, scene
 
 
@@ -203,13 +199,18 @@ def default_run(scene: Scene, run_cfg: Any, mask_key: str, file: str | None) -> 
             continue
         if queries[iid] == 0:
             skipped[iid] = NO_QUERY_POINTS
-    return {"command": run_command(file, mask_key, run_cfg), "query_mode": str(query.mode),
+    return {"command": run_command(file, mask_key, run_cfg, run_cfg.input.depth_scale),
+            "query_mode": str(query.mode),
             "max_points": int(query.max_points), "queries": queries, "skipped": skipped}
 
 
-def run_command(file: str | None, mask_key: str, run_cfg: Any) -> str:
-    """`python run.py input.npz=FILE [input.mask_key=KEY]` (no input.npz for the demo: None)."""
+def run_command(file: str | None, mask_key: str, run_cfg: Any, depth_scale: float | None) -> str:
+    """`python run.py input.npz=FILE [input.mask_key=KEY] [input.depth_scale=M]` (no input.npz
+    for the demo: None), `depth_scale` the unit FILE's depth needs (None: float metres, as an
+    extracted instance file stores it; said as null where the run config sets one)."""
     overrides = [] if file is None else [f"input.npz={file}"]
     if mask_key != run_cfg.input.mask_key:
         overrides.append(f"input.mask_key={mask_key}")
+    if depth_scale is not None or run_cfg.input.depth_scale is not None:
+        overrides.append(f"input.depth_scale={'null' if depth_scale is None else depth_scale}")
     return shlex.join(["python", "run.py", *overrides])
