@@ -18,6 +18,7 @@ import cProfile
 import os
 import pstats
 import re
+import unittest.mock
 from dataclasses import dataclass
 
 import cv2
@@ -150,11 +151,8 @@ def lk_point_counter():
         count[0] += len(points)
         return lk(prev, nxt, points, *args, **kwargs)
 
-    cv2.calcOpticalFlowPyrLK = counted
-    try:
+    with unittest.mock.patch.object(cv2, "calcOpticalFlowPyrLK", counted):
         yield count
-    finally:
-        cv2.calcOpticalFlowPyrLK = lk
 
 
 def track_all(scene: Scene, queries: dict[str, Queries], tracker: LKTracker

@@ -125,8 +125,8 @@ def _check_queries(value: Any, key: str, T: int, ctx: Ctx) -> np.ndarray:
     t = a[:, 0]
     if (t < 0).any() or (t >= T).any():
         raise ctx.error(key, f"query frame t outside [0, {T}) (min {t.min():g}, max {t.max():g})")
-    if (t != np.round(t)).any():  # a frame index, not a time: truncating it would move the query
-        odd = t[t != np.round(t)]
+    odd = t[t != np.round(t)]  # a frame index, not a time: truncating it would move the query
+    if len(odd):
         raise ctx.error(key, f"query frame t must be a frame index (an integer), got "
                              f"{odd[0]:g}" + (f" and {len(odd) - 1} more" if len(odd) > 1 else ""))
     return a
